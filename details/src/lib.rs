@@ -1,0 +1,51 @@
+//! details: `GET /details/{id}` answers the book's publication details (spec §4).
+
+mod book;
+mod book_service;
+mod routes;
+
+use std::time::Duration;
+
+use service_runtime::{ConfigError, Env};
+
+pub use book::{Book, ProductId};
+pub use routes::app;
+
+/// Where Google Books lives; `DO_NOT_ENCRYPT=true` switches to plain HTTP on port 80 so that an
+/// Istio egress gateway can originate TLS (spec §4.2).
+const GOOGLE_BOOKS_HTTPS: &str = "https://www.googleapis.com";
+const GOOGLE_BOOKS_PLAIN: &str = "http://www.googleapis.com:80";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `None` serves the static book (v1); `Some` looks it up (v2).
+    pub book_service: Option<BookServiceConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BookServiceConfig {
+    /// Scheme, host and port of the volumes API.
+    pub base_url: String,
+    pub timeout: Duration,
+}
+
+impl Config {
+    /// `ENABLE_EXTERNAL_BOOK_SERVICE`, `DO_NOT_ENCRYPT`, and our additions `BOOK_SERVICE_URL`
+    /// (another base address, e.g. a local stub) and `BOOK_SERVICE_TIMEOUT_MS` (default 5000).
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        if !env.flag("ENABLE_EXTERNAL_BOOK_SERVICE") {
+            return Ok(Self { book_service: None });
+        }
+        let default_url = if env.flag("DO_NOT_ENCRYPT") {
+            GOOGLE_BOOKS_PLAIN
+        } else {
+            GOOGLE_BOOKS_HTTPS
+        };
+        Ok(Self {
+            book_service: Some(BookServiceConfig {
+                base_url: env.string_or("BOOK_SERVICE_URL", default_url),
+                timeout: env.millis_or("BOOK_SERVICE_TIMEOUT_MS", Duration::from_secs(5))?,
+            }),
+        })
+    }
+}

@@ -1,0 +1,94 @@
+//! The details router.
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use service_runtime::{
+    CallError, ClientOptions, HttpClient, Metrics,
+    json::{error_response, json_response, raw_json},
+    metrics::not_found,
+};
+
+use crate::{
+    Config,
+    book::{Book, ProductId},
+    book_service::{LookupError, fetch_book},
+};
+
+const HEALTHY: &str = r#"{"status":"Details is healthy"}"#;
+const BAD_ID: &str = "please provide numeric product id";
+
+struct AppState {
+    config: Config,
+    client: Option<HttpClient>,
+}
+
+enum DetailsError {
+    BadId,
+    BookService(LookupError),
+}
+
+impl IntoResponse for DetailsError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::BadId => error_response(StatusCode::BAD_REQUEST, BAD_ID),
+            Self::BookService(err) => {
+                tracing::warn!(%err, "external book service failed");
+                let status = match err {
+                    LookupError::Unreachable(CallError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
+                    LookupError::Unreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                    LookupError::Status(_) | LookupError::Malformed(_) => StatusCode::BAD_GATEWAY,
+                };
+                error_response(status, &err.to_string())
+            }
+        }
+    }
+}
+
+/// The details service with `/health` and `/metrics`.
+pub fn app(config: Config) -> Router {
+    let metrics = Metrics::new();
+    let client = config.book_service.as_ref().and_then(|_| {
+        HttpClient::new(ClientOptions::default(), metrics.outbound())
+            .inspect_err(|err| tracing::error!(%err, "cannot build the book-service client"))
+            .ok()
+    });
+    let state = Arc::new(AppState { config, client });
+    let router = Router::new()
+        .route(
+            "/health",
+            get(|| async { raw_json(StatusCode::OK, HEALTHY) }),
+        )
+        .route("/details", get(|| async { DetailsError::BadId }))
+        .route("/details/", get(|| async { DetailsError::BadId }))
+        .route("/details/{id}", get(details))
+        .fallback(not_found)
+        .with_state(state);
+    metrics.into_router(router)
+}
+
+async fn details(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, DetailsError> {
+    let id = ProductId::parse(&id).ok_or(DetailsError::BadId)?;
+    let book = match (&state.config.book_service, &state.client) {
+        (Some(config), Some(client)) => fetch_book(client, config, id, &headers)
+            .await
+            .map_err(DetailsError::BookService)?,
+        (Some(_), None) => {
+            return Err(DetailsError::BookService(LookupError::Unreachable(
+                CallError::Failed("no HTTP client".into()),
+            )));
+        }
+        (None, _) => Book::comedy_of_errors(id),
+    };
+    Ok(json_response(StatusCode::OK, &book))
+}

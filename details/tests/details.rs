@@ -1,0 +1,201 @@
+use std::time::{Duration, Instant};
+
+use details::{BookServiceConfig, Config};
+use service_runtime::{
+    Env, RunningServer,
+    testing::{Answer, Stub, closed_port, http_client},
+};
+
+const GOLDEN_BOOK: &str = r#"{"id":0,"author":"William Shakespeare","year":1595,"type":"paperback","pages":200,"publisher":"PublisherA","language":"English","ISBN-10":"1234567890","ISBN-13":"123-1234567890"}"#;
+
+async fn start(config: Config) -> RunningServer {
+    RunningServer::start_local(details::app(config))
+        .await
+        .unwrap()
+}
+
+async fn static_details() -> RunningServer {
+    start(Config::from_env(&Env::default()).unwrap()).await
+}
+
+async fn get(url: String) -> (u16, String, String) {
+    let response = http_client().get(url).send().await.unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, content_type, response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn details_answers_the_golden_book() {
+    let server = static_details().await;
+    let (status, content_type, body) = get(format!("{}/details/0", server.url())).await;
+    assert_eq!(status, 200);
+    assert_eq!(content_type, "application/json");
+    assert_eq!(body, GOLDEN_BOOK);
+}
+
+#[tokio::test]
+async fn details_echoes_any_integer_id_as_a_number() {
+    let server = static_details().await;
+    for (id, echoed) in [("12345", "12345"), ("-1", "-1"), ("007", "7"), ("+3", "3")] {
+        let (status, _, body) = get(format!("{}/details/{id}", server.url())).await;
+        assert_eq!(status, 200, "{id}");
+        assert!(
+            body.starts_with(&format!(r#"{{"id":{echoed},"author""#)),
+            "{id}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn details_rejects_non_numeric_or_missing_ids() {
+    let server = static_details().await;
+    for path in [
+        "/details/abc",
+        "/details/0x1A",
+        "/details/1.5",
+        "/details",
+        "/details/",
+    ] {
+        let (status, content_type, body) = get(format!("{}{path}", server.url())).await;
+        assert_eq!(status, 400, "{path}");
+        assert_eq!(content_type, "application/json");
+        assert_eq!(
+            body, r#"{"error":"please provide numeric product id"}"#,
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn details_health_unknown_path_and_wrong_method() {
+    let server = static_details().await;
+    let (status, _, body) = get(format!("{}/health", server.url())).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"status":"Details is healthy"}"#)
+    );
+    assert_eq!(get(format!("{}/nope", server.url())).await.0, 404);
+    assert_eq!(get(format!("{}/details/1/2", server.url())).await.0, 404);
+    let post = http_client()
+        .post(format!("{}/details/0", server.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 405);
+}
+
+#[test]
+fn external_service_address_follows_do_not_encrypt() {
+    let tls =
+        Config::from_env(&Env::from_pairs([("ENABLE_EXTERNAL_BOOK_SERVICE", "true")])).unwrap();
+    let tls = tls.book_service.unwrap();
+    assert_eq!(tls.base_url, "https://www.googleapis.com");
+    assert_eq!(tls.timeout, Duration::from_secs(5));
+    let plain = Config::from_env(&Env::from_pairs([
+        ("ENABLE_EXTERNAL_BOOK_SERVICE", "true"),
+        ("DO_NOT_ENCRYPT", "true"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        plain.book_service.unwrap().base_url,
+        "http://www.googleapis.com:80"
+    );
+    assert!(
+        Config::from_env(&Env::default())
+            .unwrap()
+            .book_service
+            .is_none()
+    );
+}
+
+const VOLUMES: &str = r#"{"kind":"books#volumes","totalItems":1,"items":[{"volumeInfo":{
+  "title":"The Comedy of Errors","authors":["William Shakespeare"],"publisher":"Courier Corporation",
+  "publishedDate":"2002-07-23","industryIdentifiers":[{"type":"ISBN_10","identifier":"0486424618"},
+  {"type":"ISBN_13","identifier":"9780486424613"}],"pageCount":80,"printType":"BOOK","language":"en"}}]}"#;
+
+async fn external_details(stub_url: String, timeout: Duration) -> RunningServer {
+    start(Config {
+        book_service: Some(BookServiceConfig {
+            base_url: stub_url,
+            timeout,
+        }),
+    })
+    .await
+}
+
+#[tokio::test]
+async fn external_book_service_is_mapped_like_upstream() {
+    let books = Stub::start(Answer::json(200, VOLUMES)).await.unwrap();
+    let server = external_details(books.url(), Duration::from_secs(5)).await;
+    let client = http_client();
+    let response = client
+        .get(format!("{}/details/3", server.url()))
+        .header("x-request-id", "req-1")
+        .header("end-user", "jason")
+        .header("x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.text().await.unwrap(),
+        r#"{"id":3,"author":"William Shakespeare","year":"2002-07-23","type":"paperback","pages":80,"publisher":"Courier Corporation","language":"English","ISBN-10":"0486424618","ISBN-13":"9780486424613"}"#
+    );
+    let requests = books.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].uri, "/books/v1/volumes?q=isbn:0486424618");
+    assert_eq!(requests[0].headers["x-request-id"], "req-1");
+    assert_eq!(requests[0].headers["end-user"], "jason");
+    assert_eq!(
+        requests[0].headers["x-b3-traceid"],
+        "80f198ee56343ba864fe8b2a57d3eff7"
+    );
+}
+
+#[tokio::test]
+async fn external_failures_are_5xx_json_errors() {
+    let cases = [
+        (Answer::json(500, "{}"), 502),
+        (Answer::json(200, "not json"), 502),
+        (Answer::json(200, r#"{"items":[]}"#), 502),
+    ];
+    for (answer, expected) in cases {
+        let books = Stub::start(answer).await.unwrap();
+        let server = external_details(books.url(), Duration::from_secs(5)).await;
+        let (status, content_type, body) = get(format!("{}/details/0", server.url())).await;
+        assert_eq!(status, expected, "{body}");
+        assert_eq!(content_type, "application/json");
+        let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!(
+            error["error"].as_str().unwrap().contains("book service"),
+            "{body}"
+        );
+    }
+    let down = external_details(
+        format!("http://127.0.0.1:{}", closed_port().await.unwrap()),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(get(format!("{}/details/0", down.url())).await.0, 503);
+}
+
+#[tokio::test]
+async fn external_book_service_times_out() {
+    let books = Stub::start(Answer::json(200, VOLUMES).delayed(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    let server = external_details(books.url(), Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let (status, _, body) = get(format!("{}/details/0", server.url())).await;
+    let elapsed = started.elapsed();
+    assert_eq!(status, 504, "{body}");
+    assert!(
+        elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+}

@@ -1,0 +1,126 @@
+//! The ratings router.
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{Path, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use service_runtime::{
+    Metrics,
+    json::{error_response, json_response, raw_json},
+    metrics::not_found,
+};
+
+use crate::{
+    Config,
+    faults::GetFault,
+    store::{RatingsStore, validate_ratings},
+};
+
+const HEALTHY: &str = r#"{"status":"Ratings is healthy"}"#;
+const NOT_HEALTHY: &str = r#"{"status":"Ratings is not healthy"}"#;
+const BAD_ID: &str = "please provide numeric product ID";
+const BAD_JSON: &str = "please provide valid ratings JSON";
+const UNAVAILABLE: &str = "Service unavailable";
+
+struct AppState {
+    config: Config,
+    store: RatingsStore,
+}
+
+enum RatingsError {
+    BadId,
+    BadJson,
+    BadShape(&'static str),
+    Unavailable,
+}
+
+impl IntoResponse for RatingsError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::BadId => error_response(StatusCode::BAD_REQUEST, BAD_ID),
+            Self::BadJson => error_response(StatusCode::BAD_REQUEST, BAD_JSON),
+            Self::BadShape(why) => error_response(StatusCode::BAD_REQUEST, why),
+            Self::Unavailable => error_response(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ProductRatings {
+    id: i64,
+    ratings: Map<String, Value>,
+}
+
+/// The ratings service with `/health` and `/metrics`.
+pub fn app(config: Config) -> Router {
+    let state = Arc::new(AppState {
+        config,
+        store: RatingsStore::default(),
+    });
+    let router = Router::new()
+        .route("/health", get(health))
+        .route("/ratings/{id}", get(get_ratings).post(post_ratings))
+        .fallback(not_found)
+        .with_state(state);
+    Metrics::new().into_router(router)
+}
+
+async fn health(State(state): State<Arc<AppState>>) -> Response {
+    if state.config.faults.healthy() {
+        raw_json(StatusCode::OK, HEALTHY)
+    } else {
+        raw_json(StatusCode::INTERNAL_SERVER_ERROR, NOT_HEALTHY)
+    }
+}
+
+/// Plain decimal ids; upstream's unanchored regex also took `12abc` as 12.
+fn parse_id(text: &str) -> Result<i64, RatingsError> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(RatingsError::BadId);
+    }
+    text.parse().map_err(|_| RatingsError::BadId)
+}
+
+async fn get_ratings(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, RatingsError> {
+    let id = parse_id(&id)?;
+    match state.config.faults.on_get() {
+        GetFault::Unavailable => return Err(RatingsError::Unavailable),
+        GetFault::Delay(delay) => {
+            tracing::info!(delay_ms = delay.as_millis() as u64, "injecting a delay");
+            tokio::time::sleep(delay).await;
+        }
+        GetFault::None => {}
+    }
+    let ratings = state.store.get(id);
+    Ok(json_response(
+        StatusCode::OK,
+        &ProductRatings { id, ratings },
+    ))
+}
+
+async fn post_ratings(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, RatingsError> {
+    let id = parse_id(&id)?;
+    let body: Value = serde_json::from_slice(&body).map_err(|_| RatingsError::BadJson)?;
+    let ratings = validate_ratings(body).map_err(RatingsError::BadShape)?;
+    state.store.put(id, ratings.clone());
+    Ok(json_response(
+        StatusCode::OK,
+        &ProductRatings { id, ratings },
+    ))
+}

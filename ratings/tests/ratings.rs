@@ -1,0 +1,328 @@
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use ratings::{Config, FaultMode, Faults};
+use service_runtime::{Env, RunningServer, testing::http_client};
+
+async fn start(mode: FaultMode, tune: impl FnOnce(&mut Faults)) -> RunningServer {
+    let mut faults = Faults::new(mode);
+    tune(&mut faults);
+    RunningServer::start_local(ratings::app(Config { faults }))
+        .await
+        .unwrap()
+}
+
+async fn get(url: String) -> (u16, String) {
+    let response = http_client().get(url).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn post(url: String, body: &'static str) -> (u16, String) {
+    let response = http_client().post(url).body(body).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn ratings_answers_the_golden_default() {
+    let server = start(FaultMode::None, |_| {}).await;
+    let response = http_client()
+        .get(format!("{}/ratings/0", server.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_eq!(
+        response.text().await.unwrap(),
+        r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#
+    );
+    assert_eq!(
+        get(format!("{}/ratings/42", server.url())).await,
+        (
+            200,
+            r#"{"id":42,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#.into()
+        )
+    );
+}
+
+#[tokio::test]
+async fn post_stores_and_echoes_ratings() {
+    let server = start(FaultMode::None, |_| {}).await;
+    let url = format!("{}/ratings/0", server.url());
+    assert_eq!(
+        post(url.clone(), r#"{"Reviewer1":1,"Reviewer2":2}"#).await,
+        (
+            200,
+            r#"{"id":0,"ratings":{"Reviewer1":1,"Reviewer2":2}}"#.into()
+        )
+    );
+    assert_eq!(
+        get(url).await.1,
+        r#"{"id":0,"ratings":{"Reviewer1":1,"Reviewer2":2}}"#
+    );
+    // Other products keep the default.
+    assert_eq!(
+        get(format!("{}/ratings/1", server.url())).await.1,
+        r#"{"id":1,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#
+    );
+}
+
+#[tokio::test]
+async fn bad_ids_and_bodies_are_400_with_upstream_messages() {
+    let server = start(FaultMode::None, |_| {}).await;
+    let bad_id = (
+        400,
+        r#"{"error":"please provide numeric product ID"}"#.to_owned(),
+    );
+    assert_eq!(get(format!("{}/ratings/abc", server.url())).await, bad_id);
+    assert_eq!(get(format!("{}/ratings/12abc", server.url())).await, bad_id);
+    assert_eq!(
+        post(format!("{}/ratings/abc", server.url()), "{}").await,
+        bad_id
+    );
+    assert_eq!(
+        post(format!("{}/ratings/0", server.url()), "{not json").await,
+        (
+            400,
+            r#"{"error":"please provide valid ratings JSON"}"#.into()
+        )
+    );
+    for body in [
+        r#"[1,2]"#,
+        r#"{"Reviewer1":9}"#,
+        r#"{"Reviewer1":"5"}"#,
+        r#""x""#,
+    ] {
+        let (status, text) = post(format!("{}/ratings/0", server.url()), body).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(text.contains("whole stars from 0 to 5"), "{text}");
+    }
+    // Rejected bodies change nothing.
+    assert_eq!(
+        get(format!("{}/ratings/0", server.url())).await.1,
+        r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#
+    );
+}
+
+#[tokio::test]
+async fn health_unknown_paths_and_methods() {
+    let server = start(FaultMode::None, |_| {}).await;
+    assert_eq!(
+        get(format!("{}/health", server.url())).await,
+        (200, r#"{"status":"Ratings is healthy"}"#.into())
+    );
+    assert_eq!(get(format!("{}/static/x", server.url())).await.0, 404);
+    let put = http_client()
+        .put(format!("{}/ratings/0", server.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 405);
+}
+
+#[tokio::test]
+async fn concurrent_posts_lose_no_update() {
+    let server = start(FaultMode::None, |_| {}).await;
+    let client = http_client();
+    let writes = (0..64).map(|id| {
+        let client = client.clone();
+        let url = format!("{}/ratings/{id}", server.url());
+        async move {
+            let body = format!(r#"{{"Reviewer1":{},"Reviewer2":{}}}"#, id % 6, (id / 6) % 6);
+            client.post(url).body(body).send().await.unwrap().status()
+        }
+    });
+    assert!(
+        futures::future::join_all(writes)
+            .await
+            .iter()
+            .all(|s| s.as_u16() == 200)
+    );
+    for id in 0..64 {
+        let expected = format!(
+            r#"{{"id":{id},"ratings":{{"Reviewer1":{},"Reviewer2":{}}}}}"#,
+            id % 6,
+            (id / 6) % 6
+        );
+        assert_eq!(
+            get(format!("{}/ratings/{id}", server.url())).await.1,
+            expected
+        );
+    }
+}
+
+#[tokio::test]
+async fn faulty_answers_503() {
+    let server = start(FaultMode::Faulty, |f| f.probability = 1.0).await;
+    assert_eq!(
+        get(format!("{}/ratings/0", server.url())).await,
+        (503, r#"{"error":"Service unavailable"}"#.into())
+    );
+    // POST is unaffected by fault modes.
+    assert_eq!(
+        post(format!("{}/ratings/0", server.url()), r#"{"a":1}"#)
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn delayed_answers_late_but_correctly() {
+    let server = start(FaultMode::Delayed, |f| {
+        f.probability = 1.0;
+        f.delay = Duration::from_millis(400);
+    })
+    .await;
+    let started = Instant::now();
+    let (status, body) = get(format!("{}/ratings/0", server.url())).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#)
+    );
+    assert!(started.elapsed() >= Duration::from_millis(400));
+}
+
+#[tokio::test]
+async fn unavailable_is_503_in_its_second_period() {
+    let server = start(FaultMode::Unavailable, |f| {
+        f.origin = Instant::now() - f.unavailable_period - Duration::from_secs(1);
+    })
+    .await;
+    assert_eq!(get(format!("{}/ratings/0", server.url())).await.0, 503);
+    assert_eq!(get(format!("{}/health", server.url())).await.0, 200);
+}
+
+#[tokio::test]
+async fn unhealthy_fails_health_and_gets_in_its_second_period() {
+    let server = start(FaultMode::Unhealthy, |f| {
+        f.origin = Instant::now() - f.unhealthy_period - Duration::from_secs(1);
+    })
+    .await;
+    assert_eq!(
+        get(format!("{}/health", server.url())).await,
+        (500, r#"{"status":"Ratings is not healthy"}"#.into())
+    );
+    assert_eq!(get(format!("{}/ratings/0", server.url())).await.0, 503);
+    let healthy = start(FaultMode::Unhealthy, |_| {}).await;
+    assert_eq!(get(format!("{}/health", healthy.url())).await.0, 200);
+}
+
+#[test]
+fn service_versions_select_modes_and_v2_refuses() {
+    let mode = |v: &str| {
+        Config::from_env(&Env::from_pairs([("SERVICE_VERSION", v)])).map(|c| c.faults.mode)
+    };
+    assert_eq!(mode("v1"), Ok(FaultMode::None));
+    assert_eq!(mode("v-faulty"), Ok(FaultMode::Faulty));
+    assert_eq!(mode("v-delayed"), Ok(FaultMode::Delayed));
+    assert_eq!(mode("v-unavailable"), Ok(FaultMode::Unavailable));
+    assert_eq!(mode("v-unhealthy"), Ok(FaultMode::Unhealthy));
+    assert_eq!(mode("anything"), Ok(FaultMode::None));
+    let err = mode("v2").unwrap_err();
+    assert_eq!(err.variable, "SERVICE_VERSION");
+    assert!(err.reason.contains("not implemented"));
+    let bad = Config::from_env(&Env::from_pairs([("FAULT_PROBABILITY", "2")])).unwrap_err();
+    assert_eq!(bad.variable, "FAULT_PROBABILITY");
+}
+
+#[test]
+fn binary_refuses_v2_with_a_clear_message() {
+    let output = Command::new(env!("CARGO_BIN_EXE_ratings"))
+        .arg("0")
+        .env("SERVICE_VERSION", "v2")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("SERVICE_VERSION") && stderr.contains("not implemented"),
+        "{stderr}"
+    );
+}
+
+/// Starts the real binary, waits for its "listening on" line and returns the port.
+fn spawn_binary(
+    envs: &[(&str, &str)],
+) -> (
+    std::process::Child,
+    u16,
+    BufReader<std::process::ChildStdout>,
+) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ratings"))
+        .arg("0")
+        .envs(envs.iter().copied())
+        .env("RUST_LOG", "info")
+        .env("LOG_FORMAT", "text")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let line = wait_for_line(&mut stdout, "listening on ");
+    let addr = line
+        .split("listening on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next());
+    let port = addr
+        .and_then(|a| a.rsplit(':').next()?.parse().ok())
+        .unwrap();
+    (child, port, stdout)
+}
+
+fn wait_for_line(stdout: &mut impl BufRead, needle: &str) -> String {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "output ended before {needle:?}"
+        );
+        if line.contains(needle) {
+            return line.clone();
+        }
+    }
+}
+
+#[test]
+fn sigterm_drains_in_flight_requests_then_exits_zero() {
+    let (mut child, port, mut stdout) = spawn_binary(&[
+        ("SERVICE_VERSION", "v-delayed"),
+        ("FAULT_PROBABILITY", "1"),
+        ("FAULT_DELAY_MS", "1500"),
+    ]);
+    let in_flight = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let response = http_client()
+                .get(format!("http://127.0.0.1:{port}/ratings/0"))
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        })
+    });
+    // The server logs the injected delay once the request is being handled.
+    wait_for_line(&mut stdout, "injecting a delay");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let (status, body) = in_flight.join().unwrap();
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#)
+    );
+    let exit = child.wait().unwrap();
+    assert_eq!(exit.code(), Some(0));
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "still accepting after exit"
+    );
+}

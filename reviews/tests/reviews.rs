@@ -1,0 +1,231 @@
+use std::time::{Duration, Instant};
+
+use reviews::{Config, RatingsConfig};
+use service_runtime::{
+    Env, RunningServer,
+    propagation::SERVICE_FORWARDED,
+    testing::{Answer, Stub, closed_port, http_client},
+};
+
+const RATINGS_OK: &str = r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#;
+const TEXT1: &str =
+    "An extremely entertaining play by Shakespeare. The slapstick humour is refreshing!";
+const TEXT2: &str = "Absolutely fun and entertaining. The play lacks thematic depth when compared to other plays by Shakespeare.";
+
+fn config(ratings_url: Option<String>, color: &str, timeout: Duration) -> Config {
+    Config {
+        ratings: ratings_url.map(|base_url| RatingsConfig { base_url, timeout }),
+        star_color: color.into(),
+        podname: "reviews-v2-5b667bcbf8-abcde".into(),
+        clustername: "null".into(),
+    }
+}
+
+async fn start(config: Config) -> RunningServer {
+    RunningServer::start_local(reviews::app(config))
+        .await
+        .unwrap()
+}
+
+async fn get_json(url: String) -> (u16, serde_json::Value) {
+    let response = http_client().get(url).send().await.unwrap();
+    let status = response.status().as_u16();
+    assert_eq!(response.headers()["content-type"], "application/json");
+    (
+        status,
+        serde_json::from_str(&response.text().await.unwrap()).unwrap(),
+    )
+}
+
+fn expected(rating1: serde_json::Value, rating2: serde_json::Value) -> serde_json::Value {
+    let mut r1 = serde_json::json!({"reviewer": "Reviewer1", "text": TEXT1});
+    let mut r2 = serde_json::json!({"reviewer": "Reviewer2", "text": TEXT2});
+    if !rating1.is_null() {
+        r1["rating"] = rating1;
+        r2["rating"] = rating2;
+    }
+    serde_json::json!({
+        "id": "0",
+        "podname": "reviews-v2-5b667bcbf8-abcde",
+        "clustername": "null",
+        "reviews": [r1, r2],
+    })
+}
+
+fn unavailable() -> serde_json::Value {
+    serde_json::json!({"error": "Ratings service is currently unavailable"})
+}
+
+#[tokio::test]
+async fn v1_has_no_ratings_and_keys_in_upstream_order() {
+    let server = start(config(None, "black", Duration::from_secs(10))).await;
+    let body = http_client()
+        .get(format!("{}/reviews/0", server.url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        body,
+        format!(
+            r#"{{"id":"0","podname":"reviews-v2-5b667bcbf8-abcde","clustername":"null","reviews":[{{"reviewer":"Reviewer1","text":"{TEXT1}"}},{{"reviewer":"Reviewer2","text":"{TEXT2}"}}]}}"#
+        )
+    );
+}
+
+#[tokio::test]
+async fn v2_shows_black_stars_and_v3_red_stars() {
+    let ratings = Stub::start(Answer::json(200, RATINGS_OK)).await.unwrap();
+    for color in ["black", "red"] {
+        let server = start(config(Some(ratings.url()), color, Duration::from_secs(10))).await;
+        let (status, body) = get_json(format!("{}/reviews/0", server.url())).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            body,
+            expected(
+                serde_json::json!({"stars": 5, "color": color}),
+                serde_json::json!({"stars": 4, "color": color})
+            )
+        );
+    }
+    assert_eq!(ratings.requests()[0].uri, "/ratings/0");
+}
+
+#[tokio::test]
+async fn any_ratings_failure_marks_both_reviews_unavailable() {
+    let cases = [
+        Answer::json(500, r#"{"error":"x"}"#),
+        Answer::json(503, r#"{"error":"Service unavailable"}"#),
+        Answer::json(200, "not json"),
+        Answer::json(200, r#"{"id":0,"ratings":[5,4]}"#),
+        Answer::json(
+            200,
+            r#"{"id":0,"ratings":{"Reviewer1":"five","Reviewer2":null}}"#,
+        ),
+    ];
+    for answer in cases {
+        let ratings = Stub::start(answer.clone()).await.unwrap();
+        let server = start(config(Some(ratings.url()), "red", Duration::from_secs(5))).await;
+        let (status, body) = get_json(format!("{}/reviews/0", server.url())).await;
+        assert_eq!(status, 200, "{answer:?}");
+        assert_eq!(body, expected(unavailable(), unavailable()), "{answer:?}");
+    }
+    let down = format!("http://127.0.0.1:{}", closed_port().await.unwrap());
+    let server = start(config(Some(down), "red", Duration::from_secs(5))).await;
+    assert_eq!(
+        get_json(format!("{}/reviews/0", server.url())).await.1,
+        expected(unavailable(), unavailable())
+    );
+}
+
+#[tokio::test]
+async fn a_reviewer_missing_from_ratings_is_unavailable_alone() {
+    let ratings = Stub::start(Answer::json(200, r#"{"id":0,"ratings":{"Reviewer2":3}}"#))
+        .await
+        .unwrap();
+    let server = start(config(Some(ratings.url()), "red", Duration::from_secs(5))).await;
+    let body = get_json(format!("{}/reviews/0", server.url())).await.1;
+    assert_eq!(
+        body,
+        expected(
+            unavailable(),
+            serde_json::json!({"stars": 3, "color": "red"})
+        )
+    );
+}
+
+#[tokio::test]
+async fn slow_ratings_time_out_into_unavailable() {
+    let ratings = Stub::start(Answer::json(200, RATINGS_OK).delayed(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    let server = start(config(
+        Some(ratings.url()),
+        "red",
+        Duration::from_millis(300),
+    ))
+    .await;
+    let started = Instant::now();
+    let (status, body) = get_json(format!("{}/reviews/0", server.url())).await;
+    let elapsed = started.elapsed();
+    assert_eq!(status, 200);
+    assert_eq!(body, expected(unavailable(), unavailable()));
+    assert!(
+        elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+}
+
+#[tokio::test]
+async fn reviews_forwards_all_twenty_headers_and_end_user_to_ratings() {
+    let ratings = Stub::start(Answer::json(200, RATINGS_OK)).await.unwrap();
+    let server = start(config(Some(ratings.url()), "black", Duration::from_secs(5))).await;
+    let mut request = http_client().get(format!("{}/reviews/0", server.url()));
+    for name in SERVICE_FORWARDED {
+        request = request.header(*name, format!("value-of-{name}"));
+    }
+    let response = request
+        .header("x-not-forwarded", "secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let arrived = &ratings.requests()[0].headers;
+    assert_eq!(SERVICE_FORWARDED.len(), 20);
+    for name in SERVICE_FORWARDED {
+        assert_eq!(
+            arrived[*name],
+            format!("value-of-{name}").as_str(),
+            "{name}"
+        );
+    }
+    assert_eq!(arrived["end-user"], "value-of-end-user");
+    assert_eq!(arrived["accept"], "application/json");
+    assert!(arrived.get("x-not-forwarded").is_none());
+}
+
+#[tokio::test]
+async fn health_ids_and_unknown_paths() {
+    let server = start(config(None, "black", Duration::from_secs(1))).await;
+    let health = http_client()
+        .get(format!("{}/health", server.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        health.text().await.unwrap(),
+        r#"{"status": "Reviews is healthy"}"#
+    );
+    for (id, echoed) in [("+5", "5"), ("007", "7"), ("-1", "-1")] {
+        let (status, body) = get_json(format!("{}/reviews/{id}", server.url())).await;
+        assert_eq!((status, body["id"].as_str()), (200, Some(echoed)), "{id}");
+    }
+    for id in ["abc", "1.5", "99999999999"] {
+        let response = http_client()
+            .get(format!("{}/reviews/{id}", server.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{id}");
+    }
+    let response = http_client()
+        .get(format!("{}/nope", server.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn pod_and_cluster_names_come_from_env_and_stay_valid_json() {
+    let env = Env::from_pairs([
+        ("HOSTNAME", r#"pod "quoted" \ name"#),
+        ("CLUSTER_NAME", "east"),
+    ]);
+    let server = start(Config::from_env(&env).unwrap()).await;
+    let (_, body) = get_json(format!("{}/reviews/0", server.url())).await;
+    assert_eq!(body["podname"], r#"pod "quoted" \ name"#);
+    assert_eq!(body["clustername"], "east");
+}

@@ -1,0 +1,207 @@
+//! Prometheus metrics: requests served, outbound calls, and the process itself. Each service
+//! owns one [`Metrics`]; [`Metrics::into_router`] adds `/metrics` and the request middleware.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Router,
+    extract::{MatchedPath, Request, State},
+    http::{StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{
+        counter::Counter,
+        family::Family,
+        histogram::{Histogram, exponential_buckets},
+    },
+    registry::Registry,
+};
+use tracing::Instrument;
+
+use crate::telemetry::ProcessCollector;
+
+/// The content type Prometheus expects (upstream served text/html; decisions.md fixes that).
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 0.25 ms .. ~8 s
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutboundLabels {
+    destination: String,
+    status: String,
+}
+
+/// Outbound-call metrics, cloned into every [`crate::HttpClient`].
+#[derive(Clone)]
+pub struct OutboundMetrics {
+    calls: Family<OutboundLabels, Counter>,
+    duration: HistogramFamily<OutboundLabels>,
+}
+
+impl OutboundMetrics {
+    /// One attempt to `destination` that ended with `status` (a code, `timeout` or `error`).
+    pub fn record(&self, destination: &str, status: &str, elapsed: Duration) {
+        let labels = OutboundLabels {
+            destination: destination.to_owned(),
+            status: status.to_owned(),
+        };
+        self.calls.get_or_create(&labels).inc();
+        self.duration
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    request_duration: HistogramFamily<RouteLabels>,
+    outbound: OutboundMetrics,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let request_duration =
+            HistogramFamily::<RouteLabels>::new_with_constructor(latency_histogram);
+        let outbound = OutboundMetrics {
+            calls: Family::default(),
+            duration: HistogramFamily::new_with_constructor(latency_histogram),
+        };
+        registry.register(
+            "http_server_requests",
+            "HTTP requests served, by method, route template and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_server_request_duration_seconds",
+            "Time to serve an HTTP request, by method and route template",
+            request_duration.clone(),
+        );
+        registry.register(
+            "http_client_requests",
+            "Outbound HTTP attempts, by destination and status",
+            outbound.calls.clone(),
+        );
+        registry.register(
+            "http_client_request_duration_seconds",
+            "Time of outbound HTTP attempts, by destination and status",
+            outbound.duration.clone(),
+        );
+        registry.register_collector(Box::new(ProcessCollector));
+        Self {
+            registry,
+            requests,
+            request_duration,
+            outbound,
+        }
+    }
+
+    /// For a service's own metrics (productpage's `request_result`).
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
+    pub fn outbound(&self) -> OutboundMetrics {
+        self.outbound.clone()
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if let Err(err) = encode(&mut out, &self.registry) {
+            tracing::error!(%err, "could not encode metrics");
+        }
+        out
+    }
+
+    /// Adds `GET /metrics` to `router` and wraps every route in the request middleware
+    /// (a tracing span per request, request count and latency).
+    pub fn into_router(self, router: Router) -> Router {
+        let metrics = Arc::new(self);
+        let scrape = metrics.clone();
+        router
+            .route(
+                "/metrics",
+                get(move || async move {
+                    ([(header::CONTENT_TYPE, PROMETHEUS_TEXT)], scrape.render())
+                }),
+            )
+            .layer(middleware::from_fn_with_state(metrics, track_request))
+    }
+}
+
+async fn track_request(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let span = tracing::info_span!("request", %method, %route);
+    let response = next.run(request).instrument(span.clone()).await;
+    let status = response.status();
+    let elapsed = started.elapsed();
+    span.in_scope(|| {
+        tracing::debug!(
+            status = status.as_u16(),
+            elapsed_ms = elapsed.as_secs_f64() * 1e3,
+            "served"
+        );
+    });
+    metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            method: method.clone(),
+            route: route.clone(),
+            status: status.as_u16(),
+        })
+        .inc();
+    metrics
+        .request_duration
+        .get_or_create(&RouteLabels { method, route })
+        .observe(elapsed.as_secs_f64());
+    response
+}
+
+/// A 404 for unknown paths; JSON so API clients can read it.
+pub async fn not_found() -> impl IntoResponse {
+    crate::json::error_response(StatusCode::NOT_FOUND, "not found")
+}

@@ -1,0 +1,154 @@
+//! The HTTP server every service runs: dual-stack bind, TCP_NODELAY, graceful shutdown.
+
+use std::{
+    future::Future,
+    io,
+    net::{Ipv6Addr, SocketAddr},
+    process::ExitCode,
+};
+
+use axum::{Router, serve::ListenerExt};
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+use crate::{ConfigError, Env, telemetry};
+
+/// Binds `[::]:port` with IPV6_V6ONLY off, so IPv4 and IPv6 clients both connect (spec §14.15).
+pub fn bind_dual_stack(port: u16) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_only_v6(false)?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)).into())?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
+}
+
+/// Serves `app` until `shutdown` completes, then lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    // Without TCP_NODELAY a small response can wait ~40 ms for the peer's delayed ACK.
+    let listener = listener.tap_io(|stream| {
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(%err, "could not set TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Completes on SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received, draining in-flight requests");
+}
+
+/// A server running on a background task; used by the whole-app launcher and by tests.
+pub struct RunningServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Starts serving on an already bound listener. The socket accepts connections before this
+    /// returns, so callers can send requests at once without polling for readiness.
+    pub fn start(listener: TcpListener, app: Router) -> io::Result<Self> {
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, app, async {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            addr,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    /// Binds `127.0.0.1:0` and starts serving: the hermetic server for tests.
+    pub async fn start_local(app: Router) -> io::Result<Self> {
+        Self::start(TcpListener::bind("127.0.0.1:0").await?, app)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://host:port` of this server.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, waits for in-flight requests, and returns the server's result.
+    pub async fn stop(mut self) -> io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await.map_err(io::Error::other)?
+    }
+}
+
+/// The whole `main` of a service binary: logging, configuration (a bad value stops start-up
+/// with a message naming the variable), dual-stack bind, serve until SIGTERM or Ctrl-C.
+pub async fn run_service<C>(
+    service: &'static str,
+    config: impl FnOnce(&Env) -> Result<C, ConfigError>,
+    app: impl FnOnce(C) -> Router,
+) -> ExitCode {
+    let env = Env::from_process();
+    let telemetry = telemetry::init(service, &env);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let started =
+        (|| -> Result<(u16, C), ConfigError> { Ok((env.listen_port(&args)?, config(&env)?)) })();
+    let (port, config) = match started {
+        Ok(ok) => ok,
+        Err(err) => {
+            eprintln!("{service}: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match bind_dual_stack(port) {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("{service}: cannot listen on port {port}: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match listener.local_addr() {
+        Ok(addr) => tracing::info!(service, "listening on {addr}"),
+        Err(err) => tracing::warn!(service, %err, "listening on an unknown address"),
+    }
+    let result = serve(listener, app(config), shutdown_signal()).await;
+    telemetry.shutdown();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{service}: server error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

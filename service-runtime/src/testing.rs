@@ -1,0 +1,140 @@
+//! Test support (feature `testing`): a stub backend that records what arrives and answers
+//! what it is told, and a port on which nothing listens.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    Router,
+    extract::{Request, State},
+    http::{HeaderMap, Method, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+use crate::RunningServer;
+
+/// One request the stub received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: Method,
+    /// Path and query.
+    pub uri: String,
+    pub headers: HeaderMap,
+}
+
+/// What the stub answers.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: String,
+    /// Wait this long before answering (a slow or hanging backend).
+    pub delay: Duration,
+}
+
+impl Answer {
+    pub fn json(status: u16, body: &str) -> Self {
+        Self {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            body: body.to_owned(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn delayed(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+}
+
+struct StubState {
+    answer: Mutex<Answer>,
+    log: Mutex<Vec<Recorded>>,
+}
+
+/// A recording HTTP backend on 127.0.0.1.
+pub struct Stub {
+    server: RunningServer,
+    state: Arc<StubState>,
+}
+
+impl Stub {
+    pub async fn start(answer: Answer) -> std::io::Result<Self> {
+        let state = Arc::new(StubState {
+            answer: Mutex::new(answer),
+            log: Mutex::new(Vec::new()),
+        });
+        let app = Router::new().fallback(respond).with_state(state.clone());
+        Ok(Self {
+            server: RunningServer::start_local(app).await?,
+            state,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.server.addr().port()
+    }
+
+    pub fn set_answer(&self, answer: Answer) {
+        *self.state.answer.lock().unwrap_or_else(|p| p.into_inner()) = answer;
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state
+            .log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub async fn stop(self) -> std::io::Result<()> {
+        self.server.stop().await
+    }
+}
+
+async fn respond(State(state): State<Arc<StubState>>, request: Request) -> Response {
+    let recorded = Recorded {
+        method: request.method().clone(),
+        uri: request.uri().to_string(),
+        headers: request.headers().clone(),
+    };
+    state
+        .log
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(recorded);
+    let answer = state
+        .answer
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    if !answer.delay.is_zero() {
+        tokio::time::sleep(answer.delay).await;
+    }
+    (
+        answer.status,
+        [(header::CONTENT_TYPE, "application/json")],
+        answer.body,
+    )
+        .into_response()
+}
+
+/// A plain reqwest client for tests, safe to build whatever TLS features are compiled in.
+pub fn http_client() -> reqwest::Client {
+    crate::client::install_tls_provider();
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// A local port that refuses connections: bound, then released.
+pub async fn closed_port() -> std::io::Result<u16> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    Ok(listener.local_addr()?.port())
+}
