@@ -8,6 +8,9 @@ use bytes::Bytes;
 
 use crate::metrics::OutboundMetrics;
 
+/// Why a client could not be built (TLS set-up, mostly).
+pub type BuildError = reqwest::Error;
+
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ClientOptions {
     /// Keep idle connections for reuse. Off by default: upstream opens a fresh connection per
@@ -60,7 +63,7 @@ impl std::fmt::Display for CallError {
 impl std::error::Error for CallError {}
 
 impl HttpClient {
-    pub fn new(options: ClientOptions, metrics: OutboundMetrics) -> Result<Self, reqwest::Error> {
+    pub fn new(options: ClientOptions, metrics: OutboundMetrics) -> Result<Self, BuildError> {
         install_tls_provider();
         let mut builder = reqwest::Client::builder()
             .no_proxy()

@@ -2,13 +2,14 @@
 //! what it is told, and a port on which nothing listens.
 
 use std::{
+    net::SocketAddr,
     sync::{Arc, Mutex},
     time::Duration,
 };
 
 use axum::{
     Router,
-    extract::{Request, State},
+    extract::{ConnectInfo, Request, State},
     http::{HeaderMap, Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -22,6 +23,8 @@ pub struct Recorded {
     /// Path and query.
     pub uri: String,
     pub headers: HeaderMap,
+    /// The client's address: a new port means a new connection.
+    pub peer: SocketAddr,
 }
 
 /// What the stub answers.
@@ -97,8 +100,13 @@ impl Stub {
     }
 }
 
-async fn respond(State(state): State<Arc<StubState>>, request: Request) -> Response {
+async fn respond(
+    State(state): State<Arc<StubState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
     let recorded = Recorded {
+        peer,
         method: request.method().clone(),
         uri: request.uri().to_string(),
         headers: request.headers().clone(),

@@ -1,0 +1,459 @@
+//! productpage against recording stubs and real backends: headers, degradation, attempts.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use service_runtime::{RunningServer, propagation::PRODUCTPAGE_FORWARDED};
+use support::*;
+
+const REVIEWS_V1: &str = r#"{"id": "0","podname": "reviews-v1-abc","clustername": "null","reviews": [{"reviewer": "Reviewer1","text": "Good"},{"reviewer": "Reviewer2","text": "Fine"}]}"#;
+const DETAILS: &str = r#"{"id":0,"author":"William Shakespeare","year":1595,"type":"paperback","pages":200,"publisher":"PublisherA","language":"English","ISBN-10":"1234567890","ISBN-13":"123-1234567890"}"#;
+
+struct Backends {
+    details: Stub,
+    reviews: Stub,
+    ratings: Stub,
+}
+
+async fn stubs() -> Backends {
+    Backends {
+        details: Stub::start(Answer::json(200, DETAILS)).await.unwrap(),
+        reviews: Stub::start(Answer::json(200, REVIEWS_V1)).await.unwrap(),
+        ratings: Stub::start(Answer::json(
+            200,
+            r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#,
+        ))
+        .await
+        .unwrap(),
+    }
+}
+
+impl Backends {
+    fn config(&self) -> productpage::Config {
+        config(
+            self.details.url(),
+            vec![self.reviews.url()],
+            self.ratings.url(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn signed_in_user_reaches_details_and_reviews_as_end_user() {
+    let backends = stubs().await;
+    let server = productpage(backends.config()).await;
+    let cookie = sign_in(&server.url(), "jason").await;
+    let page = fetch(
+        client()
+            .get(format!("{}/productpage", server.url()))
+            .header("cookie", &cookie),
+    )
+    .await;
+    assert_eq!(page.status, 200);
+    for stub in [&backends.details, &backends.reviews] {
+        let request = &stub.requests()[0];
+        assert_eq!(request.headers["end-user"], "jason");
+        // The whole Cookie header travels on, session included (spec §14.9).
+        assert_eq!(request.headers["cookie"], cookie.as_str());
+    }
+    assert_eq!(backends.details.requests()[0].uri, "/details/0");
+    assert_eq!(backends.reviews.requests()[0].uri, "/reviews/0");
+    assert!(
+        backends.ratings.requests().is_empty(),
+        "the page never calls ratings itself"
+    );
+}
+
+#[tokio::test]
+async fn a_client_supplied_end_user_header_is_dropped() {
+    let backends = stubs().await;
+    let server = productpage(backends.config()).await;
+    fetch(
+        client()
+            .get(format!("{}/productpage", server.url()))
+            .header("end-user", "jason"),
+    )
+    .await;
+    assert!(
+        backends.details.requests()[0]
+            .headers
+            .get("end-user")
+            .is_none()
+    );
+    assert!(
+        backends.reviews.requests()[0]
+            .headers
+            .get("end-user")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn reviews_forwards_the_signed_in_user_to_ratings() {
+    let ratings = Stub::start(Answer::json(
+        200,
+        r#"{"id":0,"ratings":{"Reviewer1":1,"Reviewer2":2}}"#,
+    ))
+    .await
+    .unwrap();
+    let reviews_v2 = RunningServer::start_local(reviews::app(reviews::Config {
+        ratings: Some(reviews::RatingsConfig {
+            base_url: ratings.url(),
+            timeout: Duration::from_secs(5),
+        }),
+        star_color: "black".into(),
+        podname: "reviews-v2".into(),
+        clustername: "null".into(),
+    }))
+    .await
+    .unwrap();
+    let details = Stub::start(Answer::json(200, DETAILS)).await.unwrap();
+    let server = productpage(config(details.url(), vec![reviews_v2.url()], ratings.url())).await;
+    let cookie = sign_in(&server.url(), "jason").await;
+    let page = fetch(
+        client()
+            .get(format!("{}/productpage", server.url()))
+            .header("cookie", &cookie)
+            .header("x-request-id", "req-42"),
+    )
+    .await;
+    assert_eq!((full_stars(&page.body), empty_stars(&page.body)), (3, 7));
+    let arrived = &ratings.requests()[0].headers;
+    assert_eq!(arrived["end-user"], "jason");
+    assert_eq!(arrived["x-request-id"], "req-42");
+}
+
+/// Upstream's unit tests (spec §13), against recording stubs.
+#[tokio::test]
+async fn upstream_header_propagation_tests() {
+    let backends = stubs().await;
+    let server = productpage(backends.config()).await;
+    for (route, stub, request_id) in [
+        (
+            "reviews",
+            &backends.reviews,
+            "34eeb41d-d267-9e49-8b84-dde403fc5b72",
+        ),
+        (
+            "ratings",
+            &backends.ratings,
+            "34eeb41d-d267-9e49-8b84-dde403fc5b73",
+        ),
+    ] {
+        let response = fetch(
+            client()
+                .get(format!("{}/api/v1/products/0/{route}", server.url()))
+                .header("x-request-id", request_id)
+                .header("x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7")
+                .header("x-b3-spanid", "e457b5a2e4d86bd1")
+                .header("x-b3-sampled", "1")
+                .header("sw8", "40c7fdf104e3de67"),
+        )
+        .await;
+        assert_eq!(response.status, 200, "{route}");
+        let arrived = &stub.requests()[0].headers;
+        assert_eq!(arrived["x-request-id"], request_id);
+        assert_eq!(arrived["x-b3-traceid"], "80f198ee56343ba864fe8b2a57d3eff7");
+        assert_eq!(arrived["x-b3-spanid"], "e457b5a2e4d86bd1");
+        assert_eq!(arrived["x-b3-sampled"], "1");
+        assert_eq!(arrived["sw8"], "40c7fdf104e3de67");
+    }
+}
+
+#[tokio::test]
+async fn every_listed_header_is_forwarded_and_b3_is_normalised() {
+    let backends = stubs().await;
+    let server = productpage(backends.config()).await;
+    let mut request = client().get(format!("{}/productpage", server.url()));
+    for name in PRODUCTPAGE_FORWARDED {
+        request = request.header(*name, format!("v-{name}"));
+    }
+    fetch(
+        request
+            .header("x-b3-traceid", "a2fb4a1d1a96d312")
+            .header("x-b3-spanid", "e457b5a2e4d86bd1")
+            .header("x-b3-parentspanid", "05e3ac9a4f6e3b90")
+            .header("x-b3-flags", "1")
+            .header("x-unlisted", "no"),
+    )
+    .await;
+    for stub in [&backends.details, &backends.reviews] {
+        let arrived = &stub.requests()[0].headers;
+        for name in PRODUCTPAGE_FORWARDED {
+            assert_eq!(arrived[*name], format!("v-{name}").as_str(), "{name}");
+        }
+        assert_eq!(arrived["x-b3-traceid"], "0000000000000000a2fb4a1d1a96d312");
+        assert_eq!(arrived["x-b3-spanid"], "e457b5a2e4d86bd1");
+        assert_eq!(arrived["x-b3-sampled"], "1", "debug flag means sampled");
+        assert!(arrived.get("x-b3-parentspanid").is_none());
+        assert!(arrived.get("x-b3-flags").is_none());
+        assert!(arrived.get("x-unlisted").is_none());
+    }
+    // A single b3 header becomes the multi-header form.
+    let backends = stubs().await;
+    let server = productpage(backends.config()).await;
+    fetch(
+        client()
+            .get(format!("{}/productpage", server.url()))
+            .header("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-0"),
+    )
+    .await;
+    let arrived = &backends.details.requests()[0].headers;
+    assert_eq!(arrived["x-b3-traceid"], "80f198ee56343ba864fe8b2a57d3eff7");
+    assert_eq!(arrived["x-b3-sampled"], "0");
+    assert!(arrived.get("b3").is_none());
+}
+
+const DETAILS_ERROR: [&str; 2] = [
+    "Error fetching product details",
+    "Sorry, product details are currently unavailable for this book.",
+];
+const REVIEWS_ERROR: [&str; 2] = [
+    "Error fetching product reviews",
+    "Sorry, product reviews are currently unavailable for this book.",
+];
+
+fn failures() -> Vec<(&'static str, Answer)> {
+    vec![
+        ("403 RBAC", Answer::json(403, "RBAC: access denied")),
+        ("401", Answer::json(401, "")),
+        ("503", Answer::json(503, "no healthy upstream")),
+        ("555", Answer::json(555, "fault filter abort")),
+        ("200 not JSON", Answer::json(200, "<html>")),
+        (
+            "hanging",
+            Answer::json(200, DETAILS).delayed(Duration::from_secs(30)),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn details_failures_degrade_the_page_after_exactly_one_attempt() {
+    for (case, answer) in failures() {
+        let backends = stubs().await;
+        backends.details.set_answer(answer);
+        let server = productpage(backends.config()).await;
+        let page = get(format!("{}/productpage", server.url())).await;
+        assert_eq!(page.status, 200, "{case}");
+        for needle in DETAILS_ERROR {
+            assert!(page.body.contains(needle), "{case}: {needle}");
+        }
+        assert!(!page.body.contains("Book Details"), "{case}");
+        assert!(
+            page.body.contains("Book Reviews"),
+            "{case}: reviews unaffected"
+        );
+        assert_eq!(backends.details.requests().len(), 1, "{case}");
+    }
+}
+
+#[tokio::test]
+async fn reviews_failures_degrade_the_page_after_exactly_two_attempts() {
+    for (case, answer) in failures() {
+        let backends = stubs().await;
+        backends.reviews.set_answer(answer);
+        let server = productpage(backends.config()).await;
+        let page = get(format!("{}/productpage", server.url())).await;
+        assert_eq!(page.status, 200, "{case}");
+        for needle in REVIEWS_ERROR {
+            assert!(page.body.contains(needle), "{case}: {needle}");
+        }
+        assert!(!page.body.contains("Book Reviews"), "{case}");
+        assert!(
+            page.body.contains("Book Details"),
+            "{case}: details unaffected"
+        );
+        // A 200 answer ends the attempts even when its body is not JSON (as upstream).
+        let attempts = if case == "200 not JSON" { 1 } else { 2 };
+        assert_eq!(backends.reviews.requests().len(), attempts, "{case}");
+    }
+}
+
+#[tokio::test]
+async fn unreachable_backends_degrade_the_page() {
+    let down = format!("http://127.0.0.1:{}", closed_port().await.unwrap());
+    let server = productpage(config(down.clone(), vec![down.clone()], down)).await;
+    let page = get(format!("{}/productpage", server.url())).await;
+    assert_eq!(page.status, 200);
+    for needle in DETAILS_ERROR.iter().chain(&REVIEWS_ERROR) {
+        assert!(page.body.contains(needle), "{needle}");
+    }
+    let api = get(format!("{}/api/v1/products/0", server.url())).await;
+    assert_eq!(api.status, 500);
+}
+
+#[tokio::test]
+async fn ratings_down_shows_reviews_with_the_ratings_message() {
+    let down = format!("http://127.0.0.1:{}", closed_port().await.unwrap());
+    let reviews_v3 = RunningServer::start_local(reviews::app(reviews::Config {
+        ratings: Some(reviews::RatingsConfig {
+            base_url: down.clone(),
+            timeout: Duration::from_secs(2),
+        }),
+        star_color: "red".into(),
+        podname: "reviews-v3".into(),
+        clustername: "east".into(),
+    }))
+    .await
+    .unwrap();
+    let details = Stub::start(Answer::json(200, DETAILS)).await.unwrap();
+    let server = productpage(config(details.url(), vec![reviews_v3.url()], down)).await;
+    let page = get(format!("{}/productpage", server.url())).await.body;
+    assert_eq!(count(&page, "Ratings service is currently unavailable"), 2);
+    assert_eq!(full_stars(&page), 0);
+    assert!(page.body_contains_cluster());
+}
+
+trait ClusterLine {
+    fn body_contains_cluster(&self) -> bool;
+}
+
+impl ClusterLine for String {
+    fn body_contains_cluster(&self) -> bool {
+        self.contains(
+            "Reviews served by: reviews-v3 on cluster <span class=\"cluster\">east</span>",
+        )
+    }
+}
+
+#[tokio::test]
+async fn api_passes_backend_statuses_through() {
+    for status in [403u16, 503, 555] {
+        let backends = stubs().await;
+        backends.details.set_answer(Answer::json(status, "x"));
+        backends.reviews.set_answer(Answer::json(status, "x"));
+        backends.ratings.set_answer(Answer::json(status, "x"));
+        let server = productpage(backends.config()).await;
+        for (route, message) in [
+            ("", "details"),
+            ("/reviews", "reviews"),
+            ("/ratings", "ratings"),
+        ] {
+            let response = get(format!("{}/api/v1/products/0{route}", server.url())).await;
+            assert_eq!(response.status, status, "{route}");
+            assert_eq!(
+                response.body,
+                format!(
+                    r#"{{"error": "Sorry, product {message} are currently unavailable for this book."}}"#
+                )
+            );
+        }
+        assert_eq!(
+            backends.reviews.requests().len(),
+            2,
+            "the API retries reviews too"
+        );
+        assert_eq!(backends.ratings.requests().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn review_text_and_names_are_escaped() {
+    let backends = stubs().await;
+    backends.reviews.set_answer(Answer::json(
+        200,
+        r#"{"id":"0","podname":"<b>pod</b>","clustername":"null","reviews":[{"reviewer":"<script>alert(1)</script>","text":"\"quoted\" & <i>tagged</i>","rating":{"stars":2,"color":"red\" onmouseover=\"x"}}]}"#,
+    ));
+    let server = productpage(backends.config()).await;
+    let page = get(format!("{}/productpage", server.url())).await.body;
+    assert!(!page.contains("<script>alert(1)</script>"));
+    // askama escapes with numeric character references.
+    assert!(
+        page.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+        "{page}"
+    );
+    assert!(
+        page.contains("&#34;quoted&#34; &#38; &#60;i&#62;tagged&#60;/i&#62;"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Reviews served by: &#60;b&#62;pod&#60;/b&#62;"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("onmouseover="),
+        "the colour cannot add attributes"
+    );
+    assert_eq!((full_stars(&page), empty_stars(&page)), (2, 3));
+}
+
+#[tokio::test]
+async fn flood_factor_sends_extra_reviews_calls() {
+    let backends = stubs().await;
+    let mut config = backends.config();
+    config.flood_factor = 5;
+    let server = productpage(config).await;
+    get(format!("{}/productpage", server.url())).await;
+    assert_eq!(backends.reviews.requests().len(), 6);
+    assert_eq!(backends.details.requests().len(), 1);
+    get(format!("{}/api/v1/products/0/reviews", server.url())).await;
+    assert_eq!(backends.reviews.requests().len(), 7, "only the page floods");
+}
+
+#[tokio::test]
+async fn reviews_addresses_are_used_round_robin() {
+    let first = Stub::start(Answer::json(200, REVIEWS_V1)).await.unwrap();
+    let second = Stub::start(Answer::json(200, REVIEWS_V1)).await.unwrap();
+    let details = Stub::start(Answer::json(200, DETAILS)).await.unwrap();
+    let server = productpage(config(
+        details.url(),
+        vec![first.url(), second.url()],
+        details.url(),
+    ))
+    .await;
+    for _ in 0..4 {
+        get(format!("{}/productpage", server.url())).await;
+    }
+    assert_eq!((first.requests().len(), second.requests().len()), (2, 2));
+}
+
+#[tokio::test]
+async fn each_call_opens_a_fresh_connection_unless_pooling_is_on() {
+    for (pooling, expect_distinct) in [(false, 3), (true, 1)] {
+        let backends = stubs().await;
+        let mut config = backends.config();
+        config.reuse_connections = pooling;
+        let server = productpage(config).await;
+        for _ in 0..3 {
+            get(format!("{}/productpage", server.url())).await;
+        }
+        let mut peers: Vec<_> = backends.details.requests().iter().map(|r| r.peer).collect();
+        peers.dedup();
+        assert_eq!(peers.len(), expect_distinct, "pooling={pooling}");
+    }
+}
+
+/// The real deadlines: details gives up after 3 s, reviews after two 3 s attempts (≈6 s).
+#[tokio::test]
+async fn real_timeouts_are_three_seconds_per_attempt() {
+    let hanging = Answer::json(200, DETAILS).delayed(Duration::from_secs(30));
+    let details = Stub::start(hanging.clone()).await.unwrap();
+    let reviews = Stub::start(Answer::json(200, REVIEWS_V1)).await.unwrap();
+    let mut config = productpage::Config::from_env(&service_runtime::Env::default()).unwrap();
+    config.details_url = details.url();
+    config.reviews_urls = vec![reviews.url()];
+    let server = productpage(config.clone()).await;
+    let started = Instant::now();
+    let page = get(format!("{}/productpage", server.url())).await;
+    let elapsed = started.elapsed();
+    assert!(page.body.contains(DETAILS_ERROR[0]));
+    assert!(
+        (Duration::from_millis(2900)..Duration::from_millis(4500)).contains(&elapsed),
+        "{elapsed:?}"
+    );
+
+    let slow_reviews = Stub::start(hanging).await.unwrap();
+    config.details_url = reviews.url();
+    config.reviews_urls = vec![slow_reviews.url()];
+    let server = productpage(config).await;
+    let started = Instant::now();
+    let page = get(format!("{}/productpage", server.url())).await;
+    let elapsed = started.elapsed();
+    assert!(page.body.contains(REVIEWS_ERROR[0]));
+    assert_eq!(slow_reviews.requests().len(), 2);
+    assert!(
+        (Duration::from_millis(5900)..Duration::from_millis(8000)).contains(&elapsed),
+        "{elapsed:?}"
+    );
+}
