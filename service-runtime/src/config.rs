@@ -131,7 +131,7 @@ impl Env {
         match args.first() {
             Some(arg) => arg
                 .parse()
-                .map_err(|e| ConfigError::new("the port argument", arg, format!("{e}"))),
+                .map_err(|e| ConfigError::new("port argument", arg, format!("{e}"))),
             None => self.parse_or("PORT", DEFAULT_PORT),
         }
     }
@@ -156,7 +156,10 @@ mod tests {
         assert_eq!(err.variable, "PORT");
         assert!(err.to_string().contains("PORT=\"nine\""), "{err}");
         let err = Env::default().listen_port(&["x".into()]).unwrap_err();
-        assert!(err.to_string().contains("port argument"), "{err}");
+        assert!(
+            err.to_string().contains("invalid port argument=\"x\""),
+            "{err}"
+        );
     }
 
     #[test]
