@@ -117,8 +117,13 @@ pub async fn launch(options: LaunchOptions) -> Result<Bookinfo, LaunchError> {
     let (productpage, details, ratings) = (take()?, take()?, take()?);
     let reviews = [take()?, take()?, take()?];
 
-    // The services find each other on loopback; no cluster DNS, no SERVICES_DOMAIN.
-    let env = options.env.clone().with("SERVICES_DOMAIN", "");
+    // The services find each other on loopback; no cluster DNS, no SERVICES_DOMAIN. Each
+    // reports spans under its own name, so one OTEL_SERVICE_NAME cannot apply.
+    let env = options
+        .env
+        .clone()
+        .with("SERVICES_DOMAIN", "")
+        .with("OTEL_SERVICE_NAME", "");
     let loopback = "127.0.0.1";
     let ratings_port = port(&ratings)?;
     let mut reviews_hosts = Vec::new();
@@ -184,7 +189,8 @@ impl Bookinfo {
         services
     }
 
-    /// Stops productpage first (no new page views), then the backends, each draining.
+    /// Stops productpage first (no new page views), then the backends, each draining and
+    /// then flushing its spans.
     pub async fn stop(self) -> io::Result<()> {
         self.productpage.stop().await?;
         for server in self.reviews {

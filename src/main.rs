@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use bookinfo::{LaunchOptions, launch};
-use service_runtime::{Env, serve::shutdown_signal, telemetry};
+use service_runtime::{Env, logging, serve::shutdown_signal};
 
 const USAGE: &str = "\
 usage: bookinfo [--port PORT]
@@ -22,7 +22,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let telemetry = telemetry::init("bookinfo", &env);
+    logging::init(&env);
     let app = match launch(LaunchOptions { port, env }).await {
         Ok(app) => app,
         Err(err) => {
@@ -39,9 +39,7 @@ async fn main() -> ExitCode {
         app.productpage.addr().port()
     );
     shutdown_signal().await;
-    let stopped = app.stop().await;
-    telemetry.shutdown();
-    match stopped {
+    match app.stop().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("bookinfo: {err}");

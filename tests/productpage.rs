@@ -105,6 +105,7 @@ async fn reviews_forwards_the_signed_in_user_to_ratings() {
         star_color: "black".into(),
         podname: "reviews-v2".into(),
         clustername: "null".into(),
+        tracing: service_runtime::TraceConfig::disabled("reviews"),
     }))
     .await
     .unwrap();
@@ -294,6 +295,7 @@ async fn ratings_down_shows_reviews_with_the_ratings_message() {
         star_color: "red".into(),
         podname: "reviews-v3".into(),
         clustername: "east".into(),
+        tracing: service_runtime::TraceConfig::disabled("reviews"),
     }))
     .await
     .unwrap();

@@ -6,7 +6,7 @@ mod routes;
 
 use std::time::Duration;
 
-use service_runtime::{ConfigError, Env};
+use service_runtime::{ConfigError, Env, TraceConfig};
 
 pub use book::{Book, ProductId};
 pub use routes::app;
@@ -20,6 +20,7 @@ const GOOGLE_BOOKS_PLAIN: &str = "http://www.googleapis.com:80";
 pub struct Config {
     /// `None` serves the static book (v1); `Some` looks it up (v2).
     pub book_service: Option<BookServiceConfig>,
+    pub tracing: TraceConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -33,8 +34,14 @@ impl Config {
     /// `ENABLE_EXTERNAL_BOOK_SERVICE`, `DO_NOT_ENCRYPT`, and our additions `BOOK_SERVICE_URL`
     /// (another base address, e.g. a local stub) and `BOOK_SERVICE_TIMEOUT_MS` (default 5000).
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        if !env.flag("ENABLE_EXTERNAL_BOOK_SERVICE") {
-            return Ok(Self { book_service: None });
+        let external = env.flag("ENABLE_EXTERNAL_BOOK_SERVICE");
+        let version = env.string_or("SERVICE_VERSION", if external { "v2" } else { "v1" });
+        let tracing = TraceConfig::from_env(env, "details", &version)?;
+        if !external {
+            return Ok(Self {
+                book_service: None,
+                tracing,
+            });
         }
         let default_url = if env.flag("DO_NOT_ENCRYPT") {
             GOOGLE_BOOKS_PLAIN
@@ -46,6 +53,7 @@ impl Config {
                 base_url: env.string_or("BOOK_SERVICE_URL", default_url),
                 timeout: env.millis_or("BOOK_SERVICE_TIMEOUT_MS", Duration::from_secs(5))?,
             }),
+            tracing,
         })
     }
 }

@@ -10,7 +10,7 @@ use axum::{
     routing::get,
 };
 use service_runtime::{
-    CallError, ClientOptions, HttpClient, Metrics,
+    App, CallError, ClientOptions, HttpClient, Observability,
     json::{error_response, json_response, raw_json},
     metrics::not_found,
 };
@@ -52,10 +52,10 @@ impl IntoResponse for DetailsError {
 }
 
 /// The details service with `/health` and `/metrics`.
-pub fn app(config: Config) -> Router {
-    let metrics = Metrics::new();
+pub fn app(config: Config) -> App {
+    let observability = Observability::new(&config.tracing);
     let client = config.book_service.as_ref().and_then(|_| {
-        HttpClient::new(ClientOptions::default(), metrics.outbound())
+        HttpClient::new(ClientOptions::default(), &observability)
             .inspect_err(|err| tracing::error!(%err, "cannot build the book-service client"))
             .ok()
     });
@@ -70,7 +70,7 @@ pub fn app(config: Config) -> Router {
         .route("/details/{id}", get(details))
         .fallback(not_found)
         .with_state(state);
-    metrics.into_router(router)
+    observability.into_app(router)
 }
 
 async fn details(

@@ -124,6 +124,7 @@ async fn external_details(stub_url: String, timeout: Duration) -> RunningServer 
             base_url: stub_url,
             timeout,
         }),
+        tracing: service_runtime::TraceConfig::disabled("details"),
     })
     .await
 }
@@ -198,4 +199,60 @@ async fn external_book_service_times_out() {
         elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(5),
         "{elapsed:?}"
     );
+}
+
+#[test]
+fn json_request_logs_carry_the_trace_id_and_span_id() {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_details"))
+        .arg("0")
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next_json = || -> serde_json::Value {
+        let line = lines.next().expect("a log line").unwrap();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    };
+    let listening = next_json();
+    let message = listening["fields"]["message"].as_str().unwrap().to_owned();
+    let port = message.rsplit(':').next().unwrap().to_owned();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let response = http_client()
+            .get(format!("http://127.0.0.1:{port}/details/0"))
+            .header(
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    });
+    let access = loop {
+        let line = next_json();
+        if line["target"] == "access" {
+            break line;
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(access["fields"]["status"], 200);
+    assert_eq!(
+        access["span"]["trace_id"],
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    let span_id = access["span"]["span_id"].as_str().unwrap();
+    assert_eq!(span_id.len(), 16);
+    assert_ne!(
+        span_id, "00f067aa0ba902b7",
+        "our own server span, child of the caller's"
+    );
+    assert_eq!(access["span"]["route"], "/details/{id}");
 }

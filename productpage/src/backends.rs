@@ -13,9 +13,9 @@ use prometheus_client::{
 };
 use serde_json::Value;
 use service_runtime::{
-    Call, ClientOptions, HttpClient, Metrics,
+    Call, ClientOptions, HttpClient, Observability,
     client::BuildError,
-    propagation::{B3Context, END_USER, PRODUCTPAGE_FORWARDED, copy_headers},
+    propagation::{END_USER, PRODUCTPAGE_FORWARDED, TraceContext, copy_headers},
 };
 
 use crate::{CallPolicy, Config};
@@ -73,16 +73,21 @@ pub struct Backends {
 
 impl Backends {
     /// Registers `request_result` (exposed as `request_result_total`) in `metrics`.
-    pub fn new(config: &Config, metrics: &mut Metrics) -> Result<Arc<Self>, BuildError> {
+    pub fn new(
+        config: &Config,
+        observability: &mut Observability,
+    ) -> Result<Arc<Self>, BuildError> {
         let results = Family::<ResultLabels, Counter>::default();
-        metrics
-            .registry_mut()
-            .register("request_result", "Results of requests", results.clone());
+        observability.metrics.registry_mut().register(
+            "request_result",
+            "Results of requests",
+            results.clone(),
+        );
         let options = ClientOptions {
             reuse_connections: config.reuse_connections,
         };
         Ok(Arc::new(Self {
-            client: HttpClient::new(options, metrics.outbound())?,
+            client: HttpClient::new(options, observability)?,
             details_url: config.details_url.clone(),
             reviews_urls: config.reviews_urls.clone(),
             ratings_url: config.ratings_url.clone(),
@@ -151,11 +156,11 @@ impl Backends {
 }
 
 /// The headers every backend call carries: upstream's verbatim list, B3 re-injected from the
-/// incoming context, and `end-user` from the session (never from the client's own header).
+/// incoming context (the client then completes or replaces the trace headers), and `end-user` from the session (never from the client's own header).
 pub fn outbound_headers(incoming: &HeaderMap, user: Option<&str>) -> HeaderMap {
     let mut headers = copy_headers(incoming, PRODUCTPAGE_FORWARDED);
-    if let Some(context) = B3Context::extract(incoming) {
-        context.inject(&mut headers);
+    if let Some(context) = TraceContext::from_b3(incoming) {
+        context.inject_b3(&mut headers);
     }
     if let Some(value) = user.and_then(|u| HeaderValue::from_str(u).ok()) {
         headers.insert(END_USER, value);

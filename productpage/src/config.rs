@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use service_runtime::{ConfigError, Env, config::DEFAULT_PORT};
+use service_runtime::{ConfigError, Env, TraceConfig, config::DEFAULT_PORT};
 
 /// The session key used when `SESSION_SECRET` is unset. It is public: set your own in any
 /// deployment where the signed-in user matters. Replicas sharing the default agree.
@@ -32,6 +32,7 @@ pub struct Config {
     /// keeps L4 traffic splits spreading over backend versions.
     pub reuse_connections: bool,
     pub session_secret: String,
+    pub tracing: TraceConfig,
 }
 
 const THREE_SECONDS: Duration = Duration::from_secs(3);
@@ -59,6 +60,11 @@ impl Config {
             flood_factor: env.parse_or("FLOOD_FACTOR", 0)?,
             reuse_connections: parse_bool(env, "BACKEND_CONNECTION_POOLING")?,
             session_secret: env.string_or("SESSION_SECRET", DEFAULT_SESSION_SECRET),
+            tracing: TraceConfig::from_env(
+                env,
+                "productpage",
+                &env.string_or("SERVICE_VERSION", "v1"),
+            )?,
         })
     }
 }

@@ -10,8 +10,9 @@ use axum::{
     response::{Html, IntoResponse, Response},
     routing::{get, post},
 };
+use opentelemetry::{Context, trace::SpanKind};
 use serde::Deserialize;
-use service_runtime::Metrics;
+use service_runtime::{App, Observability, Tracing, spans};
 
 use crate::{
     Config, api,
@@ -28,27 +29,30 @@ pub struct AppState {
     pub backends: Arc<Backends>,
     pub session: SessionKey,
     flood_factor: u32,
+    tracing: Tracing,
 }
 
 /// The productpage service with `/health` and `/metrics`.
-pub fn app(config: Config) -> Router {
-    let mut metrics = Metrics::new();
-    let backends = match Backends::new(&config, &mut metrics) {
+pub fn app(config: Config) -> App {
+    let mut observability = Observability::new(&config.tracing);
+    let backends = match Backends::new(&config, &mut observability) {
         Ok(backends) => backends,
         Err(err) => {
             tracing::error!(%err, "cannot build the backend client");
-            return Router::new().fallback(|| async {
+            let broken = Router::new().fallback(|| async {
                 html_error(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "The backend client could not be built.",
                 )
             });
+            return observability.into_app(broken);
         }
     };
     let state = Arc::new(AppState {
         backends,
         session: SessionKey::new(&config.session_secret),
         flood_factor: config.flood_factor,
+        tracing: observability.tracing.clone(),
     });
     let router = Router::new()
         .route("/", get(index))
@@ -64,7 +68,7 @@ pub fn app(config: Config) -> Router {
         .route("/static/{*path}", get(serve_static))
         .fallback(|| async { html_error(StatusCode::NOT_FOUND, "No such page.") })
         .with_state(state);
-    metrics.into_router(router)
+    observability.into_app(router)
 }
 
 fn render(template: &impl Template) -> Response {
@@ -113,12 +117,21 @@ async fn product_page(State(state): State<Arc<AppState>>, headers: HeaderMap) ->
         backends.fetch(Backend::Reviews, "0", &outbound),
         flood,
     );
-    render(&ProductPage {
+    let page = ProductPage {
         user,
         product: &PRODUCT,
         details: DetailsView::from_fetched(&details),
         reviews: ReviewsView::from_fetched(reviews),
-    })
+    };
+    let rendering = state.tracing.start(
+        "render productpage.html".into(),
+        SpanKind::Internal,
+        &Context::current(),
+        vec![],
+    );
+    let response = render(&page);
+    spans::finish(&rendering, None, None);
+    response
 }
 
 #[derive(Deserialize)]

@@ -9,11 +9,12 @@ pub use faults::{FaultMode, Faults};
 pub use routes::app;
 pub use store::{RatingsStore, validate_ratings};
 
-use service_runtime::{ConfigError, Env};
+use service_runtime::{ConfigError, Env, TraceConfig};
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub faults: Faults,
+    pub tracing: TraceConfig,
 }
 
 impl Config {
@@ -55,6 +56,9 @@ impl Config {
                 "must be between 0 and 1",
             ));
         }
-        Ok(Self { faults })
+        Ok(Self {
+            faults,
+            tracing: TraceConfig::from_env(env, "ratings", &version)?,
+        })
     }
 }

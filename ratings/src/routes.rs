@@ -13,7 +13,7 @@ use axum::{
 use serde::Serialize;
 use serde_json::{Map, Value};
 use service_runtime::{
-    Metrics,
+    App, Observability,
     json::{error_response, json_response, raw_json},
     metrics::not_found,
 };
@@ -60,7 +60,8 @@ struct ProductRatings {
 }
 
 /// The ratings service with `/health` and `/metrics`.
-pub fn app(config: Config) -> Router {
+pub fn app(config: Config) -> App {
+    let observability = Observability::new(&config.tracing);
     let state = Arc::new(AppState {
         config,
         store: RatingsStore::default(),
@@ -70,7 +71,7 @@ pub fn app(config: Config) -> Router {
         .route("/ratings/{id}", get(get_ratings).post(post_ratings))
         .fallback(not_found)
         .with_state(state);
-    Metrics::new().into_router(router)
+    observability.into_app(router)
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> Response {

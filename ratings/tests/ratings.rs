@@ -10,9 +10,12 @@ use service_runtime::{Env, RunningServer, testing::http_client};
 async fn start(mode: FaultMode, tune: impl FnOnce(&mut Faults)) -> RunningServer {
     let mut faults = Faults::new(mode);
     tune(&mut faults);
-    RunningServer::start_local(ratings::app(Config { faults }))
-        .await
-        .unwrap()
+    RunningServer::start_local(ratings::app(Config {
+        faults,
+        tracing: service_runtime::TraceConfig::disabled("ratings"),
+    }))
+    .await
+    .unwrap()
 }
 
 async fn get(url: String) -> (u16, String) {

@@ -7,7 +7,7 @@ mod routes;
 
 use std::time::Duration;
 
-use service_runtime::{ConfigError, Env};
+use service_runtime::{ConfigError, Env, TraceConfig};
 
 pub use review::{Rating, Review, ReviewsResponse};
 pub use routes::app;
@@ -25,6 +25,7 @@ pub struct Config {
     pub podname: String,
     /// From `CLUSTER_NAME`; the literal `null` when unset, which productpage hides.
     pub clustername: String,
+    pub tracing: TraceConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -47,7 +48,15 @@ impl Config {
         } else {
             None
         };
+        // service.version: SERVICE_VERSION when the image sets it, else what the switches make.
+        let derived = match (&ratings, star_color.as_str()) {
+            (None, _) => "v1",
+            (Some(_), BLACK) => "v2",
+            (Some(_), _) => "v3",
+        };
+        let version = env.string_or("SERVICE_VERSION", derived);
         Ok(Self {
+            tracing: TraceConfig::from_env(env, "reviews", &version)?,
             ratings,
             star_color,
             podname: env.string_or("HOSTNAME", "null"),

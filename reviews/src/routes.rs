@@ -11,7 +11,7 @@ use axum::{
 };
 use serde_json::{Map, Value};
 use service_runtime::{
-    ClientOptions, HttpClient, Metrics,
+    App, ClientOptions, HttpClient, Observability,
     json::{error_response, json_response, raw_json},
     metrics::not_found,
 };
@@ -30,10 +30,10 @@ struct AppState {
 }
 
 /// The reviews service with `/health` and `/metrics`.
-pub fn app(config: Config) -> Router {
-    let metrics = Metrics::new();
+pub fn app(config: Config) -> App {
+    let observability = Observability::new(&config.tracing);
     let client = config.ratings.as_ref().and_then(|_| {
-        HttpClient::new(ClientOptions::default(), metrics.outbound())
+        HttpClient::new(ClientOptions::default(), &observability)
             .inspect_err(|err| tracing::error!(%err, "cannot build the ratings client"))
             .ok()
     });
@@ -46,7 +46,7 @@ pub fn app(config: Config) -> Router {
         .route("/reviews/{id}", get(reviews))
         .fallback(not_found)
         .with_state(state);
-    metrics.into_router(router)
+    observability.into_app(router)
 }
 
 async fn reviews(

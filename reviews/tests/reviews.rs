@@ -2,7 +2,7 @@ use std::time::{Duration, Instant};
 
 use reviews::{Config, RatingsConfig};
 use service_runtime::{
-    Env, RunningServer,
+    Env, RunningServer, TraceConfig,
     propagation::SERVICE_FORWARDED,
     testing::{Answer, Stub, closed_port, http_client},
 };
@@ -18,6 +18,7 @@ fn config(ratings_url: Option<String>, color: &str, timeout: Duration) -> Config
         star_color: color.into(),
         podname: "reviews-v2-5b667bcbf8-abcde".into(),
         clustername: "null".into(),
+        tracing: TraceConfig::disabled("reviews"),
     }
 }
 

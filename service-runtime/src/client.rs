@@ -5,8 +5,14 @@ use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
+use opentelemetry::{Context, KeyValue, trace::SpanKind};
 
-use crate::metrics::OutboundMetrics;
+use crate::{
+    Observability,
+    metrics::OutboundMetrics,
+    propagation::{complete_trace_headers, replace_trace_headers},
+    spans::{self, Tracing},
+};
 
 /// Why a client could not be built (TLS set-up, mostly).
 pub type BuildError = reqwest::Error;
@@ -23,6 +29,7 @@ pub struct ClientOptions {
 pub struct HttpClient {
     http: reqwest::Client,
     metrics: OutboundMetrics,
+    tracing: Tracing,
 }
 
 /// One logical call, possibly made of several attempts.
@@ -63,7 +70,8 @@ impl std::fmt::Display for CallError {
 impl std::error::Error for CallError {}
 
 impl HttpClient {
-    pub fn new(options: ClientOptions, metrics: OutboundMetrics) -> Result<Self, BuildError> {
+    /// A client reporting to the service's metrics and tracer.
+    pub fn new(options: ClientOptions, observability: &Observability) -> Result<Self, BuildError> {
         install_tls_provider();
         let mut builder = reqwest::Client::builder()
             .no_proxy()
@@ -74,7 +82,8 @@ impl HttpClient {
         }
         Ok(Self {
             http: builder.build()?,
-            metrics,
+            metrics: observability.metrics.outbound(),
+            tracing: observability.tracing.clone(),
         })
     }
 
@@ -99,9 +108,30 @@ impl HttpClient {
         outcome
     }
 
+    /// One attempt, with its own client span: with export on, the callee sees that span as
+    /// its parent; with export off, it sees the caller's context unchanged.
     async fn attempt(&self, call: &Call) -> Result<Reply, CallError> {
         let started = Instant::now();
-        let result = self.send(call).await;
+        let span = self.tracing.start(
+            format!("GET {}", call.destination),
+            SpanKind::Client,
+            &Context::current(),
+            vec![
+                KeyValue::new("http.request.method", "GET"),
+                KeyValue::new("url.full", call.url.clone()),
+                KeyValue::new("peer.service", call.destination),
+            ],
+        );
+        let mut headers = call.headers.clone();
+        match spans::wire_context(&span).filter(|_| self.tracing.exporting()) {
+            Some(ours) => replace_trace_headers(&mut headers, ours),
+            None => complete_trace_headers(&mut headers),
+        }
+        let result = self.send(call, headers).await;
+        match &result {
+            Ok(reply) => spans::finish(&span, Some(reply.status.as_u16()), None),
+            Err(err) => spans::finish(&span, None, Some(err.to_string())),
+        }
         let status = match &result {
             Ok(reply) => reply.status.as_str().to_owned(),
             Err(CallError::Timeout(_)) => "timeout".to_owned(),
@@ -112,7 +142,7 @@ impl HttpClient {
         result
     }
 
-    async fn send(&self, call: &Call) -> Result<Reply, CallError> {
+    async fn send(&self, call: &Call, headers: HeaderMap) -> Result<Reply, CallError> {
         let classify = |err: reqwest::Error| {
             if err.is_timeout() {
                 CallError::Timeout(call.timeout)
@@ -123,7 +153,7 @@ impl HttpClient {
         let response = self
             .http
             .get(&call.url)
-            .headers(call.headers.clone())
+            .headers(headers)
             .timeout(call.timeout)
             .send()
             .await

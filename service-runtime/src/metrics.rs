@@ -1,19 +1,10 @@
 //! Prometheus metrics: requests served, outbound calls, and the process itself. Each service
-//! owns one [`Metrics`]; [`Metrics::into_router`] adds `/metrics` and the request middleware.
+//! owns one [`Metrics`]; `observe` serves it on `/metrics` and feeds it per request.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
-use axum::{
-    Router,
-    extract::{MatchedPath, Request, State},
-    http::{StatusCode, header},
-    middleware::{self, Next},
-    response::{IntoResponse, Response},
-    routing::get,
-};
+use crate::process::ProcessCollector;
+use axum::{http::StatusCode, response::IntoResponse};
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
     metrics::{
@@ -23,12 +14,9 @@ use prometheus_client::{
     },
     registry::Registry,
 };
-use tracing::Instrument;
-
-use crate::telemetry::ProcessCollector;
 
 /// The content type Prometheus expects (upstream served text/html; decisions.md fixes that).
-const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
@@ -138,6 +126,23 @@ impl Metrics {
         self.outbound.clone()
     }
 
+    /// Counts one served request.
+    pub fn record_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.request_duration
+            .get_or_create(&RouteLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
     /// The text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -146,59 +151,6 @@ impl Metrics {
         }
         out
     }
-
-    /// Adds `GET /metrics` to `router` and wraps every route in the request middleware
-    /// (a tracing span per request, request count and latency).
-    pub fn into_router(self, router: Router) -> Router {
-        let metrics = Arc::new(self);
-        let scrape = metrics.clone();
-        router
-            .route(
-                "/metrics",
-                get(move || async move {
-                    ([(header::CONTENT_TYPE, PROMETHEUS_TEXT)], scrape.render())
-                }),
-            )
-            .layer(middleware::from_fn_with_state(metrics, track_request))
-    }
-}
-
-async fn track_request(
-    State(metrics): State<Arc<Metrics>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
-    let span = tracing::info_span!("request", %method, %route);
-    let response = next.run(request).instrument(span.clone()).await;
-    let status = response.status();
-    let elapsed = started.elapsed();
-    span.in_scope(|| {
-        tracing::debug!(
-            status = status.as_u16(),
-            elapsed_ms = elapsed.as_secs_f64() * 1e3,
-            "served"
-        );
-    });
-    metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            method: method.clone(),
-            route: route.clone(),
-            status: status.as_u16(),
-        })
-        .inc();
-    metrics
-        .request_duration
-        .get_or_create(&RouteLabels { method, route })
-        .observe(elapsed.as_secs_f64());
-    response
 }
 
 /// A 404 for unknown paths; JSON so API clients can read it.

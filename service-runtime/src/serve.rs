@@ -11,7 +11,37 @@ use axum::{Router, serve::ListenerExt};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
-use crate::{ConfigError, Env, telemetry};
+use crate::{ConfigError, Env, logging, spans::Tracing};
+
+/// A service ready to serve: its router, and the tracer whose buffered spans are flushed
+/// once the server has stopped.
+pub struct App {
+    router: Router,
+    tracing: Option<Tracing>,
+}
+
+impl App {
+    pub fn new(router: Router, tracing: Option<Tracing>) -> Self {
+        Self { router, tracing }
+    }
+
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+}
+
+impl From<Router> for App {
+    fn from(router: Router) -> Self {
+        Self::new(router, None)
+    }
+}
+
+/// Exports buffered spans; the exporter blocks, so it runs off the async workers.
+async fn flush(tracing: Option<Tracing>) {
+    if let Some(tracing) = tracing {
+        let _ = tokio::task::spawn_blocking(move || tracing.shutdown()).await;
+    }
+}
 
 /// Binds `[::]:port` with IPV6_V6ONLY off, so IPv4 and IPv6 clients both connect (spec §14.15).
 pub fn bind_dual_stack(port: u16) -> io::Result<TcpListener> {
@@ -75,26 +105,29 @@ pub struct RunningServer {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<io::Result<()>>,
+    tracing: Option<Tracing>,
 }
 
 impl RunningServer {
     /// Starts serving on an already bound listener. The socket accepts connections before this
     /// returns, so callers can send requests at once without polling for readiness.
-    pub fn start(listener: TcpListener, app: Router) -> io::Result<Self> {
+    pub fn start(listener: TcpListener, app: impl Into<App>) -> io::Result<Self> {
+        let App { router, tracing } = app.into();
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, app, async {
+        let task = tokio::spawn(serve(listener, router, async {
             let _ = stopped.await;
         }));
         Ok(Self {
             addr,
             stop: Some(stop),
             task,
+            tracing,
         })
     }
 
     /// Binds `127.0.0.1:0` and starts serving: the hermetic server for tests.
-    pub async fn start_local(app: Router) -> io::Result<Self> {
+    pub async fn start_local(app: impl Into<App>) -> io::Result<Self> {
         Self::start(TcpListener::bind("127.0.0.1:0").await?, app)
     }
 
@@ -107,24 +140,28 @@ impl RunningServer {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting, waits for in-flight requests, and returns the server's result.
+    /// Stops accepting, waits for in-flight requests, flushes spans, and returns the
+    /// server's result.
     pub async fn stop(mut self) -> io::Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        self.task.await.map_err(io::Error::other)?
+        let served = (&mut self.task).await.map_err(io::Error::other)?;
+        flush(self.tracing.take()).await;
+        served
     }
 }
 
 /// The whole `main` of a service binary: logging, configuration (a bad value stops start-up
-/// with a message naming the variable), dual-stack bind, serve until SIGTERM or Ctrl-C.
+/// with a message naming the variable), dual-stack bind, serve until SIGTERM or Ctrl-C, then
+/// flush spans.
 pub async fn run_service<C>(
     service: &'static str,
     config: impl FnOnce(&Env) -> Result<C, ConfigError>,
-    app: impl FnOnce(C) -> Router,
+    app: impl FnOnce(C) -> App,
 ) -> ExitCode {
     let env = Env::from_process();
-    let telemetry = telemetry::init(service, &env);
+    logging::init(&env);
     let args: Vec<String> = std::env::args().skip(1).collect();
     let started =
         (|| -> Result<(u16, C), ConfigError> { Ok((env.listen_port(&args)?, config(&env)?)) })();
@@ -146,8 +183,9 @@ pub async fn run_service<C>(
         Ok(addr) => tracing::info!(service, "listening on {addr}"),
         Err(err) => tracing::warn!(service, %err, "listening on an unknown address"),
     }
-    let result = serve(listener, app(config), shutdown_signal()).await;
-    telemetry.shutdown();
+    let App { router, tracing } = app(config);
+    let result = serve(listener, router, shutdown_signal()).await;
+    flush(tracing).await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

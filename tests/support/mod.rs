@@ -1,6 +1,7 @@
 //! Helpers for the cross-service tests: start services on 127.0.0.1:0, fetch pages, count.
 #![allow(dead_code)]
 
+pub mod otlp;
 pub mod webdriver;
 
 use std::time::Duration;

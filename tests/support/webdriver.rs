@@ -77,6 +77,14 @@ impl Browser {
             .as_str()
             .ok_or(format!("no session: {created}"))?;
         browser.base = format!("{}/session/{id}", browser.base);
+        // Element lookups wait for the element (a click may still be navigating).
+        browser
+            .call(
+                reqwest::Method::POST,
+                "/timeouts",
+                json!({"implicit": 10_000}),
+            )
+            .await?;
         Ok(browser)
     }
 

@@ -1,59 +1,10 @@
-//! Logs (tracing-subscriber) and process metrics.
-
-use std::io::IsTerminal;
+//! Process metrics: resident memory and CPU time, read from /proc at scrape time.
 
 use prometheus_client::{
     collector::Collector,
     encoding::{DescriptorEncoder, EncodeMetric},
     metrics::{counter::ConstCounter, gauge::ConstGauge},
 };
-use tracing_subscriber::{EnvFilter, fmt, prelude::*};
-
-use crate::Env;
-
-/// Handle on what [`init`] set up; [`Telemetry::shutdown`] flushes it.
-#[derive(Debug)]
-pub struct Telemetry {
-    service: String,
-}
-
-impl Telemetry {
-    pub fn shutdown(self) {
-        tracing::debug!(service = %self.service, "telemetry shut down");
-    }
-}
-
-/// Installs the global log subscriber: human-readable on a terminal, JSON when
-/// `LOG_FORMAT=json`, level from `RUST_LOG` (default `info`). A second call (tests, the
-/// whole-app launcher) keeps the first subscriber.
-pub fn init(service: &str, env: &Env) -> Telemetry {
-    let filter = EnvFilter::try_new(env.get("RUST_LOG").unwrap_or("info"))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = env
-        .get("LOG_FORMAT")
-        .is_some_and(|f| f.eq_ignore_ascii_case("json"));
-    let registry = tracing_subscriber::registry().with(filter);
-    let installed = if json {
-        registry
-            .with(
-                fmt::layer()
-                    .json()
-                    .with_current_span(true)
-                    .with_span_list(false),
-            )
-            .try_init()
-    } else {
-        registry
-            .with(fmt::layer().with_ansi(std::io::stdout().is_terminal()))
-            .try_init()
-    };
-    if installed.is_err() {
-        tracing::debug!("a log subscriber was already installed");
-    }
-    Telemetry {
-        service: service.to_owned(),
-    }
-}
 
 /// Resident memory and CPU time of this process, read from /proc at scrape time.
 #[derive(Debug)]

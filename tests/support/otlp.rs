@@ -1,0 +1,107 @@
+//! An OTLP/HTTP receiver for tests: decodes what exporters send to `/v1/traces`.
+
+use std::sync::{Arc, Mutex};
+
+use axum::{Router, body::Bytes, extract::State, http::header, routing::post};
+use opentelemetry_proto::tonic::{
+    collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse},
+    common::v1::{AnyValue, any_value},
+};
+use prost::Message;
+use service_runtime::RunningServer;
+
+/// One received span with the resource it came from.
+#[derive(Debug, Clone)]
+pub struct ReceivedSpan {
+    pub service: String,
+    pub version: String,
+    pub name: String,
+    /// 1 internal, 2 server, 3 client.
+    pub kind: i32,
+    pub trace_id: String,
+    pub span_id: String,
+    /// Empty for a root span.
+    pub parent_span_id: String,
+    /// Error status (2) or not.
+    pub error: bool,
+}
+
+type Received = Arc<Mutex<Vec<ReceivedSpan>>>;
+
+pub struct Receiver {
+    server: RunningServer,
+    spans: Received,
+}
+
+fn text(value: &Option<AnyValue>) -> String {
+    match value.as_ref().and_then(|v| v.value.as_ref()) {
+        Some(any_value::Value::StringValue(s)) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn receive(
+    State(spans): State<Received>,
+    body: Bytes,
+) -> ([(header::HeaderName, &'static str); 1], Vec<u8>) {
+    let request = ExportTraceServiceRequest::decode(body).expect("an OTLP protobuf export");
+    let mut received = spans.lock().unwrap();
+    for resource_spans in request.resource_spans {
+        let attributes = resource_spans
+            .resource
+            .map(|r| r.attributes)
+            .unwrap_or_default();
+        let attribute = |key: &str| {
+            attributes
+                .iter()
+                .find(|kv| kv.key == key)
+                .map(|kv| text(&kv.value))
+                .unwrap_or_default()
+        };
+        let (service, version) = (attribute("service.name"), attribute("service.version"));
+        for scope in resource_spans.scope_spans {
+            for span in scope.spans {
+                received.push(ReceivedSpan {
+                    service: service.clone(),
+                    version: version.clone(),
+                    name: span.name,
+                    kind: span.kind,
+                    trace_id: hex(&span.trace_id),
+                    span_id: hex(&span.span_id),
+                    parent_span_id: hex(&span.parent_span_id),
+                    error: span.status.is_some_and(|s| s.code == 2),
+                });
+            }
+        }
+    }
+    (
+        [(header::CONTENT_TYPE, "application/x-protobuf")],
+        ExportTraceServiceResponse::default().encode_to_vec(),
+    )
+}
+
+impl Receiver {
+    pub async fn start() -> Self {
+        let spans = Received::default();
+        let app = Router::new()
+            .route("/v1/traces", post(receive))
+            .with_state(spans.clone());
+        Self {
+            server: RunningServer::start_local(app).await.unwrap(),
+            spans,
+        }
+    }
+
+    /// The value for `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub fn endpoint(&self) -> String {
+        self.server.url()
+    }
+
+    pub fn spans(&self) -> Vec<ReceivedSpan> {
+        self.spans.lock().unwrap().clone()
+    }
+}

@@ -1,0 +1,362 @@
+//! Distributed tracing across the real services: spans exported over OTLP form one tree per
+//! request under the caller's trace; without export the caller's context passes unchanged.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bookinfo::LaunchOptions;
+use service_runtime::{Env, TraceConfig};
+use support::{
+    otlp::{ReceivedSpan, Receiver},
+    *,
+};
+
+const SERVER: i32 = 2;
+const CLIENT: i32 = 3;
+
+fn one<'a>(spans: &'a [ReceivedSpan], service: &str, kind: i32, name: &str) -> &'a ReceivedSpan {
+    let found: Vec<_> = spans
+        .iter()
+        .filter(|s| s.service == service && s.kind == kind && s.name == name)
+        .collect();
+    assert_eq!(found.len(), 1, "{service} {name}: {spans:#?}");
+    found[0]
+}
+
+fn assert_child(child: &ReceivedSpan, parent: &ReceivedSpan) {
+    assert_eq!(
+        child.parent_span_id, parent.span_id,
+        "{} should be a child of {}",
+        child.name, parent.name
+    );
+}
+
+/// Every span's parent is the caller's span or another span of the same trace.
+fn assert_no_orphans(spans: &[ReceivedSpan], caller_span: &str) {
+    let ids: BTreeSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
+    for span in spans {
+        assert!(
+            span.parent_span_id == caller_span || ids.contains(span.parent_span_id.as_str()),
+            "orphan: {span:#?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_hop_exports_spans_into_the_callers_trace() {
+    let receiver = Receiver::start().await;
+    let app = bookinfo::launch(LaunchOptions {
+        port: 0,
+        env: Env::from_pairs([("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())]),
+    })
+    .await
+    .unwrap();
+    let page = format!("{}/productpage", app.productpage.url());
+    // W3C caller; round robin sends this one to reviews v1.
+    let w3c_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let w3c_parent = "00f067aa0ba902b7";
+    let first = fetch(
+        client()
+            .get(&page)
+            .header("traceparent", format!("00-{w3c_trace}-{w3c_parent}-01")),
+    )
+    .await;
+    assert_eq!(first.status, 200);
+    // B3 caller with a 64-bit trace id; this one goes to reviews v2, which calls ratings.
+    let b3_trace = "a2fb4a1d1a96d312";
+    let b3_parent = "e457b5a2e4d86bd1";
+    let second = fetch(
+        client()
+            .get(&page)
+            .header("x-b3-traceid", b3_trace)
+            .header("x-b3-spanid", b3_parent)
+            .header("x-b3-sampled", "1"),
+    )
+    .await;
+    assert_eq!(full_stars(&second.body), 9, "served by reviews v2");
+    app.stop().await.unwrap();
+
+    let spans = receiver.spans();
+    let by_trace: BTreeMap<&str, Vec<ReceivedSpan>> =
+        spans.iter().fold(BTreeMap::new(), |mut map, span| {
+            map.entry(span.trace_id.as_str())
+                .or_insert_with(Vec::new)
+                .push(span.clone());
+            map
+        });
+    let padded_b3 = format!("0000000000000000{b3_trace}");
+    assert_eq!(
+        by_trace.keys().copied().collect::<BTreeSet<_>>(),
+        BTreeSet::from([w3c_trace, padded_b3.as_str()]),
+        "one trace per request"
+    );
+
+    for (trace, caller, reviews_version) in [
+        (w3c_trace, w3c_parent, "v1"),
+        (padded_b3.as_str(), b3_parent, "v2"),
+    ] {
+        let spans = &by_trace[trace];
+        let page = one(spans, "productpage", SERVER, "GET /productpage");
+        assert_eq!(
+            page.parent_span_id, caller,
+            "the caller's span is the parent"
+        );
+        let to_details = one(spans, "productpage", CLIENT, "GET details");
+        let to_reviews = one(spans, "productpage", CLIENT, "GET reviews");
+        assert_child(to_details, page);
+        assert_child(to_reviews, page);
+        assert_child(
+            one(spans, "productpage", 1, "render productpage.html"),
+            page,
+        );
+        let details = one(spans, "details", SERVER, "GET /details/{id}");
+        assert_child(details, to_details);
+        let reviews = one(spans, "reviews", SERVER, "GET /reviews/{id}");
+        assert_child(reviews, to_reviews);
+        assert_eq!(reviews.version, reviews_version);
+        if reviews_version == "v2" {
+            let to_ratings = one(spans, "reviews", CLIENT, "GET ratings");
+            assert_child(to_ratings, reviews);
+            assert_child(
+                one(spans, "ratings", SERVER, "GET /ratings/{id}"),
+                to_ratings,
+            );
+        } else {
+            assert!(
+                spans.iter().all(|s| s.service != "ratings"),
+                "reviews v1 never calls ratings"
+            );
+        }
+        assert_no_orphans(spans, caller);
+        assert!(spans.iter().all(|s| !s.error));
+    }
+    let services: BTreeSet<&str> = spans.iter().map(|s| s.service.as_str()).collect();
+    assert_eq!(
+        services,
+        BTreeSet::from(["details", "productpage", "ratings", "reviews"])
+    );
+    assert!(
+        spans.iter().all(|s| !s.version.is_empty()),
+        "service.version on every resource"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_reviews_attempts_show_as_client_spans() {
+    let receiver = Receiver::start().await;
+    let details = Stub::start(Answer::json(200, "{}")).await.unwrap();
+    let reviews = Stub::start(Answer::json(503, "")).await.unwrap();
+    let mut config = config(details.url(), vec![reviews.url()], details.url());
+    config.tracing = TraceConfig {
+        endpoint: Some(format!("{}/v1/traces", receiver.endpoint())),
+        ..TraceConfig::disabled("productpage")
+    };
+    let server = productpage(config).await;
+    let traceparent = "00-11111111111111111111111111111111-2222222222222222-01";
+    fetch(
+        client()
+            .get(format!("{}/productpage", server.url()))
+            .header("traceparent", traceparent),
+    )
+    .await;
+    server.stop().await.unwrap();
+
+    let spans = receiver.spans();
+    let page = one(&spans, "productpage", SERVER, "GET /productpage");
+    let attempts: Vec<_> = spans.iter().filter(|s| s.name == "GET reviews").collect();
+    assert_eq!(attempts.len(), 2);
+    for attempt in &attempts {
+        assert_child(attempt, page);
+        assert!(
+            attempt.error,
+            "a 503 answer marks the client span as an error"
+        );
+    }
+    // Each attempt carried its own span as the parent for reviews.
+    let arrived: Vec<String> = reviews
+        .requests()
+        .iter()
+        .map(|r| r.headers["traceparent"].to_str().unwrap().to_owned())
+        .collect();
+    let sent: Vec<String> = attempts
+        .iter()
+        .map(|a| format!("00-11111111111111111111111111111111-{}-01", a.span_id))
+        .collect();
+    assert_eq!(
+        arrived.iter().collect::<BTreeSet<_>>(),
+        sent.iter().collect::<BTreeSet<_>>()
+    );
+    let b3_spans: BTreeSet<String> = reviews
+        .requests()
+        .iter()
+        .map(|r| r.headers["x-b3-spanid"].to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        b3_spans,
+        attempts.iter().map(|a| a.span_id.clone()).collect()
+    );
+}
+
+#[tokio::test]
+async fn without_export_backends_receive_the_callers_exact_span_id() {
+    let details = Stub::start(Answer::json(200, "{}")).await.unwrap();
+    let reviews = Stub::start(Answer::json(200, r#"{"reviews":[]}"#))
+        .await
+        .unwrap();
+    let server = productpage(config(details.url(), vec![reviews.url()], details.url())).await;
+    let url = format!("{}/productpage", server.url());
+    fetch(client().get(&url).header(
+        "traceparent",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    ))
+    .await;
+    for stub in [&details, &reviews] {
+        let headers = &stub.requests()[0].headers;
+        assert_eq!(
+            headers["traceparent"],
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        );
+        assert_eq!(headers["x-b3-traceid"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(headers["x-b3-spanid"], "00f067aa0ba902b7");
+        assert_eq!(headers["x-b3-sampled"], "1");
+    }
+    fetch(
+        client()
+            .get(&url)
+            .header("b3", "a2fb4a1d1a96d312-e457b5a2e4d86bd1-1"),
+    )
+    .await;
+    for stub in [&details, &reviews] {
+        let headers = &stub.requests()[1].headers;
+        assert_eq!(headers["x-b3-spanid"], "e457b5a2e4d86bd1");
+        assert_eq!(
+            headers["traceparent"],
+            "00-0000000000000000a2fb4a1d1a96d312-e457b5a2e4d86bd1-01"
+        );
+    }
+    // No incoming context: no trace headers at all, as upstream.
+    fetch(client().get(&url)).await;
+    assert!(details.requests()[2].headers.get("traceparent").is_none());
+    assert!(details.requests()[2].headers.get("x-b3-traceid").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_collector_never_slows_requests() {
+    let nowhere = format!("http://127.0.0.1:{}", closed_port().await.unwrap());
+    let app = bookinfo::launch(LaunchOptions {
+        port: 0,
+        env: Env::from_pairs([("OTEL_EXPORTER_OTLP_ENDPOINT", nowhere)]),
+    })
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    for _ in 0..20 {
+        let page = get(format!("{}/productpage", app.productpage.url())).await;
+        assert!(page.body.contains("Book Reviews"));
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    app.stop().await.unwrap();
+}
+
+/// `name{labels} value` lines, parsed; panics on a line that is not valid exposition text.
+fn parse_metrics(text: &str) -> Vec<(String, BTreeMap<String, String>, f64)> {
+    text.lines()
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| {
+            let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line}"));
+            let value: f64 = value.parse().unwrap_or_else(|_| panic!("{line}"));
+            let (name, labels) = match series.split_once('{') {
+                Some((name, rest)) => {
+                    let labels = rest.strip_suffix('}').unwrap_or_else(|| panic!("{line}"));
+                    let labels = labels
+                        .split("\",")
+                        .filter(|pair| !pair.is_empty())
+                        .map(|pair| {
+                            let (k, v) = pair.split_once("=\"").unwrap_or_else(|| panic!("{line}"));
+                            (k.to_owned(), v.trim_end_matches('"').to_owned())
+                        })
+                        .collect();
+                    (name, labels)
+                }
+                None => (series, BTreeMap::new()),
+            };
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+                "{line}"
+            );
+            (name.to_owned(), labels, value)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_service_serves_parseable_metrics_after_traffic() {
+    let app = whole_app().await;
+    for _ in 0..3 {
+        get(format!("{}/productpage", app.productpage.url())).await;
+    }
+    let services = [
+        (&app.productpage, "/productpage", Some("details")),
+        (&app.details, "/details/{id}", None),
+        (&app.ratings, "/ratings/{id}", None),
+        (&app.reviews[1], "/reviews/{id}", Some("ratings")),
+    ];
+    for (server, route, calls) in services {
+        let response = get(format!("{}/metrics", server.url())).await;
+        assert!(
+            response.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain; version=0.0.4")
+        );
+        let samples = parse_metrics(&response.body);
+        let find = |name: &str, label: (&str, &str)| {
+            samples
+                .iter()
+                .find(|(n, l, _)| n == name && l.get(label.0).map(String::as_str) == Some(label.1))
+                .map(|s| s.2)
+        };
+        assert!(
+            find("http_server_requests_total", ("route", route)).is_some_and(|v| v >= 1.0),
+            "{route}"
+        );
+        assert!(
+            find(
+                "http_server_request_duration_seconds_count",
+                ("route", route)
+            )
+            .is_some_and(|v| v >= 1.0),
+            "{route}"
+        );
+        if let Some(destination) = calls {
+            assert!(
+                find("http_client_requests_total", ("destination", destination))
+                    .is_some_and(|v| v >= 1.0),
+                "{route} → {destination}"
+            );
+        }
+        let rss = samples
+            .iter()
+            .find(|(n, _, _)| n == "process_resident_memory_bytes")
+            .map(|s| s.2);
+        assert!(rss.is_some_and(|v| v > 1_000_000.0), "{rss:?}");
+        assert!(
+            samples
+                .iter()
+                .any(|(n, _, _)| n == "process_cpu_seconds_total")
+        );
+    }
+    let productpage = parse_metrics(&get(format!("{}/metrics", app.productpage.url())).await.body);
+    let results = productpage.iter().find(|(n, l, _)| {
+        n == "request_result_total"
+            && l.get("destination_app").map(String::as_str) == Some("reviews")
+    });
+    assert_eq!(results.map(|r| r.2), Some(3.0));
+    app.stop().await.unwrap();
+}
