@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use bookinfo::LaunchOptions;
 use service_runtime::{Env, TraceConfig};
 use support::{
-    otlp::{ReceivedSpan, Receiver},
+    otlp::{GrpcReceiver, ReceivedSpan, Receiver},
     *,
 };
 
@@ -359,4 +359,35 @@ async fn every_service_serves_parseable_metrics_after_traffic() {
     });
     assert_eq!(results.map(|r| r.2), Some(3.0));
     app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_also_export_over_grpc() {
+    let receiver = GrpcReceiver::start().await;
+    let app = bookinfo::launch(LaunchOptions {
+        port: 0,
+        env: Env::from_pairs([
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
+        ]),
+    })
+    .await
+    .unwrap();
+    let trace = "5bf92f3577b34da6a3ce929d0e0e4736";
+    let page = format!("{}/productpage", app.productpage.url());
+    fetch(
+        client()
+            .get(&page)
+            .header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01")),
+    )
+    .await;
+    app.stop().await.unwrap();
+    let spans = receiver.spans();
+    assert!(spans.iter().all(|s| s.trace_id == trace), "{spans:#?}");
+    let services: BTreeSet<&str> = spans.iter().map(|s| s.service.as_str()).collect();
+    assert_eq!(
+        services,
+        BTreeSet::from(["details", "productpage", "reviews"])
+    );
+    one(&spans, "details", SERVER, "GET /details/{id}");
 }

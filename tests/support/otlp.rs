@@ -1,10 +1,14 @@
-//! An OTLP/HTTP receiver for tests: decodes what exporters send to `/v1/traces`.
+//! OTLP receivers for tests: HTTP/protobuf on `/v1/traces`, and gRPC; both decode what the
+//! exporters send into [`ReceivedSpan`]s.
 
 use std::sync::{Arc, Mutex};
 
 use axum::{Router, body::Bytes, extract::State, http::header, routing::post};
 use opentelemetry_proto::tonic::{
-    collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse},
+    collector::trace::v1::{
+        ExportTraceServiceRequest, ExportTraceServiceResponse,
+        trace_service_server::{TraceService, TraceServiceServer},
+    },
     common::v1::{AnyValue, any_value},
 };
 use prost::Message;
@@ -49,6 +53,14 @@ async fn receive(
     body: Bytes,
 ) -> ([(header::HeaderName, &'static str); 1], Vec<u8>) {
     let request = ExportTraceServiceRequest::decode(body).expect("an OTLP protobuf export");
+    record(&spans, request);
+    (
+        [(header::CONTENT_TYPE, "application/x-protobuf")],
+        ExportTraceServiceResponse::default().encode_to_vec(),
+    )
+}
+
+fn record(spans: &Received, request: ExportTraceServiceRequest) {
     let mut received = spans.lock().unwrap();
     for resource_spans in request.resource_spans {
         let attributes = resource_spans
@@ -78,10 +90,68 @@ async fn receive(
             }
         }
     }
-    (
-        [(header::CONTENT_TYPE, "application/x-protobuf")],
-        ExportTraceServiceResponse::default().encode_to_vec(),
-    )
+}
+
+struct GrpcTraces(Received);
+
+#[tonic::async_trait]
+impl TraceService for GrpcTraces {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        record(&self.0, request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+/// An OTLP/gRPC receiver on 127.0.0.1.
+pub struct GrpcReceiver {
+    addr: std::net::SocketAddr,
+    spans: Received,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl GrpcReceiver {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let spans = Received::default();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let service = TraceServiceServer::new(GrpcTraces(spans.clone()));
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming_shutdown(
+                    tonic::transport::server::TcpIncoming::from(listener),
+                    async {
+                        let _ = stopped.await;
+                    },
+                ),
+        );
+        Self {
+            addr,
+            spans,
+            stop: Some(stop),
+        }
+    }
+
+    /// The value for `OTEL_EXPORTER_OTLP_ENDPOINT` with `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn spans(&self) -> Vec<ReceivedSpan> {
+        self.spans.lock().unwrap().clone()
+    }
+}
+
+impl Drop for GrpcReceiver {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
 }
 
 impl Receiver {
