@@ -167,8 +167,8 @@ async fn every_listed_header_is_forwarded_and_b3_is_normalised() {
     let backends = stubs().await;
     let server = productpage(backends.config()).await;
     let mut request = client().get(format!("{}/productpage", server.url()));
-    for name in PRODUCTPAGE_FORWARDED {
-        request = request.header(*name, format!("v-{name}"));
+    for name in &PRODUCTPAGE_FORWARDED {
+        request = request.header(name.as_str(), format!("v-{}", name.as_str()));
     }
     fetch(
         request
@@ -181,8 +181,12 @@ async fn every_listed_header_is_forwarded_and_b3_is_normalised() {
     .await;
     for stub in [&backends.details, &backends.reviews] {
         let arrived = &stub.requests()[0].headers;
-        for name in PRODUCTPAGE_FORWARDED {
-            assert_eq!(arrived[*name], format!("v-{name}").as_str(), "{name}");
+        for name in &PRODUCTPAGE_FORWARDED {
+            assert_eq!(
+                arrived[name],
+                format!("v-{}", name.as_str()).as_str(),
+                "{name}"
+            );
         }
         assert_eq!(arrived["x-b3-traceid"], "0000000000000000a2fb4a1d1a96d312");
         assert_eq!(arrived["x-b3-spanid"], "e457b5a2e4d86bd1");

@@ -2,7 +2,7 @@
 
 use axum::http::HeaderMap;
 use serde::Deserialize;
-use service_runtime::{Call, CallError, HttpClient, propagation};
+use service_runtime::{Call, CallError, Endpoint, HttpClient, propagation};
 
 use crate::{
     BookServiceConfig,
@@ -64,14 +64,15 @@ struct Identifier {
 
 pub async fn fetch_book(
     client: &HttpClient,
+    endpoint: &Endpoint,
     config: &BookServiceConfig,
     id: ProductId,
     incoming: &HeaderMap,
 ) -> Result<Book, LookupError> {
     let call = Call {
         destination: "googleapis",
-        url: format!("{}/books/v1/volumes?q=isbn:{ISBN}", config.base_url),
-        headers: propagation::copy_headers(incoming, propagation::SERVICE_FORWARDED),
+        url: endpoint.url("/books/v1/volumes", Some(&format!("q=isbn:{ISBN}"))),
+        headers: propagation::copy_headers(incoming, &propagation::SERVICE_FORWARDED),
         timeout: config.timeout,
         attempts: 1,
     };

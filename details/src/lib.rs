@@ -16,6 +16,19 @@ pub use routes::app;
 const GOOGLE_BOOKS_HTTPS: &str = "https://www.googleapis.com";
 const GOOGLE_BOOKS_PLAIN: &str = "http://www.googleapis.com:80";
 
+fn book_service_url(env: &Env, default: &str) -> Result<String, ConfigError> {
+    let url = env.string_or("BOOK_SERVICE_URL", default);
+    service_runtime::Endpoint::parse(&url)
+        .map(|_| url)
+        .map_err(|why| {
+            ConfigError::new(
+                "BOOK_SERVICE_URL",
+                env.get("BOOK_SERVICE_URL").unwrap_or(default),
+                why,
+            )
+        })
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `None` serves the static book (v1); `Some` looks it up (v2).
@@ -50,7 +63,7 @@ impl Config {
         };
         Ok(Self {
             book_service: Some(BookServiceConfig {
-                base_url: env.string_or("BOOK_SERVICE_URL", default_url),
+                base_url: book_service_url(env, default_url)?,
                 timeout: env.millis_or("BOOK_SERVICE_TIMEOUT_MS", Duration::from_secs(5))?,
             }),
             tracing,

@@ -10,7 +10,7 @@ use axum::{
     routing::get,
 };
 use service_runtime::{
-    App, CallError, ClientOptions, HttpClient, Observability,
+    App, CallError, ClientOptions, Endpoint, HttpClient, Observability,
     json::{error_response, json_response, raw_json},
     metrics::not_found,
 };
@@ -26,7 +26,8 @@ const BAD_ID: &str = "please provide numeric product id";
 
 struct AppState {
     config: Config,
-    client: Option<HttpClient>,
+    /// The book-service client and address, when configured and usable.
+    book_service: Option<(HttpClient, Endpoint)>,
 }
 
 enum DetailsError {
@@ -54,12 +55,23 @@ impl IntoResponse for DetailsError {
 /// The details service with `/health` and `/metrics`.
 pub fn app(config: Config) -> App {
     let observability = Observability::new(&config.tracing);
-    let client = config.book_service.as_ref().and_then(|_| {
-        HttpClient::new(ClientOptions::default(), &observability)
+    let book_service = config.book_service.as_ref().and_then(|service| {
+        let options = ClientOptions {
+            https: true,
+            ..ClientOptions::default()
+        };
+        let client = HttpClient::new(options, &observability)
             .inspect_err(|err| tracing::error!(%err, "cannot build the book-service client"))
-            .ok()
+            .ok()?;
+        let endpoint = Endpoint::parse(&service.base_url)
+            .inspect_err(|err| tracing::error!(%err, "invalid book-service address"))
+            .ok()?;
+        Some((client, endpoint))
     });
-    let state = Arc::new(AppState { config, client });
+    let state = Arc::new(AppState {
+        config,
+        book_service,
+    });
     let router = Router::new()
         .route(
             "/health",
@@ -79,13 +91,15 @@ async fn details(
     headers: HeaderMap,
 ) -> Result<Response, DetailsError> {
     let id = ProductId::parse(&id).ok_or(DetailsError::BadId)?;
-    let book = match (&state.config.book_service, &state.client) {
-        (Some(config), Some(client)) => fetch_book(client, config, id, &headers)
-            .await
-            .map_err(DetailsError::BookService)?,
+    let book = match (&state.config.book_service, &state.book_service) {
+        (Some(config), Some((client, endpoint))) => {
+            fetch_book(client, endpoint, config, id, &headers)
+                .await
+                .map_err(DetailsError::BookService)?
+        }
         (Some(_), None) => {
             return Err(DetailsError::BookService(LookupError::Unreachable(
-                CallError::Failed("no HTTP client".into()),
+                CallError::Failed("the book service is not set up (see the start-up log)".into()),
             )));
         }
         (None, _) => Book::comedy_of_errors(id),

@@ -207,7 +207,7 @@ fn json_request_logs_carry_the_trace_id_and_span_id() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_details"))
         .arg("0")
         .env("LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", "info,access=debug")
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -245,14 +245,14 @@ fn json_request_logs_carry_the_trace_id_and_span_id() {
     let _ = child.wait();
     assert_eq!(access["fields"]["status"], 200);
     assert_eq!(
-        access["span"]["trace_id"],
+        access["fields"]["trace_id"],
         "4bf92f3577b34da6a3ce929d0e0e4736"
     );
-    let span_id = access["span"]["span_id"].as_str().unwrap();
+    let span_id = access["fields"]["span_id"].as_str().unwrap();
     assert_eq!(span_id.len(), 16);
     assert_ne!(
         span_id, "00f067aa0ba902b7",
         "our own server span, child of the caller's"
     );
-    assert_eq!(access["span"]["route"], "/details/{id}");
+    assert_eq!(access["fields"]["route"], "/details/{id}");
 }

@@ -35,7 +35,16 @@ async fn proxy(state: &AppState, backend: Backend, id: &str, headers: &HeaderMap
     let user = state.session.user(headers);
     let outbound = outbound_headers(headers, user.as_deref());
     match state.backends.fetch(backend, id, &outbound).await {
-        Fetched::Ok(json) => python_json(StatusCode::OK, &json),
+        Fetched::Ok(body) => match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(json) => python_json(StatusCode::OK, &json),
+            Err(err) => {
+                tracing::warn!(backend = backend.app(), %err, "backend answered 200 with a body that is not JSON");
+                python_json(
+                    StatusCode::BAD_GATEWAY,
+                    &serde_json::json!({ "error": backend.unavailable_message() }),
+                )
+            }
+        },
         Fetched::Failed(status) => python_json(
             status,
             &serde_json::json!({ "error": backend.unavailable_message() }),

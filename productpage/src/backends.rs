@@ -6,15 +6,16 @@ use std::sync::{
     atomic::{AtomicUsize, Ordering},
 };
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::{
+    body::Bytes,
+    http::{HeaderMap, HeaderValue, StatusCode},
+};
 use prometheus_client::{
     encoding::EncodeLabelSet,
     metrics::{counter::Counter, family::Family},
 };
-use serde_json::Value;
 use service_runtime::{
-    Call, ClientOptions, HttpClient, Observability,
-    client::BuildError,
+    Call, ClientOptions, Endpoint, HttpClient, Observability,
     propagation::{END_USER, PRODUCTPAGE_FORWARDED, TraceContext, copy_headers},
 };
 
@@ -46,10 +47,11 @@ impl Backend {
     }
 }
 
-/// What a backend call came to: its JSON on a 200 answer, else the status to pass through.
+/// What a backend call came to: the body of a 200 answer (its reader parses it into the
+/// types it needs), else the status to pass through.
 #[derive(Debug, Clone)]
 pub enum Fetched {
-    Ok(Value),
+    Ok(Bytes),
     Failed(StatusCode),
 }
 
@@ -61,9 +63,9 @@ struct ResultLabels {
 
 pub struct Backends {
     client: HttpClient,
-    details_url: String,
-    reviews_urls: Vec<String>,
-    ratings_url: String,
+    details: Endpoint,
+    reviews: Vec<Endpoint>,
+    ratings: Endpoint,
     details_call: CallPolicy,
     reviews_call: CallPolicy,
     ratings_call: CallPolicy,
@@ -72,11 +74,9 @@ pub struct Backends {
 }
 
 impl Backends {
-    /// Registers `request_result` (exposed as `request_result_total`) in `metrics`.
-    pub fn new(
-        config: &Config,
-        observability: &mut Observability,
-    ) -> Result<Arc<Self>, BuildError> {
+    /// Registers `request_result` (exposed as `request_result_total`) in `metrics`. Fails on a
+    /// client that cannot be built or an address that is not a URL.
+    pub fn new(config: &Config, observability: &mut Observability) -> Result<Arc<Self>, String> {
         let results = Family::<ResultLabels, Counter>::default();
         observability.metrics.registry_mut().register(
             "request_result",
@@ -85,12 +85,21 @@ impl Backends {
         );
         let options = ClientOptions {
             reuse_connections: config.reuse_connections,
+            ..ClientOptions::default()
         };
+        let reviews = config
+            .reviews_urls
+            .iter()
+            .map(|url| Endpoint::parse(url))
+            .collect::<Result<Vec<_>, _>>()?;
+        if reviews.is_empty() {
+            return Err("no reviews address".into());
+        }
         Ok(Arc::new(Self {
-            client: HttpClient::new(options, observability)?,
-            details_url: config.details_url.clone(),
-            reviews_urls: config.reviews_urls.clone(),
-            ratings_url: config.ratings_url.clone(),
+            client: HttpClient::new(options, observability).map_err(|e| e.to_string())?,
+            details: Endpoint::parse(&config.details_url)?,
+            reviews,
+            ratings: Endpoint::parse(&config.ratings_url)?,
             details_call: config.details_call,
             reviews_call: config.reviews_call,
             ratings_call: config.ratings_call,
@@ -100,41 +109,30 @@ impl Backends {
     }
 
     /// The backends' addresses, for the index page: details, reviews (each), ratings.
-    pub fn addresses(&self) -> (&str, &[String], &str) {
-        (&self.details_url, &self.reviews_urls, &self.ratings_url)
+    pub fn addresses(&self) -> (&str, Vec<&str>, &str) {
+        let reviews = self.reviews.iter().map(Endpoint::as_str).collect();
+        (self.details.as_str(), reviews, self.ratings.as_str())
     }
 
     pub async fn fetch(&self, backend: Backend, product_id: &str, headers: &HeaderMap) -> Fetched {
-        let (base, policy) = match backend {
-            Backend::Details => (self.details_url.as_str(), self.details_call),
-            Backend::Ratings => (self.ratings_url.as_str(), self.ratings_call),
+        let (endpoint, policy) = match backend {
+            Backend::Details => (&self.details, self.details_call),
+            Backend::Ratings => (&self.ratings, self.ratings_call),
             Backend::Reviews => {
                 let turn = self.next_reviews.fetch_add(1, Ordering::Relaxed);
-                let base = self.reviews_urls.get(turn % self.reviews_urls.len().max(1));
-                (base.map_or("", String::as_str), self.reviews_call)
+                (&self.reviews[turn % self.reviews.len()], self.reviews_call)
             }
         };
+        let path = format!("/{}/{}", backend.app(), encode_path_segment(product_id));
         let call = Call {
             destination: backend.app(),
-            url: format!(
-                "{base}/{}/{}",
-                backend.app(),
-                encode_path_segment(product_id)
-            ),
+            url: endpoint.url(&path, None),
             headers: headers.clone(),
             timeout: policy.timeout,
             attempts: policy.attempts,
         };
         let fetched = match self.client.get(&call).await {
-            Ok(reply) if reply.status == StatusCode::OK => {
-                match serde_json::from_slice(&reply.body) {
-                    Ok(json) => Fetched::Ok(json),
-                    Err(err) => {
-                        tracing::warn!(backend = backend.app(), %err, "backend answered 200 with a body that is not JSON");
-                        Fetched::Failed(StatusCode::BAD_GATEWAY)
-                    }
-                }
-            }
+            Ok(reply) if reply.status == StatusCode::OK => Fetched::Ok(reply.body),
             Ok(reply) => Fetched::Failed(reply.status),
             Err(err) => {
                 tracing::warn!(backend = backend.app(), %err, "backend call failed");
@@ -158,7 +156,7 @@ impl Backends {
 /// The headers every backend call carries: upstream's verbatim list, B3 re-injected from the
 /// incoming context (the client then completes or replaces the trace headers), and `end-user` from the session (never from the client's own header).
 pub fn outbound_headers(incoming: &HeaderMap, user: Option<&str>) -> HeaderMap {
-    let mut headers = copy_headers(incoming, PRODUCTPAGE_FORWARDED);
+    let mut headers = copy_headers(incoming, &PRODUCTPAGE_FORWARDED);
     if let Some(context) = TraceContext::from_b3(incoming) {
         context.inject_b3(&mut headers);
     }

@@ -3,7 +3,6 @@
 
 use askama::Template;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::backends::Fetched;
 
@@ -35,7 +34,7 @@ pub struct ProductPage {
 #[template(path = "index.html")]
 pub struct IndexPage<'a> {
     pub details_url: &'a str,
-    pub reviews_urls: &'a [String],
+    pub reviews_urls: &'a [&'a str],
     pub ratings_url: &'a str,
 }
 
@@ -48,39 +47,88 @@ pub struct ErrorPage<'a> {
 
 /// The details table, each value shown as text (the external book service sends `year` as a
 /// string, the static one as a number).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct DetailsView {
-    pub author: String,
-    pub year: String,
-    pub kind: String,
-    pub pages: String,
-    pub publisher: String,
-    pub language: String,
-    pub isbn_10: String,
-    pub isbn_13: String,
+    #[serde(default)]
+    pub author: Text,
+    #[serde(default)]
+    pub year: Text,
+    #[serde(default, rename = "type")]
+    pub kind: Text,
+    #[serde(default)]
+    pub pages: Text,
+    #[serde(default)]
+    pub publisher: Text,
+    #[serde(default)]
+    pub language: Text,
+    #[serde(default, rename = "ISBN-10")]
+    pub isbn_10: Text,
+    #[serde(default, rename = "ISBN-13")]
+    pub isbn_13: Text,
 }
 
 impl DetailsView {
     /// `None` (the error block) unless details answered 200 with a JSON object.
     pub fn from_fetched(fetched: &Fetched) -> Option<Self> {
-        let Fetched::Ok(Value::Object(book)) = fetched else {
+        let Fetched::Ok(body) = fetched else {
             return None;
         };
-        let text = |key: &str| match book.get(key) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Null) | None => String::new(),
-            Some(other) => other.to_string(),
-        };
-        Some(Self {
-            author: text("author"),
-            year: text("year"),
-            kind: text("type"),
-            pages: text("pages"),
-            publisher: text("publisher"),
-            language: text("language"),
-            isbn_10: text("ISBN-10"),
-            isbn_13: text("ISBN-13"),
-        })
+        json_object(body, "details")
+    }
+}
+
+/// `body` as `T` if it is a JSON object of that shape. Derived structs would also accept a
+/// JSON array, matching fields by position; a backend never means that.
+fn json_object<T: serde::de::DeserializeOwned>(body: &[u8], backend: &str) -> Option<T> {
+    let is_object = body.trim_ascii_start().first() == Some(&b'{');
+    let parsed = if is_object {
+        serde_json::from_slice(body).map_err(|err| err.to_string())
+    } else {
+        Err("not a JSON object".to_owned())
+    };
+    parsed
+        .inspect_err(|err| tracing::warn!(backend, %err, "unexpected answer"))
+        .ok()
+}
+
+/// A JSON string, number, boolean or null, as the text the page shows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Text(pub String);
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl serde::de::Visitor<'_> for TextVisitor {
+            type Value = Text;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or a number")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text(v.to_owned()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Text, E> {
+                Ok(Text::default())
+            }
+        }
+        deserializer.deserialize_any(TextVisitor)
     }
 }
 
@@ -102,18 +150,14 @@ struct ReviewPayload {
     rating: Option<RatingPayload>,
 }
 
+/// `{"stars": N, "color": "..."}` or `{"error": "..."}`; anything without stars and a colour
+/// counts as unavailable.
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum RatingPayload {
-    Stars {
-        stars: i64,
-        color: String,
-    },
-    /// The message is fixed (`Ratings service is currently unavailable`); only its presence counts.
-    Error {
-        #[serde(rename = "error")]
-        _error: serde::de::IgnoredAny,
-    },
+struct RatingPayload {
+    #[serde(default)]
+    stars: Option<i64>,
+    #[serde(default)]
+    color: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -149,13 +193,11 @@ pub struct StarsView {
 
 impl ReviewsView {
     /// `None` (the error block) unless reviews answered 200 with reviews JSON.
-    pub fn from_fetched(fetched: Fetched) -> Option<Self> {
-        let Fetched::Ok(json) = fetched else {
+    pub fn from_fetched(fetched: &Fetched) -> Option<Self> {
+        let Fetched::Ok(body) = fetched else {
             return None;
         };
-        let payload: ReviewsPayload = serde_json::from_value(json)
-            .inspect_err(|err| tracing::warn!(%err, "reviews answered JSON that is not reviews"))
-            .ok()?;
+        let payload: ReviewsPayload = json_object(body, "reviews")?;
         let name = |value: Option<String>| value.filter(|v| !v.is_empty() && v != "null");
         Some(Self {
             podname: payload.podname.unwrap_or_else(|| "null".into()),
@@ -168,10 +210,11 @@ impl ReviewsView {
                     text: review.text,
                     rating: match review.rating {
                         None => RatingView::None,
-                        Some(RatingPayload::Error { .. }) => RatingView::Unavailable,
-                        Some(RatingPayload::Stars { stars, color }) => {
-                            RatingView::Stars(StarsView::new(stars, &color))
-                        }
+                        Some(RatingPayload {
+                            stars: Some(stars),
+                            color: Some(color),
+                        }) => RatingView::Stars(StarsView::new(stars, &color)),
+                        Some(_) => RatingView::Unavailable,
                     },
                 })
                 .collect(),
@@ -200,9 +243,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn ok(json: serde_json::Value) -> Fetched {
+        Fetched::Ok(serde_json::to_vec(&json).unwrap().into())
+    }
+
     #[test]
     fn ratings_become_stars_or_the_unavailable_marker() {
-        let fetched = Fetched::Ok(
+        let fetched = ok(
             json!({"id": "0", "podname": "p", "clustername": "null", "reviews": [
                 {"reviewer": "R1", "text": "t1", "rating": {"stars": 4, "color": "red"}},
                 {"reviewer": "R2", "text": "t2", "rating": {"error": "Ratings service is currently unavailable"}},
@@ -210,7 +257,7 @@ mod tests {
                 {"reviewer": "R4", "text": "t4", "rating": {"stars": 9, "color": "bl\"ack"}}
             ]}),
         );
-        let view = ReviewsView::from_fetched(fetched).unwrap();
+        let view = ReviewsView::from_fetched(&fetched).unwrap();
         assert_eq!(view.cluster, None);
         let ratings: Vec<_> = view.cards.iter().map(|c| c.rating.clone()).collect();
         assert_eq!(
@@ -234,10 +281,26 @@ mod tests {
 
     #[test]
     fn malformed_answers_are_errors() {
+        assert_eq!(ReviewsView::from_fetched(&ok(json!({"reviews": 3}))), None);
+        assert_eq!(DetailsView::from_fetched(&ok(json!([1]))), None);
         assert_eq!(
-            ReviewsView::from_fetched(Fetched::Ok(json!({"reviews": 3}))),
+            DetailsView::from_fetched(&Fetched::Ok("<html>".into())),
             None
         );
-        assert_eq!(DetailsView::from_fetched(&Fetched::Ok(json!([1]))), None);
+    }
+
+    #[test]
+    fn details_values_show_as_text_whatever_their_json_type() {
+        let view = DetailsView::from_fetched(&ok(json!({
+            "id": 0, "author": "A", "year": "2002-07-23", "pages": 80, "type": "paperback",
+            "publisher": null, "language": "English", "ISBN-10": "1", "ISBN-13": true
+        })))
+        .unwrap();
+        assert_eq!(view.year.0, "2002-07-23");
+        assert_eq!(view.pages.0, "80");
+        assert_eq!(view.publisher.0, "");
+        assert_eq!(view.isbn_13.0, "true");
+        let numeric_year = DetailsView::from_fetched(&ok(json!({"year": 1595}))).unwrap();
+        assert_eq!(numeric_year.year.0, "1595");
     }
 }

@@ -98,7 +98,7 @@ async fn index(State(state): State<Arc<AppState>>) -> Response {
     let (details_url, reviews_urls, ratings_url) = state.backends.addresses();
     render(&IndexPage {
         details_url,
-        reviews_urls,
+        reviews_urls: &reviews_urls,
         ratings_url,
     })
 }
@@ -121,14 +121,13 @@ async fn product_page(State(state): State<Arc<AppState>>, headers: HeaderMap) ->
         user,
         product: &PRODUCT,
         details: DetailsView::from_fetched(&details),
-        reviews: ReviewsView::from_fetched(reviews),
+        reviews: ReviewsView::from_fetched(&reviews),
     };
-    let rendering = state.tracing.start(
-        "render productpage.html".into(),
-        SpanKind::Internal,
-        &Context::current(),
-        vec![],
-    );
+    let rendering = state
+        .tracing
+        .start(SpanKind::Internal, &Context::current(), || {
+            ("render productpage.html".into(), vec![])
+        });
     let response = render(&page);
     spans::finish(&rendering, None, None);
     response

@@ -3,7 +3,7 @@
 use axum::http::{HeaderMap, HeaderValue, header};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use service_runtime::{Call, HttpClient, propagation};
+use service_runtime::{Call, Endpoint, HttpClient, propagation};
 
 use crate::RatingsConfig;
 
@@ -16,15 +16,16 @@ struct RatingsBody {
 /// timed out, non-200, or a body that is not `{"ratings": {...}}` (upstream answered 500 then).
 pub async fn fetch_ratings(
     client: &HttpClient,
+    endpoint: &Endpoint,
     config: &RatingsConfig,
     product_id: i32,
     incoming: &HeaderMap,
 ) -> Option<Map<String, Value>> {
-    let mut headers = propagation::copy_headers(incoming, propagation::SERVICE_FORWARDED);
+    let mut headers = propagation::copy_headers(incoming, &propagation::SERVICE_FORWARDED);
     headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
     let call = Call {
         destination: "ratings",
-        url: format!("{}/ratings/{product_id}", config.base_url),
+        url: endpoint.url(&format!("/ratings/{product_id}"), None),
         headers,
         timeout: config.timeout,
         attempts: 1,

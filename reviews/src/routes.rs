@@ -11,7 +11,7 @@ use axum::{
 };
 use serde_json::{Map, Value};
 use service_runtime::{
-    App, ClientOptions, HttpClient, Observability,
+    App, ClientOptions, Endpoint, HttpClient, Observability,
     json::{error_response, json_response, raw_json},
     metrics::not_found,
 };
@@ -26,18 +26,23 @@ const HEALTHY: &str = r#"{"status": "Reviews is healthy"}"#;
 
 struct AppState {
     config: Config,
-    client: Option<HttpClient>,
+    /// The ratings client and address, when ratings are enabled and usable.
+    ratings: Option<(HttpClient, Endpoint)>,
 }
 
 /// The reviews service with `/health` and `/metrics`.
 pub fn app(config: Config) -> App {
     let observability = Observability::new(&config.tracing);
-    let client = config.ratings.as_ref().and_then(|_| {
-        HttpClient::new(ClientOptions::default(), &observability)
+    let ratings = config.ratings.as_ref().and_then(|ratings| {
+        let client = HttpClient::new(ClientOptions::default(), &observability)
             .inspect_err(|err| tracing::error!(%err, "cannot build the ratings client"))
-            .ok()
+            .ok()?;
+        let endpoint = Endpoint::parse(&ratings.base_url)
+            .inspect_err(|err| tracing::error!(%err, "invalid ratings address"))
+            .ok()?;
+        Some((client, endpoint))
     });
-    let state = Arc::new(AppState { config, client });
+    let state = Arc::new(AppState { config, ratings });
     let router = Router::new()
         .route(
             "/health",
@@ -59,9 +64,9 @@ async fn reviews(
         return error_response(StatusCode::NOT_FOUND, "product id must be an integer");
     };
     let config = &state.config;
-    let ratings = match (&config.ratings, &state.client) {
-        (Some(ratings_config), Some(client)) => Some(
-            fetch_ratings(client, ratings_config, product_id, &headers)
+    let ratings = match (&config.ratings, &state.ratings) {
+        (Some(ratings_config), Some((client, endpoint))) => Some(
+            fetch_ratings(client, endpoint, ratings_config, product_id, &headers)
                 .await
                 .unwrap_or_default(),
         ),

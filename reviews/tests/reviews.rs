@@ -164,8 +164,8 @@ async fn reviews_forwards_all_twenty_headers_and_end_user_to_ratings() {
     let ratings = Stub::start(Answer::json(200, RATINGS_OK)).await.unwrap();
     let server = start(config(Some(ratings.url()), "black", Duration::from_secs(5))).await;
     let mut request = http_client().get(format!("{}/reviews/0", server.url()));
-    for name in SERVICE_FORWARDED {
-        request = request.header(*name, format!("value-of-{name}"));
+    for name in &SERVICE_FORWARDED {
+        request = request.header(name.as_str(), format!("value-of-{}", name.as_str()));
     }
     let response = request
         .header("x-not-forwarded", "secret")
@@ -175,10 +175,10 @@ async fn reviews_forwards_all_twenty_headers_and_end_user_to_ratings() {
     assert_eq!(response.status(), 200);
     let arrived = &ratings.requests()[0].headers;
     assert_eq!(SERVICE_FORWARDED.len(), 20);
-    for name in SERVICE_FORWARDED {
+    for name in &SERVICE_FORWARDED {
         assert_eq!(
-            arrived[*name],
-            format!("value-of-{name}").as_str(),
+            arrived[name],
+            format!("value-of-{}", name.as_str()).as_str(),
             "{name}"
         );
     }

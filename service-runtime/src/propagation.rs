@@ -8,46 +8,46 @@ pub const END_USER: &str = "end-user";
 
 /// Copied verbatim by productpage to details, reviews and ratings. The B3 headers are absent on
 /// purpose: productpage re-injects them from the extracted context (spec §2.2).
-pub const PRODUCTPAGE_FORWARDED: &[&str] = &[
-    "x-request-id",
-    "x-ot-span-context",
-    "x-datadog-trace-id",
-    "x-datadog-parent-id",
-    "x-datadog-sampling-priority",
-    "traceparent",
-    "tracestate",
-    "x-cloud-trace-context",
-    "grpc-trace-bin",
-    "sw8",
-    "user-agent",
-    "cookie",
-    "authorization",
-    "jwt",
+pub static PRODUCTPAGE_FORWARDED: [HeaderName; 14] = [
+    HeaderName::from_static("x-request-id"),
+    HeaderName::from_static("x-ot-span-context"),
+    HeaderName::from_static("x-datadog-trace-id"),
+    HeaderName::from_static("x-datadog-parent-id"),
+    HeaderName::from_static("x-datadog-sampling-priority"),
+    HeaderName::from_static("traceparent"),
+    HeaderName::from_static("tracestate"),
+    HeaderName::from_static("x-cloud-trace-context"),
+    HeaderName::from_static("grpc-trace-bin"),
+    HeaderName::from_static("sw8"),
+    HeaderName::from_static("user-agent"),
+    HeaderName::from_static("cookie"),
+    HeaderName::from_static("authorization"),
+    HeaderName::from_static("jwt"),
 ];
 
 /// Copied verbatim by reviews to ratings and by details to the external book service: the
 /// 20 names of spec §2.1, including `end-user`, which the ratings fault-injection rules match.
-pub const SERVICE_FORWARDED: &[&str] = &[
-    "x-request-id",
-    "x-ot-span-context",
-    "x-datadog-trace-id",
-    "x-datadog-parent-id",
-    "x-datadog-sampling-priority",
-    "traceparent",
-    "tracestate",
-    "x-cloud-trace-context",
-    "grpc-trace-bin",
-    "x-b3-traceid",
-    "x-b3-spanid",
-    "x-b3-parentspanid",
-    "x-b3-sampled",
-    "x-b3-flags",
-    "sw8",
-    END_USER,
-    "user-agent",
-    "cookie",
-    "authorization",
-    "jwt",
+pub static SERVICE_FORWARDED: [HeaderName; 20] = [
+    HeaderName::from_static("x-request-id"),
+    HeaderName::from_static("x-ot-span-context"),
+    HeaderName::from_static("x-datadog-trace-id"),
+    HeaderName::from_static("x-datadog-parent-id"),
+    HeaderName::from_static("x-datadog-sampling-priority"),
+    HeaderName::from_static("traceparent"),
+    HeaderName::from_static("tracestate"),
+    HeaderName::from_static("x-cloud-trace-context"),
+    HeaderName::from_static("grpc-trace-bin"),
+    HeaderName::from_static("x-b3-traceid"),
+    HeaderName::from_static("x-b3-spanid"),
+    HeaderName::from_static("x-b3-parentspanid"),
+    HeaderName::from_static("x-b3-sampled"),
+    HeaderName::from_static("x-b3-flags"),
+    HeaderName::from_static("sw8"),
+    HeaderName::from_static(END_USER),
+    HeaderName::from_static("user-agent"),
+    HeaderName::from_static("cookie"),
+    HeaderName::from_static("authorization"),
+    HeaderName::from_static("jwt"),
 ];
 
 const TRACEPARENT: &str = "traceparent";
@@ -61,11 +61,10 @@ const B3_HEADERS: [&str; 5] = [
 ];
 
 /// The incoming headers named in `names`, with every value each one had.
-pub fn copy_headers(incoming: &HeaderMap, names: &[&'static str]) -> HeaderMap {
+pub fn copy_headers(incoming: &HeaderMap, names: &[HeaderName]) -> HeaderMap {
     let mut out = HeaderMap::new();
-    for &name in names {
-        let name = HeaderName::from_static(name);
-        for value in incoming.get_all(&name) {
+    for name in names {
+        for value in incoming.get_all(name) {
             out.append(name.clone(), value.clone());
         }
     }
@@ -402,8 +401,8 @@ mod tests {
     #[test]
     fn copy_keeps_only_listed_headers() {
         let incoming = headers(&[("end-user", "jason"), ("x-request-id", "r"), ("host", "h")]);
-        assert_eq!(copy_headers(&incoming, PRODUCTPAGE_FORWARDED).len(), 1);
-        assert_eq!(copy_headers(&incoming, SERVICE_FORWARDED).len(), 2);
+        assert_eq!(copy_headers(&incoming, &PRODUCTPAGE_FORWARDED).len(), 1);
+        assert_eq!(copy_headers(&incoming, &SERVICE_FORWARDED).len(), 2);
         assert_eq!(SERVICE_FORWARDED.len(), 20);
     }
 }

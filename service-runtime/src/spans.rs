@@ -3,7 +3,7 @@
 //! exported over OTLP only when an endpoint is configured; otherwise they still carry ids
 //! (for log correlation) but are never recorded.
 
-use std::{sync::Arc, time::Duration};
+use std::{borrow::Cow, fmt, sync::Arc, time::Duration};
 
 use opentelemetry::{
     Context, KeyValue,
@@ -198,14 +198,21 @@ impl Tracing {
         }
     }
 
-    /// Starts a span as a child of `parent` and returns the context holding it.
+    /// Starts a span as a child of `parent` and returns the context holding it. `describe`
+    /// gives the name and attributes; it runs only when spans are exported, since an
+    /// unexported span needs nothing but its ids.
     pub fn start(
         &self,
-        name: String,
         kind: SpanKind,
         parent: &Context,
-        attributes: Vec<KeyValue>,
+        describe: impl FnOnce() -> (String, Vec<KeyValue>),
     ) -> Context {
+        let (name, attributes): (Cow<'static, str>, _) = if self.inner.exporting {
+            let (name, attributes) = describe();
+            (name.into(), attributes)
+        } else {
+            ("unexported".into(), Vec::new())
+        };
         let span = self
             .inner
             .tracer
@@ -219,9 +226,8 @@ impl Tracing {
     /// A server span whose parent is the caller's context, if the request carried one.
     pub fn start_server(
         &self,
-        name: String,
         caller: Option<TraceContext>,
-        attributes: Vec<KeyValue>,
+        describe: impl FnOnce() -> (String, Vec<KeyValue>),
     ) -> Context {
         let parent = match caller {
             Some(caller) => Context::new().with_remote_span_context(SpanContext::new(
@@ -237,8 +243,39 @@ impl Tracing {
             )),
             None => Context::new(),
         };
-        self.start(name, SpanKind::Server, &parent, attributes)
+        self.start(SpanKind::Server, &parent, describe)
     }
+}
+
+/// Lowercase hex of a trace or span id for log lines, without allocating; empty for none.
+#[derive(Debug, Clone, Copy)]
+pub struct HexId {
+    value: Option<u128>,
+    digits: usize,
+}
+
+impl fmt::Display for HexId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.value {
+            Some(value) => write!(f, "{value:0width$x}", width = self.digits),
+            None => Ok(()),
+        }
+    }
+}
+
+/// (trace_id, span_id) of the span in `context`, for log lines.
+pub fn log_ids(context: &Context) -> (HexId, HexId) {
+    let ids = wire_context(context);
+    (
+        HexId {
+            value: ids.map(|c| c.trace_id),
+            digits: 32,
+        },
+        HexId {
+            value: ids.map(|c| u128::from(c.span_id)),
+            digits: 16,
+        },
+    )
 }
 
 /// The trace context of the span in `context`, as it goes on the wire.
@@ -377,10 +414,14 @@ mod tests {
             span_id: 7,
             sampled: true,
         };
-        let server = tracing.start_server("GET /x".into(), Some(caller), vec![]);
+        let server = tracing.start_server(Some(caller), || ("GET /x".into(), vec![]));
         let ids = wire_context(&server).unwrap();
         assert_eq!(ids.trace_id, 42);
         assert_ne!(ids.span_id, 7);
         assert!(!tracing.exporting());
+        let (trace_id, span_id) = log_ids(&server);
+        assert_eq!(trace_id.to_string(), "0000000000000000000000000000002a");
+        assert_eq!(span_id.to_string().len(), 16);
+        assert_eq!(log_ids(&Context::new()).0.to_string(), "");
     }
 }

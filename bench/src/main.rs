@@ -1,0 +1,285 @@
+//! `bench/run.sh` (or `cargo run --release -p bench`): every service under load with wrk,
+//! each in its own process so its memory and CPU can be read from /proc, beside baselines
+//! measured in the same run, so that the figures hold as ratios on a noisy shared machine.
+//!
+//!   bench [--smoke] [--seconds N] [--out FILE]
+
+mod process;
+mod report;
+mod wrk;
+
+use std::{collections::BTreeMap, process::ExitCode, time::Duration};
+
+use process::{Probe, Service, free_port};
+use report::{Measurement, Report};
+
+struct Options {
+    /// wrk takes whole seconds.
+    seconds: u64,
+    warmup: bool,
+    connections: Vec<u32>,
+    out: String,
+}
+
+fn options() -> Result<Options, String> {
+    let mut options = Options {
+        seconds: 10,
+        warmup: true,
+        connections: vec![1, 32],
+        out: "bench/results/latest.json".to_owned(),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            // A few seconds in all: keeps the command from rotting; its numbers mean little.
+            "--smoke" => {
+                options.seconds = 1;
+                options.warmup = false;
+                options.connections = vec![32];
+            }
+            "--seconds" => {
+                options.seconds = args
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .filter(|s: &u64| *s > 0)
+                    .ok_or("--seconds needs a positive number")?;
+            }
+            "--out" => options.out = args.next().ok_or("--out needs a file")?,
+            other => {
+                return Err(format!(
+                    "unknown argument {other}; usage: bench [--smoke] [--seconds N] [--out FILE]"
+                ));
+            }
+        }
+    }
+    Ok(options)
+}
+
+/// The processes of one run, by name.
+struct Fleet {
+    services: BTreeMap<String, Service>,
+}
+
+impl Fleet {
+    fn start(
+        &mut self,
+        name: &str,
+        binary: &str,
+        extra_args: &[String],
+        env: &[(&str, String)],
+        probe: Probe,
+    ) -> Result<u16, String> {
+        let port = free_port().map_err(|e| e.to_string())?;
+        let mut args = vec![];
+        if binary == "bench-baseline" {
+            args.push(extra_args.first().cloned().unwrap_or_default());
+            args.push(port.to_string());
+            args.extend(extra_args.iter().skip(1).cloned());
+        } else {
+            args.push(port.to_string());
+        }
+        let service = Service::start(name, binary, &args, env, probe)?;
+        self.services.insert(name.to_owned(), service);
+        Ok(port)
+    }
+
+    fn get(&self, name: &str) -> &Service {
+        &self.services[name]
+    }
+
+    fn cpu(&self, names: &[&str]) -> f64 {
+        names.iter().map(|n| self.get(n).cpu_seconds()).sum()
+    }
+}
+
+fn launch() -> Result<Fleet, String> {
+    let mut fleet = Fleet {
+        services: BTreeMap::new(),
+    };
+    let s = |v: &str| v.to_owned();
+    // Baselines: a bare hello, and a front over two JSON leaves, fresh and pooled.
+    fleet.start("hello", "bench-baseline", &[s("hello")], &[], Probe::Root)?;
+    let leaf1 = fleet.start("leaf-1", "bench-baseline", &[s("leaf")], &[], Probe::Root)?;
+    let leaf2 = fleet.start("leaf-2", "bench-baseline", &[s("leaf")], &[], Probe::Root)?;
+    for mode in ["fresh", "pooled"] {
+        let args = [s("front"), leaf1.to_string(), leaf2.to_string(), s(mode)];
+        fleet.start(
+            &format!("front-{mode}"),
+            "bench-baseline",
+            &args,
+            &[],
+            Probe::Root,
+        )?;
+    }
+    // The application, one process per service.
+    let details = fleet.start("details", "details", &[], &[], Probe::Health)?;
+    let ratings = fleet.start("ratings", "ratings", &[], &[], Probe::Health)?;
+    let ratings_env = || {
+        vec![
+            ("RATINGS_HOSTNAME", s("127.0.0.1")),
+            ("RATINGS_SERVICE_PORT", ratings.to_string()),
+        ]
+    };
+    let mut reviews = BTreeMap::new();
+    for (version, enable, color) in [
+        ("v1", "false", "black"),
+        ("v2", "true", "black"),
+        ("v3", "true", "red"),
+    ] {
+        let mut env = ratings_env();
+        env.extend([("ENABLE_RATINGS", s(enable)), ("STAR_COLOR", s(color))]);
+        let port = fleet.start(
+            &format!("reviews-{version}"),
+            "reviews",
+            &[],
+            &env,
+            Probe::Health,
+        )?;
+        reviews.insert(version, port);
+    }
+    for (name, version, pooling) in [
+        ("productpage", "v1", "false"),
+        ("productpage-pooled", "v1", "true"),
+        ("productpage-v2", "v2", "false"),
+        ("productpage-v3", "v3", "false"),
+    ] {
+        let env = vec![
+            ("DETAILS_HOSTNAME", s("127.0.0.1")),
+            ("DETAILS_SERVICE_PORT", details.to_string()),
+            (
+                "REVIEWS_HOSTNAME",
+                format!("127.0.0.1:{}", reviews[version]),
+            ),
+            ("RATINGS_HOSTNAME", s("127.0.0.1")),
+            ("RATINGS_SERVICE_PORT", ratings.to_string()),
+            ("BACKEND_CONNECTION_POOLING", s(pooling)),
+        ];
+        fleet.start(name, "productpage", &[], &env, Probe::Health)?;
+    }
+    Ok(fleet)
+}
+
+/// (scenario, process serving it, path, processes whose CPU it spends)
+const SCENARIOS: &[(&str, &str, &str, &[&str])] = &[
+    ("hello (baseline)", "hello", "/", &["hello"]),
+    (
+        "front, fresh connections (baseline)",
+        "front-fresh",
+        "/",
+        &["front-fresh", "leaf-1", "leaf-2"],
+    ),
+    (
+        "front, pooled (baseline)",
+        "front-pooled",
+        "/",
+        &["front-pooled", "leaf-1", "leaf-2"],
+    ),
+    ("details /details/0", "details", "/details/0", &["details"]),
+    (
+        "reviews v1 /reviews/0",
+        "reviews-v1",
+        "/reviews/0",
+        &["reviews-v1"],
+    ),
+    ("ratings /ratings/0", "ratings", "/ratings/0", &["ratings"]),
+    (
+        "productpage v1 /productpage",
+        "productpage",
+        "/productpage",
+        &["productpage", "details", "reviews-v1"],
+    ),
+    (
+        "productpage v1 /productpage, pooled",
+        "productpage-pooled",
+        "/productpage",
+        &["productpage-pooled", "details", "reviews-v1"],
+    ),
+    (
+        "productpage v2 /productpage",
+        "productpage-v2",
+        "/productpage",
+        &["productpage-v2", "details", "reviews-v2", "ratings"],
+    ),
+    (
+        "productpage v3 /productpage",
+        "productpage-v3",
+        "/productpage",
+        &["productpage-v3", "details", "reviews-v3", "ratings"],
+    ),
+    (
+        "productpage /api/v1/products",
+        "productpage",
+        "/api/v1/products",
+        &["productpage"],
+    ),
+];
+
+fn measure(fleet: &Fleet, options: &Options) -> Result<Vec<Measurement>, String> {
+    let mut measurements = Vec::new();
+    for &(scenario, server, path, spenders) in SCENARIOS {
+        let url = fleet.get(server).url(path);
+        if options.warmup {
+            wrk::run(&url, 32, Duration::from_secs(1))?;
+        }
+        for &connections in &options.connections {
+            let cpu_before = fleet.cpu(spenders);
+            let load = wrk::run(&url, connections, Duration::from_secs(options.seconds))?;
+            let cpu = fleet.cpu(spenders) - cpu_before;
+            eprintln!(
+                "  {scenario} c{connections}: {:.0} req/s",
+                load.requests_per_sec
+            );
+            measurements.push(Measurement {
+                scenario: scenario.to_owned(),
+                connections,
+                cpu_us_per_request: cpu * 1e6 / load.requests.max(1) as f64,
+                load,
+            });
+        }
+    }
+    Ok(measurements)
+}
+
+fn main() -> ExitCode {
+    let options = match options() {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    if !wrk::available() {
+        eprintln!("wrk not found: bench/run.sh installs it (apt-get install wrk)");
+        return ExitCode::FAILURE;
+    }
+    let run = || -> Result<Report, String> {
+        let fleet = launch()?;
+        eprintln!(
+            "measuring {} scenarios, {} s each, at {:?} connections",
+            SCENARIOS.len(),
+            options.seconds,
+            options.connections
+        );
+        let measurements = measure(&fleet, &options)?;
+        Ok(Report::new(
+            options.seconds as f64,
+            measurements,
+            fleet.services.values().collect(),
+        ))
+    };
+    match run() {
+        Ok(report) => {
+            println!("{}", report.table());
+            if let Err(err) = report.write_json(&options.out) {
+                eprintln!("cannot write {}: {err}", options.out);
+                return ExitCode::FAILURE;
+            }
+            eprintln!("results written to {}", options.out);
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("bench: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

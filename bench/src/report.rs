@@ -1,0 +1,236 @@
+//! The results: a Markdown table (pasted into the README) and a JSON file, with every figure
+//! also given as a ratio to the baseline measured in the same run, and the targets checked.
+
+use serde::Serialize;
+
+use crate::{process::Service, wrk::Load};
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Measurement {
+    pub scenario: String,
+    pub connections: u32,
+    pub load: Load,
+    /// CPU time of every process the scenario involves, per request.
+    pub cpu_us_per_request: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProcessFigures {
+    pub name: String,
+    pub ready_ms: f64,
+    pub idle_rss_mib: f64,
+    pub peak_rss_mib: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Target {
+    pub what: String,
+    pub measured: String,
+    pub met: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub machine: String,
+    pub seconds_per_run: f64,
+    pub measurements: Vec<Measurement>,
+    pub processes: Vec<ProcessFigures>,
+    pub targets: Vec<Target>,
+}
+
+/// Which baseline a scenario is a fraction of: pages against the front that does the same
+/// work shape (two backend calls per request), everything else against bare hello.
+fn baseline_of(scenario: &str) -> &'static str {
+    if scenario.contains("/productpage") && scenario.contains("pooled") {
+        "front, pooled (baseline)"
+    } else if scenario.contains("/productpage") {
+        "front, fresh connections (baseline)"
+    } else {
+        "hello (baseline)"
+    }
+}
+
+fn is_baseline(name: &str) -> bool {
+    ["hello", "leaf-", "front-"]
+        .iter()
+        .any(|p| name.starts_with(p))
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("{cores} cores, {cpu}, Linux {}", kernel.trim())
+}
+
+impl Report {
+    pub fn new(
+        seconds_per_run: f64,
+        measurements: Vec<Measurement>,
+        services: Vec<&Service>,
+    ) -> Self {
+        let processes = services
+            .iter()
+            .map(|s| ProcessFigures {
+                name: s.name.clone(),
+                ready_ms: s.ready_after.as_secs_f64() * 1e3,
+                idle_rss_mib: s.idle_rss as f64 / MIB,
+                peak_rss_mib: s.peak_rss() as f64 / MIB,
+            })
+            .collect();
+        let mut report = Self {
+            machine: machine(),
+            seconds_per_run,
+            measurements,
+            processes,
+            targets: Vec::new(),
+        };
+        report.targets = report.check_targets();
+        report
+    }
+
+    fn find(&self, scenario: &str, connections: u32) -> Option<&Measurement> {
+        self.measurements
+            .iter()
+            .find(|m| m.scenario == scenario && m.connections == connections)
+    }
+
+    /// The scenario's requests/s as a fraction of its baseline's, at the same concurrency.
+    pub fn ratio(&self, measurement: &Measurement) -> Option<f64> {
+        let baseline = self.find(baseline_of(&measurement.scenario), measurement.connections)?;
+        (baseline.load.requests_per_sec > 0.0)
+            .then(|| measurement.load.requests_per_sec / baseline.load.requests_per_sec)
+    }
+
+    fn check_targets(&self) -> Vec<Target> {
+        let mut targets = Vec::new();
+        let mut page = |scenario: &str, min_ratio: f64, max_p99: f64, label: &str| {
+            if let Some(m) = self.find(scenario, 32) {
+                let ratio = self.ratio(m).unwrap_or(0.0);
+                targets.push(Target {
+                    what: format!(
+                        "{label}: ≥ {:.0}% of its front, p99 < {max_p99} ms, no errors",
+                        min_ratio * 100.0
+                    ),
+                    measured: format!(
+                        "{:.0}%, {:.0} req/s, p99 {:.2} ms, {} errors",
+                        ratio * 100.0,
+                        m.load.requests_per_sec,
+                        m.load.p99_ms,
+                        m.load.errors
+                    ),
+                    met: ratio >= min_ratio && m.load.p99_ms < max_p99 && m.load.errors == 0,
+                });
+            }
+        };
+        page(
+            "productpage v1 /productpage",
+            0.7,
+            15.0,
+            "/productpage v1 c32, fresh connections",
+        );
+        page(
+            "productpage v1 /productpage, pooled",
+            0.7,
+            10.0,
+            "/productpage v1 c32, pooled",
+        );
+        for scenario in [
+            "details /details/0",
+            "reviews v1 /reviews/0",
+            "ratings /ratings/0",
+        ] {
+            if let Some(m) = self.find(scenario, 32) {
+                let ratio = self.ratio(m).unwrap_or(0.0);
+                targets.push(Target {
+                    what: format!("{scenario} c32: ≥ 60% of hello"),
+                    measured: format!("{:.0}%", ratio * 100.0),
+                    met: ratio >= 0.6,
+                });
+            }
+        }
+        let services: Vec<&ProcessFigures> = self
+            .processes
+            .iter()
+            .filter(|p| !is_baseline(&p.name))
+            .collect();
+        let peak = services.iter().map(|p| p.peak_rss_mib).fold(0.0, f64::max);
+        targets.push(Target {
+            what: "every service's peak RSS < 16 MiB".into(),
+            measured: format!("largest {peak:.1} MiB"),
+            met: peak < 16.0,
+        });
+        let slowest = services.iter().map(|p| p.ready_ms).fold(0.0, f64::max);
+        targets.push(Target {
+            what: "every service answers /health within 20 ms of start".into(),
+            measured: format!("slowest {slowest:.1} ms"),
+            met: slowest < 20.0,
+        });
+        targets
+    }
+
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "Machine: {}; {} s per run\n\n",
+            self.machine, self.seconds_per_run
+        );
+        out.push_str(
+            "| Scenario | Conns | Req/s | vs baseline | p50 ms | p99 ms | Errors | CPU µs/req |\n",
+        );
+        out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        for m in &self.measurements {
+            let ratio = match (baseline_of(&m.scenario) == m.scenario, self.ratio(m)) {
+                (true, _) => "=".to_owned(),
+                (false, Some(r)) => format!("{:.0}%", r * 100.0),
+                (false, None) => "–".to_owned(),
+            };
+            out.push_str(&format!(
+                "| {} | {} | {:.0} | {ratio} | {:.2} | {:.2} | {} | {:.0} |\n",
+                m.scenario,
+                m.connections,
+                m.load.requests_per_sec,
+                m.load.p50_ms,
+                m.load.p99_ms,
+                m.load.errors,
+                m.cpu_us_per_request
+            ));
+        }
+        out.push_str(
+            "\n| Process | Ready after ms | Idle RSS MiB | Peak RSS MiB |\n|---|---:|---:|---:|\n",
+        );
+        for p in &self.processes {
+            out.push_str(&format!(
+                "| {} | {:.1} | {:.1} | {:.1} |\n",
+                p.name, p.ready_ms, p.idle_rss_mib, p.peak_rss_mib
+            ));
+        }
+        out.push_str("\n| Target | Measured | Met |\n|---|---|---|\n");
+        for t in &self.targets {
+            out.push_str(&format!(
+                "| {} | {} | {} |\n",
+                t.what,
+                t.measured,
+                if t.met { "yes" } else { "**no**" }
+            ));
+        }
+        out
+    }
+
+    pub fn write_json(&self, path: &str) -> std::io::Result<()> {
+        if let Some(dir) = std::path::Path::new(path).parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(path, json)
+    }
+}
