@@ -1,0 +1,380 @@
+//! The images, run as containers: the application on a private Docker network, checked from
+//! outside through ports published on 127.0.0.1. Needs the images of docker/build.sh; skips
+//! (saying why) without Docker or the images, unless BOOKINFO_REQUIRE_DOCKER=1 (CI).
+
+mod support;
+
+use std::{
+    process::{Command, Output},
+    time::{Duration, Instant},
+};
+
+use support::{count, full_stars, get};
+
+const REQUIRE: &str = "BOOKINFO_REQUIRE_DOCKER";
+const TAG: &str = "0.1.0";
+const IMAGES: [&str; 12] = [
+    "details-v1",
+    "details-v2",
+    "productpage-v1",
+    "productpage-v-flooding",
+    "ratings-v1",
+    "ratings-v-faulty",
+    "ratings-v-delayed",
+    "ratings-v-unavailable",
+    "ratings-v-unhealthy",
+    "reviews-v1",
+    "reviews-v2",
+    "reviews-v3",
+];
+
+fn image(name: &str) -> String {
+    format!("bookinfo-rs/examples-bookinfo-{name}:{TAG}")
+}
+
+fn docker(args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker runs")
+}
+
+fn docker_ok(args: &[&str]) -> String {
+    let output = docker(args);
+    assert!(
+        output.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// Whether the test can run; panics instead of skipping when CI requires Docker.
+fn docker_ready(test: &str) -> bool {
+    let why = match Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+    {
+        Err(err) => Some(format!("docker not found: {err}")),
+        Ok(out) if !out.status.success() => Some("the Docker engine is not running".to_owned()),
+        Ok(_) => IMAGES
+            .iter()
+            .find(|name| !docker(&["image", "inspect", &image(name)]).status.success())
+            .map(|missing| format!("image {} not built (run docker/build.sh)", image(missing))),
+    };
+    match why {
+        None => true,
+        Some(why) if std::env::var(REQUIRE).is_ok_and(|v| v == "1") => {
+            panic!("{REQUIRE}=1 but {why}")
+        }
+        Some(why) => {
+            println!("SKIPPED {test}: {why}");
+            false
+        }
+    }
+}
+
+/// A private network and the containers on it, removed when dropped.
+struct Deployment {
+    network: String,
+    containers: Vec<String>,
+}
+
+impl Deployment {
+    fn new(name: &str) -> Self {
+        let network = format!("bookinfo-test-{name}-{}", std::process::id());
+        docker_ok(&["network", "create", &network]);
+        Self {
+            network,
+            containers: Vec::new(),
+        }
+    }
+
+    /// Runs `image` hardened as Kubernetes would run it: read-only root, no capabilities.
+    fn run(
+        &mut self,
+        name: &str,
+        image_name: &str,
+        aliases: &[&str],
+        env: &[(&str, &str)],
+        publish: bool,
+    ) -> String {
+        let container = format!("{}-{name}", self.network);
+        let mut args = vec![
+            "run".to_owned(),
+            "-d".to_owned(),
+            "--name".to_owned(),
+            container.clone(),
+            "--network".to_owned(),
+            self.network.clone(),
+            "--hostname".to_owned(),
+            name.to_owned(),
+            "--network-alias".to_owned(),
+            name.to_owned(),
+            "--read-only".to_owned(),
+            "--cap-drop".to_owned(),
+            "ALL".to_owned(),
+            "--security-opt".to_owned(),
+            "no-new-privileges".to_owned(),
+        ];
+        for alias in aliases {
+            args.extend(["--network-alias".to_owned(), (*alias).to_owned()]);
+        }
+        for (key, value) in env {
+            args.extend(["-e".to_owned(), format!("{key}={value}")]);
+        }
+        if publish {
+            args.extend(["-p".to_owned(), "127.0.0.1::9080".to_owned()]);
+        }
+        args.push(image(image_name));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        docker_ok(&args);
+        self.containers.push(container.clone());
+        container
+    }
+
+    fn published_port(&self, container: &str) -> u16 {
+        let mapping = docker_ok(&["port", container, "9080/tcp"]);
+        mapping
+            .lines()
+            .next()
+            .and_then(|l| l.rsplit(':').next())
+            .and_then(|p| p.parse().ok())
+            .expect("a published port")
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        for container in &self.containers {
+            let _ = docker(&["rm", "-f", container]);
+        }
+        let _ = docker(&["network", "rm", &self.network]);
+    }
+}
+
+/// Polls `/health` until the service answers (containers start in milliseconds, but the
+/// engine may take a moment to wire the port).
+async fn wait_healthy(base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(response) = support::client().get(format!("{base}/health")).send().await
+            && response.status() == 200
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{base} never became healthy");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[test]
+fn images_are_small_non_root_labelled_and_expose_9080() {
+    if !docker_ready("images_are_small_non_root_labelled_and_expose_9080") {
+        return;
+    }
+    println!("{:<28} {:>10}", "image", "size");
+    for name in IMAGES {
+        let inspect = docker_ok(&[
+            "image",
+            "inspect",
+            &image(name),
+            "--format",
+            "{{.Config.User}}|{{json .Config.ExposedPorts}}|{{index .Config.Labels \"org.opencontainers.image.title\"}}|{{index .Config.Labels \"org.opencontainers.image.version\"}}|{{.Size}}",
+        ]);
+        let fields: Vec<&str> = inspect.split('|').collect();
+        let uid: u32 = fields[0]
+            .split(':')
+            .next()
+            .unwrap()
+            .parse()
+            .expect("a numeric USER");
+        assert!(uid != 0 && uid != 1337, "{name}: user {uid}");
+        assert!(fields[1].contains("9080/tcp"), "{name}: {}", fields[1]);
+        assert!(fields[2].starts_with("bookinfo-"), "{name}: title label");
+        assert_eq!(fields[3], TAG, "{name}: version label");
+        let size: u64 = fields[4].parse().unwrap();
+        println!("{name:<28} {:>8.1} MB", size as f64 / 1e6);
+        let limit = if name.starts_with("details") || name.starts_with("productpage") {
+            20e6
+        } else {
+            150e6
+        };
+        assert!((size as f64) < limit, "{name}: {size} bytes");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_application_runs_from_its_images() {
+    if !docker_ready("the_application_runs_from_its_images") {
+        return;
+    }
+    let mut app = Deployment::new("app");
+    app.run("details", "details-v1", &[], &[], false);
+    let ratings = app.run("ratings", "ratings-v1", &[], &[], false);
+    let mut reviews = Vec::new();
+    for version in ["v1", "v2", "v3"] {
+        reviews.push(app.run(
+            &format!("reviews-{version}"),
+            &format!("reviews-{version}"),
+            &["reviews"],
+            &[],
+            false,
+        ));
+    }
+    // Round robin over the three versions, so each is seen in turn.
+    let productpage = app.run(
+        "productpage",
+        "productpage-v1",
+        &[],
+        &[(
+            "REVIEWS_HOSTNAME",
+            "reviews-v1:9080,reviews-v2:9080,reviews-v3:9080",
+        )],
+        true,
+    );
+    let base = format!("http://127.0.0.1:{}", app.published_port(&productpage));
+    wait_healthy(&base).await;
+
+    let pages: Vec<String> = pages_in_turn(&base, 3).await;
+    assert!(pages[0].contains("Reviews served by: reviews-v1") && full_stars(&pages[0]) == 0);
+    assert!(pages[1].contains("Reviews served by: reviews-v2") && full_stars(&pages[1]) == 9);
+    assert!(pages[1].contains("text-black-500"));
+    assert!(pages[2].contains("Reviews served by: reviews-v3") && full_stars(&pages[2]) == 9);
+    assert!(pages[2].contains("text-red-500"));
+    assert!(
+        pages
+            .iter()
+            .all(|p| p.contains("Book Details") && p.contains("PublisherA"))
+    );
+
+    // What Istio's docs run inside the containers.
+    let title = docker_ok(&[
+        "exec",
+        &ratings,
+        "curl",
+        "-sS",
+        "productpage:9080/productpage",
+    ]);
+    assert!(title.contains("<title>Simple Bookstore App</title>"));
+    let via_alias = docker_ok(&["exec", &reviews[0], "curl", "-sS", "reviews:9080/reviews/0"]);
+    assert!(via_alias.contains("\"podname\":\"reviews-v"), "{via_alias}");
+    assert_eq!(
+        docker_ok(&["exec", &ratings, "bash", "-c", "echo $((6 * 7))"]),
+        "42"
+    );
+
+    // Non-root, as the images declare: ask the kernel for the processes' real UIDs.
+    for (container, expected) in [(&ratings, 1000), (&reviews[0], 1001), (&productpage, 1000)] {
+        let pid = docker_ok(&["inspect", "-f", "{{.State.Pid}}", container]);
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+        let uids: Vec<u32> = uid
+            .split_whitespace()
+            .skip(1)
+            .map(|u| u.parse().unwrap())
+            .collect();
+        assert!(uids.iter().all(|&u| u == expected), "{container}: {uid}");
+    }
+
+    // Cut ratings off the network without killing it: reviews v3 (2.5 s deadline) still
+    // answers, and the page says ratings are unavailable.
+    docker_ok(&["network", "disconnect", &app.network, &ratings]);
+    let mut v3_page = None;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let page = get(format!("{base}/productpage")).await.body;
+        if page.contains("Reviews served by: reviews-v3") {
+            v3_page = Some((page, started.elapsed()));
+        }
+    }
+    let (page, elapsed) = v3_page.expect("a page served by reviews v3");
+    assert_eq!(
+        count(&page, "Ratings service is currently unavailable"),
+        2,
+        "{page}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "within the reviews timeout: {elapsed:?}"
+    );
+    assert!(docker_ok(&["inspect", "-f", "{{.State.Running}}", &ratings]) == "true");
+}
+
+async fn pages_in_turn(base: &str, n: usize) -> Vec<String> {
+    let mut pages = Vec::new();
+    for _ in 0..n {
+        let page = get(format!("{base}/productpage")).await;
+        assert_eq!(page.status, 200);
+        pages.push(page.body);
+    }
+    pages
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compose_brings_up_the_application() {
+    if !docker_ready("compose_brings_up_the_application") {
+        return;
+    }
+    if Command::new("docker-compose")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        if std::env::var(REQUIRE).is_ok_and(|v| v == "1") {
+            panic!("{REQUIRE}=1 but docker-compose is missing");
+        }
+        println!("SKIPPED compose_brings_up_the_application: docker-compose not found");
+        return;
+    }
+    let port = support::closed_port().await.unwrap().to_string();
+    let project = format!("bookinfo-compose-{}", std::process::id());
+    let compose = |args: &[&str]| {
+        Command::new("docker-compose")
+            .args([
+                "-p",
+                &project,
+                "-f",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/docker/compose.yaml"),
+            ])
+            .args(args)
+            .env("BOOKINFO_PORT", &port)
+            .output()
+            .expect("docker-compose runs")
+    };
+    // Jaeger's image cannot be pulled everywhere; the application does not depend on it.
+    let up = compose(&[
+        "up",
+        "-d",
+        "productpage",
+        "details",
+        "ratings",
+        "reviews-v1",
+        "reviews-v2",
+        "reviews-v3",
+    ]);
+    let result = async {
+        assert!(
+            up.status.success(),
+            "{}",
+            String::from_utf8_lossy(&up.stderr)
+        );
+        let base = format!("http://127.0.0.1:{port}");
+        wait_healthy(&base).await;
+        let mut served_by = std::collections::BTreeSet::new();
+        for _ in 0..30 {
+            let page = get(format!("{base}/productpage")).await.body;
+            assert!(page.contains("Book Details"), "{page}");
+            if let Some(rest) = page.split("Reviews served by: ").nth(1) {
+                served_by.insert(rest.split('<').next().unwrap().trim().to_owned());
+            }
+        }
+        assert!(
+            served_by.len() >= 2,
+            "the `reviews` name spreads calls: {served_by:?}"
+        );
+    }
+    .await;
+    let _ = compose(&["down", "-v", "--remove-orphans"]);
+    result
+}
