@@ -2,7 +2,11 @@
 //! each in its own process so its memory and CPU can be read from /proc, beside baselines
 //! measured in the same run, so that the figures hold as ratios on a noisy shared machine.
 //!
-//!   bench [--smoke] [--seconds N] [--out FILE]
+//!   bench [--smoke] [--seconds N] [--rounds N] [--out FILE]
+//!
+//! Each round runs every scenario once; a scenario's figures are the median over rounds, and
+//! its ratio is the median of its per-round ratios to the baseline measured in that round, so
+//! a machine that speeds up or slows down during the run moves both sides alike.
 
 mod process;
 mod report;
@@ -16,6 +20,7 @@ use report::{Measurement, Report};
 struct Options {
     /// wrk takes whole seconds.
     seconds: u64,
+    rounds: usize,
     warmup: bool,
     connections: Vec<u32>,
     out: String,
@@ -23,7 +28,8 @@ struct Options {
 
 fn options() -> Result<Options, String> {
     let mut options = Options {
-        seconds: 10,
+        seconds: 4,
+        rounds: 3,
         warmup: true,
         connections: vec![1, 32],
         out: "bench/results/latest.json".to_owned(),
@@ -34,6 +40,7 @@ fn options() -> Result<Options, String> {
             // A few seconds in all: keeps the command from rotting; its numbers mean little.
             "--smoke" => {
                 options.seconds = 1;
+                options.rounds = 1;
                 options.warmup = false;
                 options.connections = vec![32];
             }
@@ -44,10 +51,17 @@ fn options() -> Result<Options, String> {
                     .filter(|s: &u64| *s > 0)
                     .ok_or("--seconds needs a positive number")?;
             }
+            "--rounds" => {
+                options.rounds = args
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .filter(|r: &usize| *r > 0)
+                    .ok_or("--rounds needs a positive number")?;
+            }
             "--out" => options.out = args.next().ok_or("--out needs a file")?,
             other => {
                 return Err(format!(
-                    "unknown argument {other}; usage: bench [--smoke] [--seconds N] [--out FILE]"
+                    "unknown argument {other}; usage: bench [--smoke] [--seconds N] [--rounds N] [--out FILE]"
                 ));
             }
         }
@@ -214,28 +228,94 @@ const SCENARIOS: &[(&str, &str, &str, &[&str])] = &[
     ),
 ];
 
+/// One run of one scenario at one concurrency.
+struct Run {
+    load: wrk::Load,
+    cpu_us_per_request: f64,
+}
+
+fn run_once(
+    fleet: &Fleet,
+    server: &str,
+    path: &str,
+    spenders: &[&str],
+    connections: u32,
+    seconds: u64,
+) -> Result<Run, String> {
+    let cpu_before = fleet.cpu(spenders);
+    let load = wrk::run(
+        &fleet.get(server).url(path),
+        connections,
+        Duration::from_secs(seconds),
+    )?;
+    let cpu = fleet.cpu(spenders) - cpu_before;
+    Ok(Run {
+        cpu_us_per_request: cpu * 1e6 / load.requests.max(1) as f64,
+        load,
+    })
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
 fn measure(fleet: &Fleet, options: &Options) -> Result<Vec<Measurement>, String> {
+    if options.warmup {
+        for &(_, server, path, _) in SCENARIOS {
+            wrk::run(&fleet.get(server).url(path), 32, Duration::from_secs(1))?;
+        }
+    }
+    // runs[(scenario index, connections)] = one Run per round
+    let mut runs: BTreeMap<(usize, u32), Vec<Run>> = BTreeMap::new();
+    for round in 1..=options.rounds {
+        eprintln!("round {round} of {}", options.rounds);
+        for (index, &(scenario, server, path, spenders)) in SCENARIOS.iter().enumerate() {
+            for &connections in &options.connections {
+                let run = run_once(fleet, server, path, spenders, connections, options.seconds)?;
+                eprintln!(
+                    "  {scenario} c{connections}: {:.0} req/s",
+                    run.load.requests_per_sec
+                );
+                runs.entry((index, connections)).or_default().push(run);
+            }
+        }
+    }
     let mut measurements = Vec::new();
-    for &(scenario, server, path, spenders) in SCENARIOS {
-        let url = fleet.get(server).url(path);
-        if options.warmup {
-            wrk::run(&url, 32, Duration::from_secs(1))?;
-        }
-        for &connections in &options.connections {
-            let cpu_before = fleet.cpu(spenders);
-            let load = wrk::run(&url, connections, Duration::from_secs(options.seconds))?;
-            let cpu = fleet.cpu(spenders) - cpu_before;
-            eprintln!(
-                "  {scenario} c{connections}: {:.0} req/s",
-                load.requests_per_sec
-            );
-            measurements.push(Measurement {
-                scenario: scenario.to_owned(),
-                connections,
-                cpu_us_per_request: cpu * 1e6 / load.requests.max(1) as f64,
-                load,
-            });
-        }
+    for ((index, connections), rounds) in &runs {
+        let scenario = SCENARIOS[*index].0;
+        let baseline = SCENARIOS
+            .iter()
+            .position(|s| s.0 == report::baseline_of(scenario));
+        let ratio = baseline.filter(|b| b != index).map(|b| {
+            let reference = &runs[&(b, *connections)];
+            median(
+                rounds
+                    .iter()
+                    .zip(reference)
+                    .map(|(run, base)| {
+                        run.load.requests_per_sec / base.load.requests_per_sec.max(1.0)
+                    })
+                    .collect(),
+            )
+        });
+        let rps = median(rounds.iter().map(|r| r.load.requests_per_sec).collect());
+        let typical = rounds
+            .iter()
+            .min_by(|a, b| {
+                (a.load.requests_per_sec - rps)
+                    .abs()
+                    .total_cmp(&(b.load.requests_per_sec - rps).abs())
+            })
+            .ok_or("no rounds")?;
+        measurements.push(Measurement {
+            scenario: scenario.to_owned(),
+            connections: *connections,
+            load: typical.load.clone(),
+            cpu_us_per_request: median(rounds.iter().map(|r| r.cpu_us_per_request).collect()),
+            ratio,
+            rounds_requests_per_sec: rounds.iter().map(|r| r.load.requests_per_sec).collect(),
+        });
     }
     Ok(measurements)
 }
@@ -255,14 +335,16 @@ fn main() -> ExitCode {
     let run = || -> Result<Report, String> {
         let fleet = launch()?;
         eprintln!(
-            "measuring {} scenarios, {} s each, at {:?} connections",
+            "measuring {} scenarios, {} round(s) of {} s each, at {:?} connections",
             SCENARIOS.len(),
+            options.rounds,
             options.seconds,
             options.connections
         );
         let measurements = measure(&fleet, &options)?;
         Ok(Report::new(
             options.seconds as f64,
+            options.rounds,
             measurements,
             fleet.services.values().collect(),
         ))
