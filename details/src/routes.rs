@@ -10,7 +10,7 @@ use axum::{
     routing::get,
 };
 use service_runtime::{
-    App, CallError, ClientOptions, Endpoint, HttpClient, Observability,
+    App, CallError, ClientOptions, Observability, Upstream,
     json::{error_response, json_response, raw_json},
     metrics::not_found,
 };
@@ -26,8 +26,8 @@ const BAD_ID: &str = "please provide numeric product id";
 
 struct AppState {
     config: Config,
-    /// The book-service client and address, when configured and usable.
-    book_service: Option<(HttpClient, Endpoint)>,
+    /// The book service, when configured and usable.
+    book_service: Option<Upstream>,
 }
 
 enum DetailsError {
@@ -60,13 +60,7 @@ pub fn app(config: Config) -> App {
             https: true,
             ..ClientOptions::default()
         };
-        let client = HttpClient::new(options, &observability)
-            .inspect_err(|err| tracing::error!(%err, "cannot build the book-service client"))
-            .ok()?;
-        let endpoint = Endpoint::parse(&service.base_url)
-            .inspect_err(|err| tracing::error!(%err, "invalid book-service address"))
-            .ok()?;
-        Some((client, endpoint))
+        Upstream::new("book-service", &service.base_url, options, &observability)
     });
     let state = Arc::new(AppState {
         config,
@@ -92,7 +86,7 @@ async fn details(
 ) -> Result<Response, DetailsError> {
     let id = ProductId::parse(&id).ok_or(DetailsError::BadId)?;
     let book = match (&state.config.book_service, &state.book_service) {
-        (Some(config), Some((client, endpoint))) => {
+        (Some(config), Some(Upstream { client, endpoint })) => {
             fetch_book(client, endpoint, config, id, &headers)
                 .await
                 .map_err(DetailsError::BookService)?

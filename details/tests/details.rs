@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 use details::{BookServiceConfig, Config};
 use service_runtime::{
     Env, RunningServer,
-    testing::{Answer, Stub, closed_port, http_client},
+    testing::{Answer, SpawnedBinary, Stub, closed_port, http_client},
 };
 
 const GOLDEN_BOOK: &str = r#"{"id":0,"author":"William Shakespeare","year":1595,"type":"paperback","pages":200,"publisher":"PublisherA","language":"English","ISBN-10":"1234567890","ISBN-13":"123-1234567890"}"#;
@@ -203,22 +203,12 @@ async fn external_book_service_times_out() {
 
 #[test]
 fn json_request_logs_carry_the_trace_id_and_span_id() {
-    use std::io::{BufRead, BufReader};
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_details"))
-        .arg("0")
-        .env("LOG_FORMAT", "json")
-        .env("RUST_LOG", "info,access=debug")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut next_json = || -> serde_json::Value {
-        let line = lines.next().expect("a log line").unwrap();
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
-    };
-    let listening = next_json();
-    let message = listening["fields"]["message"].as_str().unwrap().to_owned();
-    let port = message.rsplit(':').next().unwrap().to_owned();
+    let mut details = SpawnedBinary::start(
+        env!("CARGO_BIN_EXE_details"),
+        &[("LOG_FORMAT", "json"), ("RUST_LOG", "info,access=debug")],
+    )
+    .unwrap();
+    let port = details.port;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -235,14 +225,10 @@ fn json_request_logs_carry_the_trace_id_and_span_id() {
             .unwrap();
         assert_eq!(response.status(), 200);
     });
-    let access = loop {
-        let line = next_json();
-        if line["target"] == "access" {
-            break line;
-        }
-    };
-    let _ = child.kill();
-    let _ = child.wait();
+    let line = details
+        .wait_for("\"target\":\"access\"")
+        .expect("an access line");
+    let access: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(access["fields"]["status"], 200);
     assert_eq!(
         access["fields"]["trace_id"],

@@ -1,11 +1,13 @@
 use std::{
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
 use ratings::{Config, FaultMode, Faults};
-use service_runtime::{Env, RunningServer, testing::http_client};
+use service_runtime::{
+    Env, RunningServer,
+    testing::{SpawnedBinary, http_client},
+};
 
 async fn start(mode: FaultMode, tune: impl FnOnce(&mut Faults)) -> RunningServer {
     let mut faults = Faults::new(mode);
@@ -246,56 +248,20 @@ fn binary_refuses_v2_with_a_clear_message() {
     );
 }
 
-/// Starts the real binary, waits for its "listening on" line and returns the port.
-fn spawn_binary(
-    envs: &[(&str, &str)],
-) -> (
-    std::process::Child,
-    u16,
-    BufReader<std::process::ChildStdout>,
-) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ratings"))
-        .arg("0")
-        .envs(envs.iter().copied())
-        .env("RUST_LOG", "info")
-        .env("LOG_FORMAT", "text")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let line = wait_for_line(&mut stdout, "listening on ");
-    let addr = line
-        .split("listening on ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next());
-    let port = addr
-        .and_then(|a| a.rsplit(':').next()?.parse().ok())
-        .unwrap();
-    (child, port, stdout)
-}
-
-fn wait_for_line(stdout: &mut impl BufRead, needle: &str) -> String {
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(
-            stdout.read_line(&mut line).unwrap() > 0,
-            "output ended before {needle:?}"
-        );
-        if line.contains(needle) {
-            return line.clone();
-        }
-    }
-}
-
 #[test]
 fn sigterm_drains_in_flight_requests_then_exits_zero() {
-    let (mut child, port, mut stdout) = spawn_binary(&[
-        ("SERVICE_VERSION", "v-delayed"),
-        ("FAULT_PROBABILITY", "1"),
-        ("FAULT_DELAY_MS", "1500"),
-    ]);
+    let mut ratings = SpawnedBinary::start(
+        env!("CARGO_BIN_EXE_ratings"),
+        &[
+            ("SERVICE_VERSION", "v-delayed"),
+            ("FAULT_PROBABILITY", "1"),
+            ("FAULT_DELAY_MS", "1500"),
+            ("RUST_LOG", "info"),
+            ("LOG_FORMAT", "text"),
+        ],
+    )
+    .unwrap();
+    let port = ratings.port;
     let in_flight = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -311,9 +277,9 @@ fn sigterm_drains_in_flight_requests_then_exits_zero() {
         })
     });
     // The server logs the injected delay once the request is being handled.
-    wait_for_line(&mut stdout, "injecting a delay");
+    assert!(ratings.wait_for("injecting a delay").is_some());
     let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &ratings.child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
@@ -322,7 +288,7 @@ fn sigterm_drains_in_flight_requests_then_exits_zero() {
         (status, body.as_str()),
         (200, r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#)
     );
-    let exit = child.wait().unwrap();
+    let exit = ratings.child.wait().unwrap();
     assert_eq!(exit.code(), Some(0));
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),

@@ -11,7 +11,7 @@ use axum::{
 };
 use serde_json::{Map, Value};
 use service_runtime::{
-    App, ClientOptions, Endpoint, HttpClient, Observability,
+    App, ClientOptions, Observability, Upstream,
     json::{error_response, json_response, raw_json},
     metrics::not_found,
 };
@@ -26,21 +26,20 @@ const HEALTHY: &str = r#"{"status": "Reviews is healthy"}"#;
 
 struct AppState {
     config: Config,
-    /// The ratings client and address, when ratings are enabled and usable.
-    ratings: Option<(HttpClient, Endpoint)>,
+    /// ratings, when enabled and usable.
+    ratings: Option<Upstream>,
 }
 
 /// The reviews service with `/health` and `/metrics`.
 pub fn app(config: Config) -> App {
     let observability = Observability::new(&config.tracing);
     let ratings = config.ratings.as_ref().and_then(|ratings| {
-        let client = HttpClient::new(ClientOptions::default(), &observability)
-            .inspect_err(|err| tracing::error!(%err, "cannot build the ratings client"))
-            .ok()?;
-        let endpoint = Endpoint::parse(&ratings.base_url)
-            .inspect_err(|err| tracing::error!(%err, "invalid ratings address"))
-            .ok()?;
-        Some((client, endpoint))
+        Upstream::new(
+            "ratings",
+            &ratings.base_url,
+            ClientOptions::default(),
+            &observability,
+        )
     });
     let state = Arc::new(AppState { config, ratings });
     let router = Router::new()
@@ -65,7 +64,7 @@ async fn reviews(
     };
     let config = &state.config;
     let ratings = match (&config.ratings, &state.ratings) {
-        (Some(ratings_config), Some((client, endpoint))) => Some(
+        (Some(ratings_config), Some(Upstream { client, endpoint })) => Some(
             fetch_ratings(client, endpoint, ratings_config, product_id, &headers)
                 .await
                 .unwrap_or_default(),

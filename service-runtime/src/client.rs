@@ -95,6 +95,32 @@ impl Endpoint {
     }
 }
 
+/// A client bound to one backend's address.
+#[derive(Clone)]
+pub struct Upstream {
+    pub client: HttpClient,
+    pub endpoint: Endpoint,
+}
+
+impl Upstream {
+    /// `None`, logged, when the client cannot be built or `base_url` is not an address: the
+    /// service then answers as its spec says it does when that backend is down.
+    pub fn new(
+        name: &str,
+        base_url: &str,
+        options: ClientOptions,
+        observability: &Observability,
+    ) -> Option<Self> {
+        let client = HttpClient::new(options, observability)
+            .inspect_err(|err| tracing::error!(%err, "cannot build the {name} client"))
+            .ok()?;
+        let endpoint = Endpoint::parse(base_url)
+            .inspect_err(|err| tracing::error!(%err, "invalid {name} address"))
+            .ok()?;
+        Some(Self { client, endpoint })
+    }
+}
+
 /// One logical call, possibly made of several attempts.
 #[derive(Debug, Clone)]
 pub struct Call {

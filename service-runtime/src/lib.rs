@@ -15,7 +15,7 @@ pub mod spans;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use client::{Call, CallError, ClientOptions, Endpoint, HttpClient, Reply};
+pub use client::{Call, CallError, ClientOptions, Endpoint, HttpClient, Reply, Upstream};
 pub use config::{ConfigError, Env};
 pub use metrics::Metrics;
 pub use observe::Observability;

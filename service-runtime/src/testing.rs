@@ -2,7 +2,9 @@
 //! what it is told, and a port on which nothing listens.
 
 use std::{
+    io::{BufRead, BufReader, Lines},
     net::SocketAddr,
+    process::{Child, ChildStdout, Command, Stdio},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -145,4 +147,58 @@ pub fn http_client() -> reqwest::Client {
 pub async fn closed_port() -> std::io::Result<u16> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     Ok(listener.local_addr()?.port())
+}
+
+/// A service binary started on port 0, its stdout read line by line (the log).
+pub struct SpawnedBinary {
+    pub child: Child,
+    pub port: u16,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl SpawnedBinary {
+    /// Starts `path 0` with `envs` and waits for its "listening on" line (text or JSON log).
+    pub fn start(path: &str, envs: &[(&str, &str)]) -> std::io::Result<Self> {
+        let mut child = Command::new(path)
+            .arg("0")
+            .envs(envs.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| std::io::Error::other("no stdout"))?;
+        let mut spawned = Self {
+            child,
+            port: 0,
+            lines: BufReader::new(stdout).lines(),
+        };
+        let line = spawned
+            .wait_for("listening on ")
+            .ok_or_else(|| std::io::Error::other("the service never said where it listens"))?;
+        let address = line
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| c.is_whitespace() || c == '"').next());
+        spawned.port = address
+            .and_then(|a| a.rsplit(':').next()?.parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("no port in {line:?}")))?;
+        Ok(spawned)
+    }
+
+    /// The next log line containing `needle`; `None` once the output ends.
+    pub fn wait_for(&mut self, needle: &str) -> Option<String> {
+        self.lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find(|line| line.contains(needle))
+    }
+}
+
+impl Drop for SpawnedBinary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
