@@ -15,8 +15,12 @@ slim() {
 }
 
 debootstrap --variant=minbase --include=curl,ca-certificates bookworm "$work/curl" "$mirror" >/dev/null &
+curl_job=$!
 debootstrap --variant=minbase --include=gcc,libc6-dev,ca-certificates bookworm "$work/rust" "$mirror" >/dev/null &
-wait %1 && wait %2
+rust_job=$!
+# Separate waits: under set -e a failure on the left of && would not stop the script.
+wait "$curl_job"
+wait "$rust_job"
 
 slim "$work/curl"
 tar -C "$work/curl" -c . | docker import - bookinfo-local/debian-curl:bookworm >/dev/null

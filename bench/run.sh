@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # The benchmark: installs wrk if needed, builds the release binaries, runs every scenario.
-#   bench/run.sh                 10 s per run (about 4 minutes)
-#   bench/run.sh --seconds 5     shorter runs
-#   bench/run.sh --smoke         a few seconds in all (CI: keeps the command working)
+#   bench/run.sh                 3 interleaved rounds of 4 s per scenario (about 5 minutes)
+#   bench/run.sh --rounds 5 --seconds 10
+#   bench/run.sh --smoke         one 1 s round at 32 connections (about 25 s after the build;
+#                                CI runs it so the command keeps working)
 # Results: a Markdown table on stdout, JSON in bench/results/latest.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "wrk is needed: sudo apt-get install wrk (or run this script as root)" >&2
+    exit 1
+  fi
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
 cargo build --release --workspace --bins
-exec target/release/bench "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/bench" "$@"

@@ -93,7 +93,8 @@ async fn bind_all(port: u16) -> Result<Vec<TcpListener>, LaunchError> {
         return Ok(listeners);
     }
     let mut listeners = vec![bind_dual_stack(port).map_err(|err| LaunchError::Bind(port, err))?];
-    let mut ports = Ports { next: port + 1 };
+    let next = port.checked_add(1).ok_or(LaunchError::NoFreePort(port))?;
+    let mut ports = Ports { next };
     for _ in 0..5 {
         listeners.push(ports.bind_next()?);
     }

@@ -463,3 +463,20 @@ async fn real_timeouts_are_three_seconds_per_attempt() {
         "{elapsed:?}"
     );
 }
+
+#[tokio::test]
+async fn an_oversized_backend_answer_is_a_failed_call() {
+    let backends = stubs().await;
+    let huge = format!(r#"{{"author":"{}"}}"#, "x".repeat(2 * 1024 * 1024));
+    backends.details.set_answer(Answer::json(200, &huge));
+    let server = productpage(backends.config()).await;
+    let page = get(format!("{}/productpage", server.url())).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(DETAILS_ERROR[0]));
+    assert_eq!(
+        get(format!("{}/api/v1/products/0", server.url()))
+            .await
+            .status,
+        500
+    );
+}

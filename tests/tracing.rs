@@ -313,7 +313,7 @@ async fn every_service_serves_parseable_metrics_after_traffic() {
             response.headers["content-type"]
                 .to_str()
                 .unwrap()
-                .starts_with("text/plain; version=0.0.4")
+                .starts_with("application/openmetrics-text")
         );
         let samples = parse_metrics(&response.body);
         let find = |name: &str, label: (&str, &str)| {

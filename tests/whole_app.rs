@@ -187,7 +187,7 @@ async fn health_head_unknown_paths_and_metrics() {
         metrics.headers["content-type"]
             .to_str()
             .unwrap()
-            .starts_with("text/plain")
+            .starts_with("application/openmetrics-text")
     );
     assert!(
         metrics
@@ -260,10 +260,13 @@ async fn signing_in_shows_the_user_and_signing_out_forgets_them() {
 async fn login_rejects_empty_names_and_off_site_redirects() {
     let app = whole_app().await;
     let base = app.productpage.url();
+    let long = "x".repeat(300);
     for form in [
         vec![("username", "")],
         vec![("passwd", "x")],
         vec![("username", "   ")],
+        vec![("username", "tab\there")],
+        vec![("username", long.as_str())],
     ] {
         let response = fetch(client().post(format!("{base}/login")).form(&form)).await;
         assert_eq!(response.status, 400, "{form:?}");

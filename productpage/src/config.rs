@@ -57,7 +57,7 @@ impl Config {
                 timeout: THREE_SECONDS,
                 attempts: 1,
             },
-            flood_factor: env.parse_or("FLOOD_FACTOR", 0)?,
+            flood_factor: flood_factor(env)?,
             reuse_connections: parse_bool(env, "BACKEND_CONNECTION_POOLING")?,
             session_secret: env.string_or("SESSION_SECRET", DEFAULT_SESSION_SECRET),
             tracing: TraceConfig::from_env(
@@ -67,6 +67,21 @@ impl Config {
             )?,
         })
     }
+}
+
+/// Extra reviews calls per page view; upstream's flooding image uses 100.
+const MAX_FLOOD_FACTOR: u32 = 1000;
+
+fn flood_factor(env: &Env) -> Result<u32, ConfigError> {
+    let factor = env.parse_or("FLOOD_FACTOR", 0)?;
+    if factor > MAX_FLOOD_FACTOR {
+        return Err(ConfigError::new(
+            "FLOOD_FACTOR",
+            &factor.to_string(),
+            format!("at most {MAX_FLOOD_FACTOR}"),
+        ));
+    }
+    Ok(factor)
 }
 
 fn parse_bool(env: &Env, name: &str) -> Result<bool, ConfigError> {
@@ -87,18 +102,22 @@ fn reviews_urls(env: &Env) -> Result<Vec<String>, ConfigError> {
         return Ok(vec![env.backend_url("REVIEWS", "reviews")?]);
     };
     let default_port: u16 = env.parse_or("REVIEWS_SERVICE_PORT", DEFAULT_PORT)?;
+    let invalid = |why: String| ConfigError::new("REVIEWS_HOSTNAME", list, why);
     list.split(',')
         .map(str::trim)
         .filter(|entry| !entry.is_empty())
-        .map(|entry| match entry.rsplit_once(':') {
-            Some((host, port)) => port
-                .parse::<u16>()
-                .map(|port| format!("http://{}:{port}", env.qualified_host(host)))
-                .map_err(|e| ConfigError::new("REVIEWS_HOSTNAME", list, format!("{entry}: {e}"))),
-            None => Ok(format!(
-                "http://{}:{default_port}",
-                env.qualified_host(entry)
-            )),
+        .map(|entry| {
+            let (host, port) = match entry.rsplit_once(':') {
+                Some((host, port)) => (
+                    host,
+                    port.parse::<u16>()
+                        .map_err(|e| invalid(format!("{entry}: {e}")))?,
+                ),
+                None => (entry, default_port),
+            };
+            let url = format!("http://{}:{port}", env.qualified_host(host));
+            service_runtime::Endpoint::parse(&url).map_err(invalid)?;
+            Ok(url)
         })
         .collect()
 }
@@ -136,6 +155,11 @@ mod tests {
             Config::from_env(&env).unwrap().reviews_urls,
             ["http://a:1", "http://b:7", "http://c:3"]
         );
+        let spaces = Env::from_pairs([("REVIEWS_HOSTNAME", "a b:1")]);
+        assert_eq!(
+            Config::from_env(&spaces).unwrap_err().variable,
+            "REVIEWS_HOSTNAME"
+        );
         let bad = Env::from_pairs([("REVIEWS_HOSTNAME", "a:x")]);
         assert_eq!(
             Config::from_env(&bad).unwrap_err().variable,
@@ -145,6 +169,11 @@ mod tests {
 
     #[test]
     fn invalid_numbers_and_switches_stop_start_up() {
+        let huge = Env::from_pairs([("FLOOD_FACTOR", "1001")]);
+        assert_eq!(
+            Config::from_env(&huge).unwrap_err().variable,
+            "FLOOD_FACTOR"
+        );
         let flood = Env::from_pairs([("FLOOD_FACTOR", "lots")]);
         assert_eq!(
             Config::from_env(&flood).unwrap_err().variable,

@@ -25,6 +25,8 @@ use crate::{
 /// Where login and logout go when the Referer is missing or points off-site.
 const HOME: &str = "/productpage";
 
+const MAX_USERNAME_BYTES: usize = 256;
+
 pub struct AppState {
     pub backends: Arc<Backends>,
     pub session: SessionKey,
@@ -151,6 +153,17 @@ async fn login(
     if username.is_empty() {
         return html_error(StatusCode::BAD_REQUEST, "Please provide a username.");
     }
+    // The name travels to every backend as `end-user`, which Istio's rules match.
+    let printable = !username.chars().any(char::is_control);
+    if username.len() > MAX_USERNAME_BYTES
+        || !printable
+        || HeaderValue::from_str(&username).is_err()
+    {
+        return html_error(
+            StatusCode::BAD_REQUEST,
+            "A username is at most 256 bytes of printable characters.",
+        );
+    }
     match state.session.login_cookie(&username) {
         Some(cookie) => redirect_back(&headers, cookie),
         None => html_error(
@@ -195,7 +208,12 @@ fn same_site_path<'a>(referer: Option<&'a str>, host: Option<&str>) -> Option<&'
     } else {
         referer
     };
-    let local = path.starts_with('/') && !path.starts_with("//") && !path.contains('\\');
+    // Browsers drop tabs and newlines from Location, so `/\t/evil.example` would become
+    // `//evil.example`: any control character or space disqualifies the path.
+    let local = path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains('\\')
+        && !path.bytes().any(|b| b <= b' ' || b == 0x7f);
     local.then_some(path)
 }
 
@@ -225,6 +243,8 @@ mod tests {
         assert_eq!(same_site_path(Some("//evil.example/x"), host), None);
         assert_eq!(same_site_path(Some("/\\evil.example"), host), None);
         assert_eq!(same_site_path(Some("javascript:alert(1)"), host), None);
+        assert_eq!(same_site_path(Some("/\t/evil.example"), host), None);
+        assert_eq!(same_site_path(Some("/product page"), host), None);
         assert_eq!(same_site_path(None, host), None);
     }
 }

@@ -8,7 +8,7 @@ use axum::http::{
     uri::{Authority, Scheme},
 };
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::{client::legacy::connect::HttpConnector, rt::TokioExecutor};
 use opentelemetry::{Context, KeyValue, trace::SpanKind};
 
@@ -18,6 +18,9 @@ use crate::{
     propagation::{complete_trace_headers, replace_trace_headers},
     spans::{self, Tracing},
 };
+
+/// No backend answer is this large; a bigger one is a failed call, not memory to fill.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Why a client could not be built (TLS set-up, mostly).
 pub type BuildError = reqwest::Error;
@@ -250,11 +253,10 @@ impl HttpClient {
                         .await
                         .map_err(|e| CallError::Failed(error_chain(&e)))?;
                     let status = response.status();
-                    let body = response
-                        .into_body()
+                    let body = Limited::new(response.into_body(), MAX_BODY_BYTES)
                         .collect()
                         .await
-                        .map_err(|e| CallError::Failed(error_chain(&e)))?
+                        .map_err(|e| CallError::Failed(error_chain(e.as_ref())))?
                         .to_bytes();
                     Ok(Reply { status, body })
                 }
@@ -267,6 +269,12 @@ impl HttpClient {
                         .await
                         .map_err(failed)?;
                     let status = response.status();
+                    if response
+                        .content_length()
+                        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+                    {
+                        return Err(CallError::Failed("answer larger than 1 MiB".into()));
+                    }
                     let body = response.bytes().await.map_err(failed)?;
                     Ok(Reply { status, body })
                 }

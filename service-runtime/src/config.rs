@@ -113,9 +113,13 @@ impl Env {
     /// `<PREFIX>_SERVICE_PORT` (spec §3.2). The port is validated, unlike upstream, so a typo
     /// stops start-up instead of failing every request.
     pub fn backend_url(&self, prefix: &str, default_host: &str) -> Result<String, ConfigError> {
-        let host = self.string_or(&format!("{prefix}_HOSTNAME"), default_host);
+        let host_var = format!("{prefix}_HOSTNAME");
+        let host = self.string_or(&host_var, default_host);
         let port: u16 = self.parse_or(&format!("{prefix}_SERVICE_PORT"), DEFAULT_PORT)?;
-        Ok(format!("http://{}:{port}", self.qualified_host(&host)))
+        let url = format!("http://{}:{port}", self.qualified_host(&host));
+        crate::Endpoint::parse(&url)
+            .map(|_| url)
+            .map_err(|why| ConfigError::new(&host_var, &host, why))
     }
 
     /// The host with `.SERVICES_DOMAIN` appended when that variable is set.
@@ -176,6 +180,11 @@ mod tests {
         assert_eq!(
             env.backend_url("RATINGS", "ratings").unwrap(),
             "http://r.svc.cluster.local:1234"
+        );
+        let host = Env::from_pairs([("RATINGS_HOSTNAME", "a b")]);
+        assert_eq!(
+            host.backend_url("RATINGS", "ratings").unwrap_err().variable,
+            "RATINGS_HOSTNAME"
         );
         let bad = Env::from_pairs([("RATINGS_SERVICE_PORT", "tcp://10.0.0.1:9080")]);
         assert_eq!(

@@ -15,8 +15,9 @@ use prometheus_client::{
     registry::Registry,
 };
 
-/// The content type Prometheus expects (upstream served text/html; decisions.md fixes that).
-pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// prometheus-client writes OpenMetrics text, which Prometheus scrapes natively; upstream
+/// served its metrics as text/html (decisions.md fixes that).
+pub const PROMETHEUS_TEXT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
