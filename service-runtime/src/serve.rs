@@ -24,10 +24,6 @@ impl App {
     pub fn new(router: Router, tracing: Option<Tracing>) -> Self {
         Self { router, tracing }
     }
-
-    pub fn router(&self) -> &Router {
-        &self.router
-    }
 }
 
 impl From<Router> for App {
