@@ -1,19 +1,30 @@
 #!/usr/bin/env bash
-# Builds every Bookinfo image from docker/Dockerfile.
-#   docker/build.sh                      # tag 0.1.0, names bookinfo-rs/examples-bookinfo-<name>
-#   TAG=dev PREFIX=registry.example.com/bookinfo docker/build.sh
-# Arguments are passed to every `docker build`, e.g. --build-arg RUST_IMAGE=… or --platform.
+# Builds every Bookinfo image from docker/Dockerfile, named as images.env says:
+# $IMAGE_REGISTRY/$IMAGE_NAME_PREFIX-<variant>:$IMAGE_VERSION, the references that k8s/ and
+# docker/compose.yaml use.
+#   docker/build.sh
+#   IMAGE_REGISTRY=registry.example.com/me IMAGE_VERSION=dev docker/build.sh   # one-off names
+# A value set in the environment wins over images.env. Arguments are passed to every
+# `docker build`, e.g. --build-arg RUST_IMAGE=… or --platform.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TAG=${TAG:-0.1.0}
-PREFIX=${PREFIX:-bookinfo-rs/examples-bookinfo}
+while IFS='=' read -r key value || [ -n "$key" ]; do
+  case $key in
+    IMAGE_REGISTRY | IMAGE_NAME_PREFIX | IMAGE_VERSION)
+      [ -n "${!key:-}" ] || printf -v "$key" '%s' "$value" ;;
+  esac
+done < images.env
+: "${IMAGE_REGISTRY:?not in images.env}" "${IMAGE_NAME_PREFIX:?not in images.env}"
+: "${IMAGE_VERSION:?not in images.env}"
+name=$IMAGE_REGISTRY/$IMAGE_NAME_PREFIX
 extra=("$@")
 
 build() {
-  local name=$1 target=$2
+  local variant=$1 target=$2
   shift 2
-  echo "== $PREFIX-$name:$TAG"
-  docker build -q -f docker/Dockerfile --target "$target" -t "$PREFIX-$name:$TAG" "$@" "${extra[@]}" . >/dev/null
+  echo "== $name-$variant:$IMAGE_VERSION"
+  docker build -q -f docker/Dockerfile --target "$target" -t "$name-$variant:$IMAGE_VERSION" \
+    --build-arg VERSION="$IMAGE_VERSION" "$@" "${extra[@]}" . >/dev/null
 }
 
 build details-v1             details     --build-arg service_version=v1
@@ -29,4 +40,4 @@ build reviews-v1             reviews     --build-arg service_version=v1
 build reviews-v2             reviews     --build-arg service_version=v2 --build-arg enable_ratings=true
 build reviews-v3             reviews     --build-arg service_version=v3 --build-arg enable_ratings=true --build-arg star_color=red
 
-docker image ls --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' | grep "^$PREFIX-.*:$TAG" | sort
+docker image ls --filter "reference=$name-*:$IMAGE_VERSION" --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' | sort
