@@ -1,53 +1,38 @@
 //! The whole Bookinfo application in one process: details, ratings, reviews v1, v2 and v3, and
 //! productpage spreading its reviews calls over the three versions in turn.
 
-use std::{io, net::SocketAddr};
+use std::io;
 
-use service_runtime::{ConfigError, Env, RunningServer, serve::bind_dual_stack};
+use productpage::PageArgs;
+use ratings::FaultMode;
+use service_runtime::{
+    Endpoint, Endpoints, RunningServer, TelemetryArgs, serve::bind_dual_stack, tls::TlsError,
+};
 use tokio::net::TcpListener;
 
 /// How `cargo run` lays the application out.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct LaunchOptions {
     /// productpage's port; the other services take the next free ports after it. `0` binds
     /// every service to an ephemeral port on 127.0.0.1 (tests).
     pub port: u16,
-    /// The environment the services read (telemetry, pooling, flood factor, ...). The
-    /// launcher sets the addresses and versions itself.
-    pub env: Env,
+    /// Span export, for every service; each reports under its own `service.name`.
+    pub telemetry: TelemetryArgs,
+    /// productpage's own settings (pooling, flood factor, session key).
+    pub page: PageArgs,
 }
 
-#[derive(Debug)]
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
-    Bind(u16, io::Error),
+    #[error("cannot listen on port {0}: {1}")]
+    Bind(u16, #[source] io::Error),
+    #[error("no free port found after {0}")]
     NoFreePort(u16),
-    Config(ConfigError),
-    Io(io::Error),
-}
-
-impl std::fmt::Display for LaunchError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Bind(port, err) => write!(f, "cannot listen on port {port}: {err}"),
-            Self::NoFreePort(after) => write!(f, "no free port found after {after}"),
-            Self::Config(err) => write!(f, "{err}"),
-            Self::Io(err) => write!(f, "{err}"),
-        }
-    }
-}
-
-impl std::error::Error for LaunchError {}
-
-impl From<ConfigError> for LaunchError {
-    fn from(err: ConfigError) -> Self {
-        Self::Config(err)
-    }
-}
-
-impl From<io::Error> for LaunchError {
-    fn from(err: io::Error) -> Self {
-        Self::Io(err)
-    }
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("cannot build the TLS client configuration: {0}")]
+    Tls(#[from] TlsError),
 }
 
 /// The running application.
@@ -58,13 +43,6 @@ pub struct Bookinfo {
     /// v1, v2, v3.
     pub reviews: [RunningServer; 3],
 }
-
-/// (name as shown, ENABLE_RATINGS, STAR_COLOR) of the reviews versions.
-const REVIEWS_VERSIONS: [(&str, &str, &str); 3] = [
-    ("v1", "false", "black"),
-    ("v2", "true", "black"),
-    ("v3", "true", "red"),
-];
 
 struct Ports {
     next: u16,
@@ -101,10 +79,13 @@ async fn bind_all(port: u16) -> Result<Vec<TcpListener>, LaunchError> {
     Ok(listeners)
 }
 
-fn port(listener: &TcpListener) -> Result<String, LaunchError> {
-    Ok(listener
-        .local_addr()
-        .map(|a: SocketAddr| a.port().to_string())?)
+/// Where `listener` is reachable on loopback, as a downstream address.
+fn loopback(listener: &TcpListener) -> Result<Endpoints, LaunchError> {
+    let port = listener.local_addr()?.port();
+    let endpoint: Endpoint = format!("http://127.0.0.1:{port}")
+        .parse()
+        .map_err(io::Error::other)?;
+    Ok(Endpoints::single(endpoint))
 }
 
 /// Binds every service and starts serving; returns once all accept connections.
@@ -118,74 +99,61 @@ pub async fn launch(options: LaunchOptions) -> Result<Bookinfo, LaunchError> {
     let (productpage, details, ratings) = (take()?, take()?, take()?);
     let reviews = [take()?, take()?, take()?];
 
-    // The services find each other on loopback; no cluster DNS, no SERVICES_DOMAIN. Each
-    // reports spans under its own name, so one OTEL_SERVICE_NAME cannot apply.
-    let env = options
-        .env
-        .clone()
-        .with("SERVICES_DOMAIN", "")
-        .with("OTEL_SERVICE_NAME", "");
-    let loopback = "127.0.0.1";
-    let ratings_port = port(&ratings)?;
-    let mut reviews_hosts = Vec::new();
+    // The services find each other on loopback: no cluster DNS, no SERVICES_DOMAIN. Each
+    // reports spans under its own name, so OTEL_SERVICE_NAME cannot apply.
+    let telemetry = TelemetryArgs {
+        otel_service_name: None,
+        ..options.telemetry
+    };
     let mut reviews_apps = Vec::new();
-    for ((version, enable_ratings, color), listener) in REVIEWS_VERSIONS.iter().zip(&reviews) {
-        reviews_hosts.push(format!("{loopback}:{}", port(listener)?));
-        let reviews_env = env
-            .clone()
-            .with("SERVICE_VERSION", *version)
-            .with("ENABLE_RATINGS", *enable_ratings)
-            .with("STAR_COLOR", *color)
-            .with("RATINGS_HOSTNAME", loopback)
-            .with("RATINGS_SERVICE_PORT", ratings_port.clone())
-            .with("HOSTNAME", format!("reviews-{version}"));
-        reviews_apps.push(reviews::app(reviews::Config::from_env(&reviews_env)?));
+    for version in reviews::VERSIONS {
+        let mut config = reviews::Config::new(version, loopback(&ratings)?);
+        config.podname = format!("reviews-{}", version.name);
+        config.tracing = telemetry.trace_config("reviews", version.name);
+        reviews_apps.push(reviews::app(config)?);
     }
-    let productpage_env = env
-        .clone()
-        .with("DETAILS_HOSTNAME", loopback)
-        .with("DETAILS_SERVICE_PORT", port(&details)?)
-        .with("REVIEWS_HOSTNAME", reviews_hosts.join(","))
-        .with("RATINGS_HOSTNAME", loopback)
-        .with("RATINGS_SERVICE_PORT", ratings_port);
-    let details_app = details::app(details::Config::from_env(
-        &env.clone().with("SERVICE_VERSION", "v1"),
-    )?);
-    let ratings_app = ratings::app(ratings::Config::from_env(
-        &env.clone().with("SERVICE_VERSION", "v1"),
-    )?);
-    let productpage_app = productpage::app(productpage::Config::from_env(&productpage_env)?);
+    let mut details_config = details::Config::v1();
+    details_config.tracing = telemetry.trace_config("details", "v1");
+    let mut ratings_config = ratings::Config::new(FaultMode::None);
+    ratings_config.tracing = telemetry.trace_config("ratings", "v1");
+    let reviews_endpoints = reviews
+        .iter()
+        .map(|listener| Ok(loopback(listener)?.pick().clone()))
+        .collect::<Result<Vec<_>, LaunchError>>()?;
+    let mut productpage_config = productpage::Config::new(
+        loopback(&details)?,
+        Endpoints::new(reviews_endpoints).ok_or(LaunchError::NoFreePort(options.port))?,
+        loopback(&ratings)?,
+    );
+    productpage_config.page = options.page;
+    productpage_config.tracing = telemetry.trace_config("productpage", "v1");
 
     let [r1, r2, r3] = reviews;
     let [a1, a2, a3] =
         <[_; 3]>::try_from(reviews_apps).map_err(|_| LaunchError::NoFreePort(options.port))?;
     Ok(Bookinfo {
-        details: RunningServer::start(details, details_app)?,
-        ratings: RunningServer::start(ratings, ratings_app)?,
+        details: RunningServer::start(details, details::app(details_config)?)?,
+        ratings: RunningServer::start(ratings, ratings::app(ratings_config))?,
         reviews: [
             RunningServer::start(r1, a1)?,
             RunningServer::start(r2, a2)?,
             RunningServer::start(r3, a3)?,
         ],
-        productpage: RunningServer::start(productpage, productpage_app)?,
+        productpage: RunningServer::start(productpage, productpage::app(productpage_config)?)?,
     })
 }
 
 impl Bookinfo {
     /// (name, base URL) of every service, productpage first.
-    pub fn services(&self) -> Vec<(&'static str, String)> {
+    pub fn services(&self) -> Vec<(String, String)> {
         let local = |server: &RunningServer| format!("http://localhost:{}", server.addr().port());
         let mut services = vec![
-            ("productpage", local(&self.productpage)),
-            ("details", local(&self.details)),
-            ("ratings", local(&self.ratings)),
+            ("productpage".to_owned(), local(&self.productpage)),
+            ("details".to_owned(), local(&self.details)),
+            ("ratings".to_owned(), local(&self.ratings)),
         ];
-        for (server, name) in self
-            .reviews
-            .iter()
-            .zip(["reviews-v1", "reviews-v2", "reviews-v3"])
-        {
-            services.push((name, local(server)));
+        for (server, version) in self.reviews.iter().zip(reviews::VERSIONS) {
+            services.push((format!("reviews-{}", version.name), local(server)));
         }
         services
     }

@@ -3,27 +3,36 @@
 use std::process::ExitCode;
 
 use bookinfo::{LaunchOptions, launch};
-use service_runtime::{Env, logging, serve::shutdown_signal};
+use clap::Parser;
+use productpage::PageArgs;
+use service_runtime::{TelemetryArgs, config::LogArgs, logging, serve::shutdown_signal};
 
-const USAGE: &str = "\
-usage: bookinfo [--port PORT]
-
-Starts details, ratings, reviews v1/v2/v3 and productpage in one process.
-productpage listens on PORT (default 9080, or BOOKINFO_PORT); the others on the next free ports.";
+/// The whole Bookinfo application on localhost: details, ratings, reviews v1, v2 and v3, and
+/// productpage, in one process. productpage calls the three reviews versions in turn.
+#[derive(Debug, Parser)]
+#[command(name = "bookinfo", version)]
+struct Cli {
+    /// productpage's port; the other services take the next free ports after it.
+    #[arg(long, env = "BOOKINFO_PORT", default_value_t = 9080)]
+    port: u16,
+    #[command(flatten)]
+    log: LogArgs,
+    #[command(flatten)]
+    page: PageArgs,
+    #[command(flatten)]
+    telemetry: TelemetryArgs,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let env = Env::from_process();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let port = match parse_port(&args, &env) {
-        Ok(port) => port,
-        Err(message) => {
-            eprintln!("{message}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let cli = Cli::parse();
+    logging::init(&cli.log);
+    let options = LaunchOptions {
+        port: cli.port,
+        telemetry: cli.telemetry,
+        page: cli.page,
     };
-    logging::init(&env);
-    let app = match launch(LaunchOptions { port, env }).await {
+    let app = match launch(options).await {
         Ok(app) => app,
         Err(err) => {
             eprintln!("bookinfo: {err}");
@@ -45,18 +54,5 @@ async fn main() -> ExitCode {
             eprintln!("bookinfo: {err}");
             ExitCode::FAILURE
         }
-    }
-}
-
-fn parse_port(args: &[String], env: &Env) -> Result<u16, String> {
-    match args {
-        [] => env
-            .parse_or("BOOKINFO_PORT", 9080)
-            .map_err(|err| err.to_string()),
-        [flag, value] if flag == "--port" => value
-            .parse()
-            .map_err(|err| format!("invalid --port {value:?}: {err}")),
-        [flag] if flag == "--help" || flag == "-h" => Err("Bookinfo in Rust".into()),
-        other => Err(format!("unexpected arguments: {}", other.join(" "))),
     }
 }

@@ -1,31 +1,61 @@
-//! The Google Books volumes API (details v2, spec §4.6).
+//! The Google Books volumes API, which details v2 reads the book from.
 
 use axum::http::HeaderMap;
 use serde::Deserialize;
-use service_runtime::{Call, CallError, Endpoint, HttpClient, propagation};
-
-use crate::{
-    BookServiceConfig,
-    book::{Book, ProductId, Year},
+use service_runtime::{
+    CallError, CallPolicy, Downstream, DownstreamError, Endpoint, Endpoints, HttpClient,
 };
 
-/// The Dover edition of The Comedy of Errors; upstream looks up this ISBN whatever the id.
+use crate::book::{Book, ProductId, Year};
+
+/// The Dover edition of The Comedy of Errors; the original looks up this ISBN whatever the id.
 const ISBN: &str = "0486424618";
 
-#[derive(Debug)]
+/// Why the book could not be looked up.
+#[derive(Debug, thiserror::Error)]
 pub enum LookupError {
-    Unreachable(CallError),
-    Status(u16),
+    #[error("book service unreachable: {0}")]
+    Unreachable(#[source] CallError),
+    #[error("book service answered {0}")]
+    Status(axum::http::StatusCode),
+    #[error("book service answer not understood: {0}")]
     Malformed(String),
 }
 
-impl std::fmt::Display for LookupError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Unreachable(err) => write!(f, "book service unreachable: {err}"),
-            Self::Status(code) => write!(f, "book service answered {code}"),
-            Self::Malformed(why) => write!(f, "book service answer not understood: {why}"),
+impl From<DownstreamError> for LookupError {
+    fn from(err: DownstreamError) -> Self {
+        match err {
+            DownstreamError::Call(err) => Self::Unreachable(err),
+            DownstreamError::Status(status) => Self::Status(status),
+            DownstreamError::Malformed(why) => Self::Malformed(why),
         }
+    }
+}
+
+/// The book service client.
+pub struct BookService {
+    downstream: Downstream,
+}
+
+impl BookService {
+    pub fn new(endpoint: Endpoint, timeout: std::time::Duration, client: HttpClient) -> Self {
+        // One attempt: a lookup that failed once is an error answer, as in the original.
+        let policy = CallPolicy {
+            timeout,
+            attempts: 1,
+        };
+        Self {
+            downstream: Downstream::new("googleapis", Endpoints::single(endpoint), policy, client),
+        }
+    }
+
+    /// The book for `id`, looked up by ISBN, with the request's forwarded headers.
+    pub async fn lookup(&self, id: ProductId, forwarded: &HeaderMap) -> Result<Book, LookupError> {
+        let volumes: Volumes = self
+            .downstream
+            .get_json(&format!("/books/v1/volumes?q=isbn:{ISBN}"), forwarded)
+            .await?;
+        volumes.into_book(id)
     }
 }
 
@@ -62,62 +92,45 @@ struct Identifier {
     identifier: String,
 }
 
-pub async fn fetch_book(
-    client: &HttpClient,
-    endpoint: &Endpoint,
-    config: &BookServiceConfig,
-    id: ProductId,
-    incoming: &HeaderMap,
-) -> Result<Book, LookupError> {
-    let call = Call {
-        destination: "googleapis",
-        url: endpoint.url("/books/v1/volumes", Some(&format!("q=isbn:{ISBN}"))),
-        headers: propagation::copy_headers(incoming, &propagation::SERVICE_FORWARDED),
-        timeout: config.timeout,
-        attempts: 1,
-    };
-    let reply = client.get(&call).await.map_err(LookupError::Unreachable)?;
-    if !reply.status.is_success() {
-        return Err(LookupError::Status(reply.status.as_u16()));
+impl Volumes {
+    fn into_book(self, id: ProductId) -> Result<Book, LookupError> {
+        let info = self
+            .items
+            .into_iter()
+            .next()
+            .ok_or_else(|| LookupError::Malformed("no volume found".into()))?
+            .info;
+        let isbn = |kind: &str| {
+            info.industry_identifiers
+                .iter()
+                .find(|i| i.kind == kind)
+                .map(|i| i.identifier.clone())
+                .ok_or_else(|| LookupError::Malformed(format!("no {kind} identifier")))
+        };
+        Ok(Book {
+            id: id.0,
+            author: info
+                .authors
+                .first()
+                .cloned()
+                .ok_or_else(|| LookupError::Malformed("no author".into()))?,
+            year: Year::Text(info.published_date.clone()),
+            kind: if info.print_type == "BOOK" {
+                "paperback"
+            } else {
+                "unknown"
+            }
+            .into(),
+            pages: info.page_count,
+            publisher: info.publisher.clone(),
+            language: if info.language == "en" {
+                "English"
+            } else {
+                "unknown"
+            }
+            .into(),
+            isbn_10: isbn("ISBN_10")?,
+            isbn_13: isbn("ISBN_13")?,
+        })
     }
-    let volumes: Volumes =
-        serde_json::from_slice(&reply.body).map_err(|e| LookupError::Malformed(e.to_string()))?;
-    let info = volumes
-        .items
-        .into_iter()
-        .next()
-        .ok_or_else(|| LookupError::Malformed("no volume found".into()))?
-        .info;
-    let isbn = |kind: &str| {
-        info.industry_identifiers
-            .iter()
-            .find(|i| i.kind == kind)
-            .map(|i| i.identifier.clone())
-            .ok_or_else(|| LookupError::Malformed(format!("no {kind} identifier")))
-    };
-    Ok(Book {
-        id: id.0,
-        author: info
-            .authors
-            .first()
-            .cloned()
-            .ok_or_else(|| LookupError::Malformed("no author".into()))?,
-        year: Year::Text(info.published_date.clone()),
-        kind: if info.print_type == "BOOK" {
-            "paperback"
-        } else {
-            "unknown"
-        }
-        .into(),
-        pages: info.page_count,
-        publisher: info.publisher.clone(),
-        language: if info.language == "en" {
-            "English"
-        } else {
-            "unknown"
-        }
-        .into(),
-        isbn_10: isbn("ISBN_10")?,
-        isbn_13: isbn("ISBN_13")?,
-    })
 }

@@ -2,5 +2,11 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    service_runtime::run_service("details", details::Config::from_env, details::app).await
+    service_runtime::run_service(
+        "details",
+        "Bookinfo details: the book's publication details",
+        |args: details::DetailsArgs| details::Config::try_from(args),
+        details::app,
+    )
+    .await
 }

@@ -1,34 +1,28 @@
-//! The details router.
+//! The details router and its handler.
 
 use std::sync::Arc;
 
 use axum::{
     Router,
     extract::{Path, State},
-    http::{HeaderMap, StatusCode},
+    http::StatusCode,
     response::{IntoResponse, Response},
     routing::get,
 };
 use service_runtime::{
-    App, CallError, ClientOptions, Observability, Upstream,
-    json::{error_response, json_response, raw_json},
-    metrics::not_found,
+    App, CallError, ForwardedHeaders, HttpClient, Observability,
+    json::{error_response, json_response, not_found, raw_json},
+    tls::TlsError,
 };
 
 use crate::{
-    Config,
     book::{Book, ProductId},
-    book_service::{LookupError, fetch_book},
+    book_service::{BookService, LookupError},
+    config::{BookSource, Config},
 };
 
 const HEALTHY: &str = r#"{"status":"Details is healthy"}"#;
 const BAD_ID: &str = "please provide numeric product id";
-
-struct AppState {
-    config: Config,
-    /// The book service, when configured and usable.
-    book_service: Option<Upstream>,
-}
 
 enum DetailsError {
     BadId,
@@ -52,20 +46,25 @@ impl IntoResponse for DetailsError {
     }
 }
 
+/// Where the book comes from, ready to use.
+enum Books {
+    Static,
+    External(Box<BookService>),
+}
+
 /// The details service with `/health` and `/metrics`.
-pub fn app(config: Config) -> App {
+///
+/// # Errors
+/// When the book service's TLS client cannot be built.
+pub fn app(config: Config) -> Result<App, TlsError> {
     let observability = Observability::new(&config.tracing);
-    let book_service = config.book_service.as_ref().and_then(|service| {
-        let options = ClientOptions {
-            https: true,
-            ..ClientOptions::default()
-        };
-        Upstream::new("book-service", &service.base_url, options, &observability)
-    });
-    let state = Arc::new(AppState {
-        config,
-        book_service,
-    });
+    let books = match config.book_source {
+        BookSource::Static => Books::Static,
+        BookSource::GoogleBooks { endpoint, timeout } => {
+            let client = HttpClient::new(false, &observability)?;
+            Books::External(Box::new(BookService::new(endpoint, timeout, client)))
+        }
+    };
     let router = Router::new()
         .route(
             "/health",
@@ -75,28 +74,22 @@ pub fn app(config: Config) -> App {
         .route("/details/", get(|| async { DetailsError::BadId }))
         .route("/details/{id}", get(details))
         .fallback(not_found)
-        .with_state(state);
-    observability.into_app(router)
+        .with_state(Arc::new(books));
+    Ok(observability.into_app(router))
 }
 
 async fn details(
-    State(state): State<Arc<AppState>>,
+    State(books): State<Arc<Books>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    ForwardedHeaders(forwarded): ForwardedHeaders,
 ) -> Result<Response, DetailsError> {
     let id = ProductId::parse(&id).ok_or(DetailsError::BadId)?;
-    let book = match (&state.config.book_service, &state.book_service) {
-        (Some(config), Some(Upstream { client, endpoint })) => {
-            fetch_book(client, endpoint, config, id, &headers)
-                .await
-                .map_err(DetailsError::BookService)?
-        }
-        (Some(_), None) => {
-            return Err(DetailsError::BookService(LookupError::Unreachable(
-                CallError::Failed("the book service is not set up (see the start-up log)".into()),
-            )));
-        }
-        (None, _) => Book::comedy_of_errors(id),
+    let book = match books.as_ref() {
+        Books::Static => Book::comedy_of_errors(id),
+        Books::External(service) => service
+            .lookup(id, &forwarded)
+            .await
+            .map_err(DetailsError::BookService)?,
     };
     Ok(json_response(StatusCode::OK, &book))
 }

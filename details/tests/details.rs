@@ -1,21 +1,19 @@
 use std::time::{Duration, Instant};
 
-use details::{BookServiceConfig, Config};
+use details::{BookSource, Config, DetailsArgs};
 use service_runtime::{
-    Env, RunningServer,
-    testing::{Answer, SpawnedBinary, Stub, closed_port, http_client},
+    RunningServer,
+    testing::{Answer, SpawnedBinary, Stub, closed_port, http_client, parse_flags, serve},
 };
 
 const GOLDEN_BOOK: &str = r#"{"id":0,"author":"William Shakespeare","year":1595,"type":"paperback","pages":200,"publisher":"PublisherA","language":"English","ISBN-10":"1234567890","ISBN-13":"123-1234567890"}"#;
 
 async fn start(config: Config) -> RunningServer {
-    RunningServer::start_local(details::app(config))
-        .await
-        .unwrap()
+    serve(details::app(config).unwrap()).await
 }
 
 async fn static_details() -> RunningServer {
-    start(Config::from_env(&Env::default()).unwrap()).await
+    start(Config::v1()).await
 }
 
 async fn get(url: String) -> (u16, String, String) {
@@ -89,27 +87,33 @@ async fn details_health_unknown_path_and_wrong_method() {
     assert_eq!(post.status(), 405);
 }
 
+fn parsed(flags: &[&str]) -> Config {
+    Config::try_from(parse_flags::<DetailsArgs>(flags).unwrap()).unwrap()
+}
+
 #[test]
 fn external_service_address_follows_do_not_encrypt() {
-    let tls =
-        Config::from_env(&Env::from_pairs([("ENABLE_EXTERNAL_BOOK_SERVICE", "true")])).unwrap();
-    let tls = tls.book_service.unwrap();
-    assert_eq!(tls.base_url, "https://www.googleapis.com");
-    assert_eq!(tls.timeout, Duration::from_secs(5));
-    let plain = Config::from_env(&Env::from_pairs([
-        ("ENABLE_EXTERNAL_BOOK_SERVICE", "true"),
-        ("DO_NOT_ENCRYPT", "true"),
-    ]))
-    .unwrap();
+    let BookSource::GoogleBooks { endpoint, timeout } =
+        parsed(&["--enable-external-book-service"]).book_source
+    else {
+        panic!("the book service is on");
+    };
+    assert_eq!(endpoint.to_string(), "https://www.googleapis.com");
+    assert_eq!(timeout, Duration::from_secs(5));
+    let BookSource::GoogleBooks { endpoint, .. } = parsed(&[
+        "--enable-external-book-service=TRUE",
+        "--do-not-encrypt=true",
+    ])
+    .book_source
+    else {
+        panic!("the book service is on");
+    };
+    assert_eq!(endpoint.to_string(), "http://www.googleapis.com:80");
+    assert_eq!(parsed(&[]).book_source, BookSource::Static);
+    // The original's switches are on only for `true`.
     assert_eq!(
-        plain.book_service.unwrap().base_url,
-        "http://www.googleapis.com:80"
-    );
-    assert!(
-        Config::from_env(&Env::default())
-            .unwrap()
-            .book_service
-            .is_none()
+        parsed(&["--enable-external-book-service=yes"]).book_source,
+        BookSource::Static
     );
 }
 
@@ -120,11 +124,11 @@ const VOLUMES: &str = r#"{"kind":"books#volumes","totalItems":1,"items":[{"volum
 
 async fn external_details(stub_url: String, timeout: Duration) -> RunningServer {
     start(Config {
-        book_service: Some(BookServiceConfig {
-            base_url: stub_url,
+        book_source: BookSource::GoogleBooks {
+            endpoint: stub_url.parse().unwrap(),
             timeout,
-        }),
-        tracing: service_runtime::TraceConfig::disabled("details"),
+        },
+        ..Config::v1()
     })
     .await
 }

@@ -1,26 +1,19 @@
-//! Calls to details, reviews and ratings: the header set of spec §2.1, each backend's
-//! timeout and attempts, round robin over reviews addresses, and `request_result_total`.
+//! productpage's clients for details, reviews and ratings, the JSON types it reads from them
+//! (its own, not the other crates'), and `request_result_total`, one count per logical call.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicUsize, Ordering},
-};
-
-use axum::{
-    body::Bytes,
-    http::{HeaderMap, HeaderValue, StatusCode},
-};
+use axum::http::{HeaderMap, StatusCode};
 use prometheus_client::{
     encoding::EncodeLabelSet,
     metrics::{counter::Counter, family::Family},
 };
+use serde::{Deserialize, de::DeserializeOwned};
 use service_runtime::{
-    Call, ClientOptions, Endpoint, HttpClient, Observability,
-    propagation::{END_USER, PRODUCTPAGE_FORWARDED, TraceContext, copy_headers},
+    CallError, Downstream, DownstreamError, HttpClient, Observability, Reply, tls::TlsError,
 };
 
-use crate::{CallPolicy, Config};
+use crate::config::Config;
 
+/// The three services productpage calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Details,
@@ -37,7 +30,8 @@ impl Backend {
         }
     }
 
-    /// The body productpage's API answers when this backend fails (spec §3.5).
+    /// The error productpage's API answers when this backend fails; API clients match these
+    /// texts (docs/behaviour.md#the-json-api).
     pub fn unavailable_message(self) -> &'static str {
         match self {
             Self::Details => "Sorry, product details are currently unavailable for this book.",
@@ -47,12 +41,95 @@ impl Backend {
     }
 }
 
-/// What a backend call came to: the body of a 200 answer (its reader parses it into the
-/// types it needs), else the status to pass through.
-#[derive(Debug, Clone)]
-pub enum Fetched {
-    Ok(Bytes),
-    Failed(StatusCode),
+/// details' answer, each value as the text the page shows: the external book service sends
+/// `year` as a string, the static book as a number.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct Details {
+    #[serde(default)]
+    pub author: Text,
+    #[serde(default)]
+    pub year: Text,
+    #[serde(default, rename = "type")]
+    pub kind: Text,
+    #[serde(default)]
+    pub pages: Text,
+    #[serde(default)]
+    pub publisher: Text,
+    #[serde(default)]
+    pub language: Text,
+    #[serde(default, rename = "ISBN-10")]
+    pub isbn_10: Text,
+    #[serde(default, rename = "ISBN-13")]
+    pub isbn_13: Text,
+}
+
+/// A JSON string, number, boolean or null, as text.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Text(pub String);
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl serde::de::Visitor<'_> for TextVisitor {
+            type Value = Text;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or a number")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text(v.to_owned()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Text, E> {
+                Ok(Text::default())
+            }
+        }
+        deserializer.deserialize_any(TextVisitor)
+    }
+}
+
+/// reviews' answer.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Reviews {
+    #[serde(default)]
+    pub podname: Option<String>,
+    #[serde(default)]
+    pub clustername: Option<String>,
+    pub reviews: Vec<ReviewEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReviewEntry {
+    pub reviewer: String,
+    pub text: String,
+    /// Absent from v1.
+    #[serde(default)]
+    pub rating: Option<RatingEntry>,
+}
+
+/// `{"stars": N, "color": "..."}` or `{"error": "..."}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RatingEntry {
+    #[serde(default)]
+    pub stars: Option<i64>,
+    #[serde(default)]
+    pub color: Option<String>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -61,123 +138,148 @@ struct ResultLabels {
     response_code: String,
 }
 
+/// The three downstreams, each with its own addresses and call policy.
 pub struct Backends {
-    client: HttpClient,
-    details: Endpoint,
-    reviews: Vec<Endpoint>,
-    ratings: Endpoint,
-    details_call: CallPolicy,
-    reviews_call: CallPolicy,
-    ratings_call: CallPolicy,
-    next_reviews: AtomicUsize,
+    details: Downstream,
+    reviews: Downstream,
+    ratings: Downstream,
     results: Family<ResultLabels, Counter>,
 }
 
 impl Backends {
-    /// Registers `request_result` (exposed as `request_result_total`) in `metrics`. Fails on a
-    /// client that cannot be built or an address that is not a URL.
-    pub fn new(config: &Config, observability: &mut Observability) -> Result<Arc<Self>, String> {
+    /// Registers `request_result` (exposed as `request_result_total`) with the service's
+    /// metrics.
+    ///
+    /// # Errors
+    /// When the client's TLS configuration cannot be built.
+    pub fn new(config: &Config, observability: &mut Observability) -> Result<Self, TlsError> {
         let results = Family::<ResultLabels, Counter>::default();
         observability.metrics.registry_mut().register(
             "request_result",
             "Results of requests",
             results.clone(),
         );
-        let options = ClientOptions {
-            reuse_connections: config.reuse_connections,
-            ..ClientOptions::default()
-        };
-        let reviews = config
-            .reviews_urls
-            .iter()
-            .map(|url| Endpoint::parse(url))
-            .collect::<Result<Vec<_>, _>>()?;
-        if reviews.is_empty() {
-            return Err("no reviews address".into());
-        }
-        Ok(Arc::new(Self {
-            client: HttpClient::new(options, observability).map_err(|e| e.to_string())?,
-            details: Endpoint::parse(&config.details_url)?,
-            reviews,
-            ratings: Endpoint::parse(&config.ratings_url)?,
-            details_call: config.details_call,
-            reviews_call: config.reviews_call,
-            ratings_call: config.ratings_call,
-            next_reviews: AtomicUsize::new(0),
+        let client = HttpClient::new(config.page.backend_connection_pooling, observability)?;
+        Ok(Self {
+            details: Downstream::new(
+                "details",
+                config.details.clone(),
+                config.details_call,
+                client.clone(),
+            ),
+            reviews: Downstream::new(
+                "reviews",
+                config.reviews.clone(),
+                config.reviews_call,
+                client.clone(),
+            ),
+            ratings: Downstream::new(
+                "ratings",
+                config.ratings.clone(),
+                config.ratings_call,
+                client,
+            ),
             results,
-        }))
+        })
     }
 
-    /// The backends' addresses, for the index page: details, reviews (each), ratings.
-    pub fn addresses(&self) -> (&str, Vec<&str>, &str) {
-        let reviews = self.reviews.iter().map(Endpoint::as_str).collect();
-        (self.details.as_str(), reviews, self.ratings.as_str())
+    fn downstream(&self, backend: Backend) -> &Downstream {
+        match backend {
+            Backend::Details => &self.details,
+            Backend::Reviews => &self.reviews,
+            Backend::Ratings => &self.ratings,
+        }
     }
 
-    pub async fn fetch(&self, backend: Backend, product_id: &str, headers: &HeaderMap) -> Fetched {
-        let (endpoint, policy) = match backend {
-            Backend::Details => (&self.details, self.details_call),
-            Backend::Ratings => (&self.ratings, self.ratings_call),
-            Backend::Reviews => {
-                let turn = self.next_reviews.fetch_add(1, Ordering::Relaxed);
-                (&self.reviews[turn % self.reviews.len()], self.reviews_call)
-            }
+    /// Every address of `backend`, for the index page.
+    pub fn addresses(&self, backend: Backend) -> Vec<String> {
+        self.downstream(backend)
+            .endpoints()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    /// The product's details, for the page.
+    pub async fn details(
+        &self,
+        product_id: &str,
+        headers: &HeaderMap,
+    ) -> Result<Details, DownstreamError> {
+        self.get_json(Backend::Details, product_id, headers).await
+    }
+
+    /// The product's reviews, for the page.
+    pub async fn reviews(
+        &self,
+        product_id: &str,
+        headers: &HeaderMap,
+    ) -> Result<Reviews, DownstreamError> {
+        self.get_json(Backend::Reviews, product_id, headers).await
+    }
+
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        backend: Backend,
+        product_id: &str,
+        headers: &HeaderMap,
+    ) -> Result<T, DownstreamError> {
+        let result = self
+            .downstream(backend)
+            .get_json(&product_path(backend, product_id), headers)
+            .await;
+        let code = match &result {
+            Ok(_) | Err(DownstreamError::Malformed(_)) => StatusCode::OK,
+            Err(DownstreamError::Status(status)) => *status,
+            Err(DownstreamError::Call(_)) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let path = format!("/{}/{}", backend.app(), encode_path_segment(product_id));
-        let call = Call {
-            destination: backend.app(),
-            url: endpoint.url(&path, None),
-            headers: headers.clone(),
-            timeout: policy.timeout,
-            attempts: policy.attempts,
+        self.count(backend, code);
+        result
+            .inspect_err(|err| tracing::warn!(backend = backend.app(), %err, "backend call failed"))
+    }
+
+    /// `backend`'s answer for the product whatever its status, for the JSON API.
+    pub async fn raw(
+        &self,
+        backend: Backend,
+        product_id: &str,
+        headers: &HeaderMap,
+    ) -> Result<Reply, CallError> {
+        let result = self
+            .downstream(backend)
+            .get(&product_path(backend, product_id), headers)
+            .await;
+        let code = match &result {
+            Ok(reply) => reply.status,
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let fetched = match self.client.get(&call).await {
-            Ok(reply) if reply.status == StatusCode::OK => Fetched::Ok(reply.body),
-            Ok(reply) => Fetched::Failed(reply.status),
-            Err(err) => {
-                tracing::warn!(backend = backend.app(), %err, "backend call failed");
-                Fetched::Failed(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-        };
-        let response_code = match &fetched {
-            Fetched::Ok(_) => StatusCode::OK,
-            Fetched::Failed(status) => *status,
-        };
+        self.count(backend, code);
+        result
+            .inspect_err(|err| tracing::warn!(backend = backend.app(), %err, "backend call failed"))
+    }
+
+    fn count(&self, backend: Backend, code: StatusCode) {
         self.results
             .get_or_create(&ResultLabels {
                 destination_app: backend.app(),
-                response_code: response_code.as_str().to_owned(),
+                response_code: code.as_str().to_owned(),
             })
             .inc();
-        fetched
     }
 }
 
-/// The headers every backend call carries: upstream's verbatim list, B3 re-injected from the
-/// incoming context (the client then completes or replaces the trace headers), and `end-user` from the session (never from the client's own header).
-pub fn outbound_headers(incoming: &HeaderMap, user: Option<&str>) -> HeaderMap {
-    let mut headers = copy_headers(incoming, &PRODUCTPAGE_FORWARDED);
-    if let Some(context) = TraceContext::from_b3(incoming) {
-        context.inject_b3(&mut headers);
-    }
-    if let Some(value) = user.and_then(|u| HeaderValue::from_str(u).ok()) {
-        headers.insert(END_USER, value);
-    }
-    headers
-}
-
-/// The id is pasted into the backend path as upstream does, but percent-encoded so that it
-/// stays one path segment.
-fn encode_path_segment(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for byte in segment.bytes() {
+/// `/{backend}/{id}`. The id is pasted in as the original does, but percent-encoded so that
+/// it stays one path segment and cannot reach another backend route.
+fn product_path(backend: Backend, product_id: &str) -> String {
+    let mut path = format!("/{}/", backend.app());
+    for byte in product_id.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~+".contains(&byte) {
-            out.push(byte as char);
+            path.push(byte as char);
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            path.push_str(&format!("%{byte:02X}"));
         }
     }
-    out
+    path
 }
 
 #[cfg(test)]
@@ -186,22 +288,24 @@ mod tests {
 
     #[test]
     fn ids_stay_one_path_segment() {
-        assert_eq!(encode_path_segment("0"), "0");
-        assert_eq!(encode_path_segment("-5"), "-5");
-        assert_eq!(encode_path_segment("../health?x"), "..%2Fhealth%3Fx");
+        assert_eq!(product_path(Backend::Details, "0"), "/details/0");
+        assert_eq!(product_path(Backend::Reviews, "-5"), "/reviews/-5");
+        assert_eq!(
+            product_path(Backend::Ratings, "../health?x"),
+            "/ratings/..%2Fhealth%3Fx"
+        );
     }
 
     #[test]
-    fn end_user_comes_from_the_session_only() {
-        let mut incoming = HeaderMap::new();
-        incoming.insert("end-user", HeaderValue::from_static("mallory"));
-        incoming.insert("x-request-id", HeaderValue::from_static("r1"));
-        let anonymous = outbound_headers(&incoming, None);
-        assert!(anonymous.get("end-user").is_none());
-        assert_eq!(anonymous["x-request-id"], "r1");
-        assert_eq!(
-            outbound_headers(&incoming, Some("jason"))["end-user"],
-            "jason"
-        );
+    fn details_values_are_text_whatever_their_json_type() {
+        let details: Details = serde_json::from_value(serde_json::json!({
+            "id": 0, "author": "A", "year": "2002-07-23", "pages": 80, "type": "paperback",
+            "publisher": null, "language": "English", "ISBN-10": "1", "ISBN-13": true
+        }))
+        .unwrap();
+        assert_eq!(details.year.0, "2002-07-23");
+        assert_eq!(details.pages.0, "80");
+        assert_eq!(details.publisher.0, "");
+        assert_eq!(details.isbn_13.0, "true");
     }
 }

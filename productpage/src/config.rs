@@ -1,195 +1,147 @@
-//! productpage's configuration (spec §3.2).
+//! productpage's settings: the original's variables and ours (docs/behaviour.md#productpage-settings).
 
 use std::time::Duration;
 
-use service_runtime::{ConfigError, Env, TraceConfig, config::DEFAULT_PORT};
+use clap::Args;
+use service_runtime::{
+    CallPolicy, Endpoints, HostList, TelemetryArgs, TraceConfig,
+    address::services_domain,
+    config::{ConfigError, DEFAULT_PORT, strict_switch},
+};
 
 /// The session key used when `SESSION_SECRET` is unset. It is public: set your own in any
 /// deployment where the signed-in user matters. Replicas sharing the default agree.
 pub const DEFAULT_SESSION_SECRET: &str = "bookinfo-rs-demo-session-secret";
 
-/// How one backend is called.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CallPolicy {
-    pub timeout: Duration,
-    pub attempts: u32,
-}
-
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub details_url: String,
-    /// One or more reviews addresses, used round robin.
-    pub reviews_urls: Vec<String>,
-    pub ratings_url: String,
-    pub details_call: CallPolicy,
-    /// Two attempts upstream: the retry doubles the fault-injection delay to about 6 s, which
-    /// the Istio fault-injection task shows on purpose.
-    pub reviews_call: CallPolicy,
-    pub ratings_call: CallPolicy,
-    /// Extra reviews calls per page view (rate-limiting demos).
-    pub flood_factor: u32,
-    /// Reuse backend connections. Off by default, as upstream: a fresh connection per call
-    /// keeps L4 traffic splits spreading over backend versions.
-    pub reuse_connections: bool,
-    pub session_secret: String,
-    pub tracing: TraceConfig,
-}
+/// Extra reviews calls per page view; the original flooding image uses 100.
+const MAX_FLOOD_FACTOR: i64 = 1000;
 
 const THREE_SECONDS: Duration = Duration::from_secs(3);
 
+/// The page's own settings, which the whole-application launcher takes too.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "productpage")]
+pub struct PageArgs {
+    /// Extra reviews calls per page view, sent concurrently (rate-limiting demos), at most 1000.
+    #[arg(long, env, value_parser = clap::value_parser!(u32).range(0..=MAX_FLOOD_FACTOR), default_value_t = 0)]
+    pub flood_factor: u32,
+    /// `true` reuses backend connections; `false`, as the original, opens one per call so that
+    /// L4 traffic splits spread over backend versions.
+    #[arg(long, env, value_parser = strict_switch, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    pub backend_connection_pooling: bool,
+    /// Key that signs the session cookie; replicas must share it. The default is public: set
+    /// your own wherever the signed-in user matters.
+    #[arg(long, env, hide_env_values = true, default_value = DEFAULT_SESSION_SECRET)]
+    pub session_secret: String,
+}
+
+impl Default for PageArgs {
+    fn default() -> Self {
+        Self {
+            flood_factor: 0,
+            backend_connection_pooling: false,
+            session_secret: DEFAULT_SESSION_SECRET.to_owned(),
+        }
+    }
+}
+
+/// productpage's command line and environment.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "productpage")]
+pub struct ProductpageArgs {
+    /// details' host, `host[:port]` or `[ipv6][:port]`; a comma-separated list is used round
+    /// robin.
+    #[arg(long, env, default_value = "details")]
+    pub details_hostname: HostList,
+    /// details' port, for entries of DETAILS_HOSTNAME without one.
+    #[arg(long, env, default_value_t = DEFAULT_PORT)]
+    pub details_service_port: u16,
+    /// reviews' host or hosts, as DETAILS_HOSTNAME.
+    #[arg(long, env, default_value = "reviews")]
+    pub reviews_hostname: HostList,
+    /// reviews' port, for entries of REVIEWS_HOSTNAME without one.
+    #[arg(long, env, default_value_t = DEFAULT_PORT)]
+    pub reviews_service_port: u16,
+    /// ratings' host or hosts, as DETAILS_HOSTNAME (only the ratings API route calls it).
+    #[arg(long, env, default_value = "ratings")]
+    pub ratings_hostname: HostList,
+    /// ratings' port, for entries of RATINGS_HOSTNAME without one.
+    #[arg(long, env, default_value_t = DEFAULT_PORT)]
+    pub ratings_service_port: u16,
+    /// DNS suffix appended to every host name (not to IP addresses), e.g. svc.cluster.local.
+    #[arg(long, env, value_parser = services_domain)]
+    pub services_domain: Option<String>,
+    #[command(flatten)]
+    pub page: PageArgs,
+    /// `service.version` of the spans; a free label (the flooding image sets v-flooding).
+    #[arg(long, env, default_value = "v1")]
+    pub service_version: String,
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+}
+
+/// productpage's configuration, parsed and checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub details: Endpoints,
+    pub reviews: Endpoints,
+    pub ratings: Endpoints,
+    /// One attempt.
+    pub details_call: CallPolicy,
+    /// Two attempts, as the original: the retry doubles the fault-injection delay to about
+    /// 6 s, which the Istio fault-injection task shows on purpose.
+    pub reviews_call: CallPolicy,
+    pub ratings_call: CallPolicy,
+    pub page: PageArgs,
+    pub tracing: TraceConfig,
+}
+
 impl Config {
-    /// `SERVICES_DOMAIN`, `DETAILS_HOSTNAME`/`_SERVICE_PORT`, `REVIEWS_…`, `RATINGS_…`,
-    /// `FLOOD_FACTOR`, and our `BACKEND_CONNECTION_POOLING` and `SESSION_SECRET`.
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        Ok(Self {
-            details_url: env.backend_url("DETAILS", "details")?,
-            reviews_urls: reviews_urls(env)?,
-            ratings_url: env.backend_url("RATINGS", "ratings")?,
-            details_call: CallPolicy {
-                timeout: THREE_SECONDS,
-                attempts: 1,
-            },
-            reviews_call: CallPolicy {
-                timeout: THREE_SECONDS,
-                attempts: 2,
-            },
-            ratings_call: CallPolicy {
-                timeout: THREE_SECONDS,
-                attempts: 1,
-            },
-            flood_factor: flood_factor(env)?,
-            reuse_connections: parse_bool(env, "BACKEND_CONNECTION_POOLING")?,
-            session_secret: env.string_or("SESSION_SECRET", DEFAULT_SESSION_SECRET),
-            tracing: TraceConfig::from_env(
-                env,
-                "productpage",
-                &env.string_or("SERVICE_VERSION", "v1"),
+    /// The original's call policies and the default page settings, no span export.
+    pub fn new(details: Endpoints, reviews: Endpoints, ratings: Endpoints) -> Self {
+        let policy = |attempts| CallPolicy {
+            timeout: THREE_SECONDS,
+            attempts,
+        };
+        Self {
+            details,
+            reviews,
+            ratings,
+            details_call: policy(1),
+            reviews_call: policy(2),
+            ratings_call: policy(1),
+            page: PageArgs::default(),
+            tracing: TraceConfig::disabled("productpage"),
+        }
+    }
+}
+
+impl TryFrom<ProductpageArgs> for Config {
+    type Error = ConfigError;
+
+    fn try_from(args: ProductpageArgs) -> Result<Self, ConfigError> {
+        let domain = args.services_domain.as_deref();
+        let mut config = Self::new(
+            args.details_hostname.endpoints(
+                "DETAILS_HOSTNAME",
+                domain,
+                args.details_service_port,
             )?,
-        })
-    }
-}
-
-/// Extra reviews calls per page view; upstream's flooding image uses 100.
-const MAX_FLOOD_FACTOR: u32 = 1000;
-
-fn flood_factor(env: &Env) -> Result<u32, ConfigError> {
-    let factor = env.parse_or("FLOOD_FACTOR", 0)?;
-    if factor > MAX_FLOOD_FACTOR {
-        return Err(ConfigError::new(
-            "FLOOD_FACTOR",
-            &factor.to_string(),
-            format!("at most {MAX_FLOOD_FACTOR}"),
-        ));
-    }
-    Ok(factor)
-}
-
-fn parse_bool(env: &Env, name: &str) -> Result<bool, ConfigError> {
-    match env.get(name).map(str::to_ascii_lowercase).as_deref() {
-        None | Some("false" | "0" | "no") => Ok(false),
-        Some("true" | "1" | "yes") => Ok(true),
-        Some(other) => Err(ConfigError::new(name, other, "expected true or false")),
-    }
-}
-
-/// `REVIEWS_HOSTNAME` may list several `host[:port]` entries separated by commas (our
-/// addition: the whole-app launcher spreads calls over v1, v2 and v3 this way).
-fn reviews_urls(env: &Env) -> Result<Vec<String>, ConfigError> {
-    let Some(list) = env
-        .get("REVIEWS_HOSTNAME")
-        .filter(|l| l.contains(',') || l.contains(':'))
-    else {
-        return Ok(vec![env.backend_url("REVIEWS", "reviews")?]);
-    };
-    let default_port: u16 = env.parse_or("REVIEWS_SERVICE_PORT", DEFAULT_PORT)?;
-    let invalid = |why: String| ConfigError::new("REVIEWS_HOSTNAME", list, why);
-    list.split(',')
-        .map(str::trim)
-        .filter(|entry| !entry.is_empty())
-        .map(|entry| {
-            let (host, port) = match entry.rsplit_once(':') {
-                Some((host, port)) => (
-                    host,
-                    port.parse::<u16>()
-                        .map_err(|e| invalid(format!("{entry}: {e}")))?,
-                ),
-                None => (entry, default_port),
-            };
-            let url = format!("http://{}:{port}", env.qualified_host(host));
-            service_runtime::Endpoint::parse(&url).map_err(invalid)?;
-            Ok(url)
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn upstream_defaults() {
-        let config = Config::from_env(&Env::default()).unwrap();
-        assert_eq!(config.details_url, "http://details:9080");
-        assert_eq!(config.reviews_urls, ["http://reviews:9080"]);
-        assert_eq!(config.ratings_url, "http://ratings:9080");
-        assert_eq!(
-            config.reviews_call,
-            CallPolicy {
-                timeout: THREE_SECONDS,
-                attempts: 2
-            }
+            args.reviews_hostname.endpoints(
+                "REVIEWS_HOSTNAME",
+                domain,
+                args.reviews_service_port,
+            )?,
+            args.ratings_hostname.endpoints(
+                "RATINGS_HOSTNAME",
+                domain,
+                args.ratings_service_port,
+            )?,
         );
-        assert_eq!(config.details_call.attempts, 1);
-        assert_eq!(config.flood_factor, 0);
-        assert!(!config.reuse_connections);
-        assert_eq!(config.session_secret, DEFAULT_SESSION_SECRET);
-    }
-
-    #[test]
-    fn reviews_hostname_may_list_several_entries() {
-        let env = Env::from_pairs([
-            ("REVIEWS_HOSTNAME", "a:1, b ,c:3"),
-            ("REVIEWS_SERVICE_PORT", "7"),
-        ]);
-        assert_eq!(
-            Config::from_env(&env).unwrap().reviews_urls,
-            ["http://a:1", "http://b:7", "http://c:3"]
-        );
-        let spaces = Env::from_pairs([("REVIEWS_HOSTNAME", "a b:1")]);
-        assert_eq!(
-            Config::from_env(&spaces).unwrap_err().variable,
-            "REVIEWS_HOSTNAME"
-        );
-        let bad = Env::from_pairs([("REVIEWS_HOSTNAME", "a:x")]);
-        assert_eq!(
-            Config::from_env(&bad).unwrap_err().variable,
-            "REVIEWS_HOSTNAME"
-        );
-    }
-
-    #[test]
-    fn invalid_numbers_and_switches_stop_start_up() {
-        let huge = Env::from_pairs([("FLOOD_FACTOR", "1001")]);
-        assert_eq!(
-            Config::from_env(&huge).unwrap_err().variable,
-            "FLOOD_FACTOR"
-        );
-        let flood = Env::from_pairs([("FLOOD_FACTOR", "lots")]);
-        assert_eq!(
-            Config::from_env(&flood).unwrap_err().variable,
-            "FLOOD_FACTOR"
-        );
-        let pooling = Env::from_pairs([("BACKEND_CONNECTION_POOLING", "maybe")]);
-        assert_eq!(
-            Config::from_env(&pooling).unwrap_err().variable,
-            "BACKEND_CONNECTION_POOLING"
-        );
-        let on = Env::from_pairs([
-            ("BACKEND_CONNECTION_POOLING", "true"),
-            ("FLOOD_FACTOR", "100"),
-        ]);
-        let on = Config::from_env(&on).unwrap();
-        assert!(on.reuse_connections);
-        assert_eq!(on.flood_factor, 100);
+        config.page = args.page;
+        config.tracing = args
+            .telemetry
+            .trace_config("productpage", &args.service_version);
+        Ok(config)
     }
 }

@@ -1,5 +1,6 @@
 //! JSON with Python's separators (`", "` and `": "`): productpage's API re-serialises backend
-//! answers with simplejson, so clients of `/api/v1/products` see these bytes (spec §3.4–3.5).
+//! answers with simplejson, so clients of `/api/v1/products` see these bytes
+//! (docs/behaviour.md#the-json-api).
 
 use std::io;
 

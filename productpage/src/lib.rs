@@ -1,14 +1,23 @@
-//! productpage: the HTML product page, login and logout, and the JSON API (spec §3). It knows
-//! details, reviews and ratings only through HTTP and the JSON types in [`backends`].
+//! productpage: the HTML product page, login and logout, and the JSON API
+//! (docs/behaviour.md#productpage). It knows details, reviews and ratings only through HTTP
+//! and the JSON types in `backends`.
+//!
+//! Where things go: a route in `app.rs` and its handler in `routes/`; a setting in
+//! `config.rs`; a call to another service in `backends.rs`; what the page shows in `view.rs`
+//! and `templates/`.
 
-mod api;
+mod app;
 mod backends;
 mod config;
 mod json_style;
-mod page;
+mod product;
+mod render;
 mod routes;
 mod session;
-mod static_files;
+mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod view;
 
-pub use config::{CallPolicy, Config};
-pub use routes::app;
+pub use app::app;
+pub use config::{Config, DEFAULT_SESSION_SECRET, PageArgs, ProductpageArgs};

@@ -4,7 +4,8 @@ use std::process::ExitCode;
 async fn main() -> ExitCode {
     service_runtime::run_service(
         "productpage",
-        productpage::Config::from_env,
+        "Bookinfo productpage: the product page, login, and the JSON API",
+        |args: productpage::ProductpageArgs| productpage::Config::try_from(args),
         productpage::app,
     )
     .await

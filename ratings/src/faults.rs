@@ -1,4 +1,4 @@
-//! The fault modes of spec §6.4. Periods, probability and delay are fields so tests can use
+//! The fault modes of the original ratings images (docs/behaviour.md#fault-modes). Periods, probability and delay are fields so tests can use
 //! small values and a schedule origin in the past instead of waiting.
 
 use std::time::{Duration, Instant};

@@ -1,6 +1,12 @@
-use std::process::ExitCode;
+use std::{convert::Infallible, process::ExitCode};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    service_runtime::run_service("ratings", ratings::Config::from_env, ratings::app).await
+    service_runtime::run_service(
+        "ratings",
+        "Bookinfo ratings: star ratings per product, with the original's fault modes",
+        |args: ratings::RatingsArgs| ratings::Config::try_from(args),
+        |config| Ok::<_, Infallible>(ratings::app(config)),
+    )
+    .await
 }

@@ -14,12 +14,11 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use service_runtime::{
     App, Observability,
-    json::{error_response, json_response, raw_json},
-    metrics::not_found,
+    json::{error_response, json_response, not_found, raw_json},
 };
 
 use crate::{
-    Config,
+    config::Config,
     faults::GetFault,
     store::{RatingsStore, validate_ratings},
 };

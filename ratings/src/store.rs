@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 /// Stars a reviewer may give.
 const STARS: std::ops::RangeInclusive<i64> = 0..=5;
 
-/// The ratings every product has until someone POSTs others (spec §6.4).
+/// The ratings every product has until someone POSTs others: 5 and 4 stars, what the docs
+/// show (docs/behaviour.md#the-ratings-json).
 pub fn default_ratings() -> Map<String, Value> {
     let mut ratings = Map::new();
     ratings.insert("Reviewer1".into(), 5.into());

@@ -3,21 +3,16 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ratings::{Config, FaultMode, Faults};
+use ratings::{Config, FaultMode, Faults, RatingsArgs};
 use service_runtime::{
-    Env, RunningServer,
-    testing::{SpawnedBinary, http_client},
+    RunningServer,
+    testing::{SpawnedBinary, http_client, parse_flags, serve},
 };
 
 async fn start(mode: FaultMode, tune: impl FnOnce(&mut Faults)) -> RunningServer {
-    let mut faults = Faults::new(mode);
-    tune(&mut faults);
-    RunningServer::start_local(ratings::app(Config {
-        faults,
-        tracing: service_runtime::TraceConfig::disabled("ratings"),
-    }))
-    .await
-    .unwrap()
+    let mut config = Config::new(mode);
+    tune(&mut config.faults);
+    serve(ratings::app(config)).await
 }
 
 async fn get(url: String) -> (u16, String) {
@@ -218,7 +213,8 @@ async fn unhealthy_fails_health_and_gets_in_its_second_period() {
 #[test]
 fn service_versions_select_modes_and_v2_refuses() {
     let mode = |v: &str| {
-        Config::from_env(&Env::from_pairs([("SERVICE_VERSION", v)])).map(|c| c.faults.mode)
+        let args = parse_flags::<RatingsArgs>(&["--service-version", v]).unwrap();
+        Config::try_from(args).map(|c| c.faults.mode)
     };
     assert_eq!(mode("v1"), Ok(FaultMode::None));
     assert_eq!(mode("v-faulty"), Ok(FaultMode::Faulty));
@@ -229,18 +225,19 @@ fn service_versions_select_modes_and_v2_refuses() {
     let err = mode("v2").unwrap_err();
     assert_eq!(err.variable, "SERVICE_VERSION");
     assert!(err.reason.contains("not implemented"));
-    let bad = Config::from_env(&Env::from_pairs([("FAULT_PROBABILITY", "2")])).unwrap_err();
-    assert_eq!(bad.variable, "FAULT_PROBABILITY");
+    let bad = parse_flags::<RatingsArgs>(&["--fault-probability", "2"]).unwrap_err();
+    assert!(bad.to_string().contains("FAULT_PROBABILITY"), "{bad}");
 }
 
 #[test]
 fn binary_refuses_v2_with_a_clear_message() {
     let output = Command::new(env!("CARGO_BIN_EXE_ratings"))
         .arg("0")
+        .env_clear()
         .env("SERVICE_VERSION", "v2")
         .output()
         .unwrap();
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("SERVICE_VERSION") && stderr.contains("not implemented"),

@@ -1,4 +1,5 @@
-//! The reviews JSON (spec §5.4), built with serde so any value stays valid JSON.
+//! The reviews JSON (docs/behaviour.md#the-reviews-json), built with serde so any value stays
+//! valid JSON.
 
 use serde::Serialize;
 

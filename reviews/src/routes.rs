@@ -1,47 +1,56 @@
-//! The reviews router.
+//! The reviews router and its handler.
 
 use std::sync::Arc;
 
 use axum::{
     Router,
     extract::{Path, State},
-    http::{HeaderMap, StatusCode},
+    http::StatusCode,
     response::Response,
     routing::get,
 };
 use serde_json::{Map, Value};
 use service_runtime::{
-    App, ClientOptions, Observability, Upstream,
-    json::{error_response, json_response, raw_json},
-    metrics::not_found,
+    App, ForwardedHeaders, HttpClient, Observability,
+    json::{error_response, json_response, not_found, raw_json},
+    tls::TlsError,
 };
 
 use crate::{
-    Config,
-    ratings_client::fetch_ratings,
+    config::Config,
+    ratings_client::RatingsClient,
     review::{RATINGS_UNAVAILABLE, REVIEWS, Rating, Review, ReviewsResponse},
 };
 
 const HEALTHY: &str = r#"{"status": "Reviews is healthy"}"#;
 
 struct AppState {
-    config: Config,
-    /// ratings, when enabled and usable.
-    ratings: Option<Upstream>,
+    /// `None` is v1.
+    ratings: Option<RatingsClient>,
+    star_color: String,
+    podname: String,
+    clustername: String,
 }
 
 /// The reviews service with `/health` and `/metrics`.
-pub fn app(config: Config) -> App {
+///
+/// # Errors
+/// When the ratings client's TLS configuration cannot be built.
+pub fn app(config: Config) -> Result<App, TlsError> {
     let observability = Observability::new(&config.tracing);
-    let ratings = config.ratings.as_ref().and_then(|ratings| {
-        Upstream::new(
-            "ratings",
-            &ratings.base_url,
-            ClientOptions::default(),
-            &observability,
-        )
+    let ratings = match config.ratings {
+        Some(settings) => Some(RatingsClient::new(
+            settings,
+            HttpClient::new(false, &observability)?,
+        )),
+        None => None,
+    };
+    let state = Arc::new(AppState {
+        ratings,
+        star_color: config.star_color,
+        podname: config.podname,
+        clustername: config.clustername,
     });
-    let state = Arc::new(AppState { config, ratings });
     let router = Router::new()
         .route(
             "/health",
@@ -50,32 +59,33 @@ pub fn app(config: Config) -> App {
         .route("/reviews/{id}", get(reviews))
         .fallback(not_found)
         .with_state(state);
-    observability.into_app(router)
+    Ok(observability.into_app(router))
 }
 
 async fn reviews(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    ForwardedHeaders(forwarded): ForwardedHeaders,
 ) -> Response {
-    // Upstream's JAX-RS `int` parameter: `+5` and `007` are fine, anything else is a 404.
+    // The original's JAX-RS `int` parameter: `+5` and `007` are fine, anything else a 404.
     let Ok(product_id) = id.parse::<i32>() else {
         return error_response(StatusCode::NOT_FOUND, "product id must be an integer");
     };
-    let config = &state.config;
-    let ratings = match (&config.ratings, &state.ratings) {
-        (Some(ratings_config), Some(Upstream { client, endpoint })) => Some(
-            fetch_ratings(client, endpoint, ratings_config, product_id, &headers)
+    let ratings = match &state.ratings {
+        None => None,
+        // Any failure leaves the map empty: every review then says ratings are unavailable.
+        Some(client) => Some(
+            client
+                .ratings(product_id, &forwarded)
                 .await
+                .inspect_err(|err| tracing::warn!(%err, "ratings failed"))
                 .unwrap_or_default(),
         ),
-        (Some(_), None) => Some(Map::new()),
-        (None, _) => None,
     };
     let body = ReviewsResponse {
         id: product_id.to_string(),
-        podname: config.podname.clone(),
-        clustername: config.clustername.clone(),
+        podname: state.podname.clone(),
+        clustername: state.clustername.clone(),
         reviews: REVIEWS
             .iter()
             .map(|&(reviewer, text)| Review {
@@ -83,7 +93,7 @@ async fn reviews(
                 text,
                 rating: ratings
                     .as_ref()
-                    .map(|ratings| rating_for(ratings, reviewer, &config.star_color)),
+                    .map(|ratings| rating_for(ratings, reviewer, &state.star_color)),
             })
             .collect(),
     };

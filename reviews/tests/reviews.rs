@@ -1,10 +1,10 @@
 use std::time::{Duration, Instant};
 
-use reviews::{Config, RatingsConfig};
+use reviews::{Config, RatingsSettings, ReviewsArgs};
 use service_runtime::{
-    Env, RunningServer, TraceConfig,
+    Endpoint, Endpoints, RunningServer, TraceConfig,
     propagation::SERVICE_FORWARDED,
-    testing::{Answer, Stub, closed_port, http_client},
+    testing::{Answer, SpawnedBinary, Stub, closed_port, http_client, parse_flags, serve},
 };
 
 const RATINGS_OK: &str = r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#;
@@ -14,7 +14,10 @@ const TEXT2: &str = "Absolutely fun and entertaining. The play lacks thematic de
 
 fn config(ratings_url: Option<String>, color: &str, timeout: Duration) -> Config {
     Config {
-        ratings: ratings_url.map(|base_url| RatingsConfig { base_url, timeout }),
+        ratings: ratings_url.map(|url| RatingsSettings {
+            endpoints: Endpoints::single(url.parse::<Endpoint>().unwrap()),
+            timeout,
+        }),
         star_color: color.into(),
         podname: "reviews-v2-5b667bcbf8-abcde".into(),
         clustername: "null".into(),
@@ -23,9 +26,7 @@ fn config(ratings_url: Option<String>, color: &str, timeout: Duration) -> Config
 }
 
 async fn start(config: Config) -> RunningServer {
-    RunningServer::start_local(reviews::app(config))
-        .await
-        .unwrap()
+    serve(reviews::app(config).unwrap()).await
 }
 
 async fn get_json(url: String) -> (u16, serde_json::Value) {
@@ -221,12 +222,62 @@ async fn health_ids_and_unknown_paths() {
 
 #[tokio::test]
 async fn pod_and_cluster_names_come_from_env_and_stay_valid_json() {
-    let env = Env::from_pairs([
-        ("HOSTNAME", r#"pod "quoted" \ name"#),
-        ("CLUSTER_NAME", "east"),
-    ]);
-    let server = start(Config::from_env(&env).unwrap()).await;
-    let (_, body) = get_json(format!("{}/reviews/0", server.url())).await;
+    let reviews = SpawnedBinary::start(
+        env!("CARGO_BIN_EXE_reviews"),
+        &[
+            ("HOSTNAME", r#"pod "quoted" \ name"#),
+            ("CLUSTER_NAME", "east"),
+        ],
+    )
+    .unwrap();
+    let (_, body) = get_json(format!("http://127.0.0.1:{}/reviews/0", reviews.port)).await;
     assert_eq!(body["podname"], r#"pod "quoted" \ name"#);
     assert_eq!(body["clustername"], "east");
+}
+
+fn parsed(flags: &[&str]) -> Config {
+    Config::try_from(parse_flags::<ReviewsArgs>(flags).unwrap()).unwrap()
+}
+
+#[test]
+fn versions_come_from_enable_ratings_and_star_color() {
+    let v1 = parsed(&[]);
+    assert!(v1.ratings.is_none());
+    assert_eq!(
+        (v1.podname.as_str(), v1.clustername.as_str()),
+        ("null", "null")
+    );
+    let v2 = parsed(&["--enable-ratings"]).ratings.unwrap();
+    assert_eq!(v2.timeout, Duration::from_secs(10));
+    assert_eq!(v2.endpoints.pick().to_string(), "http://ratings:9080");
+    let v3 = parsed(&["--enable-ratings=True", "--star-color", "red"]);
+    assert_eq!(v3.star_color, "red");
+    assert_eq!(v3.ratings.unwrap().timeout, Duration::from_millis(2500));
+    // The launcher and the images build the versions from one table.
+    for version in reviews::VERSIONS {
+        let config = Config::new(version, Endpoints::single("http://r:1".parse().unwrap()));
+        assert_eq!(config.ratings.is_some(), version.enable_ratings);
+        assert_eq!(config.star_color, version.star_color);
+    }
+}
+
+#[test]
+fn ratings_hosts_may_be_ipv6_literals_and_lists() {
+    let ratings = parsed(&[
+        "--enable-ratings",
+        "--ratings-hostname",
+        "[fd00::5]:9081,ratings",
+        "--services-domain",
+        "svc.cluster.local",
+    ])
+    .ratings
+    .unwrap();
+    assert_eq!(
+        ratings.endpoints.pick().to_string(),
+        "http://[fd00::5]:9081"
+    );
+    assert_eq!(
+        ratings.endpoints.pick().to_string(),
+        "http://ratings.svc.cluster.local:9080"
+    );
 }

@@ -1,142 +1,101 @@
-//! Typed configuration from environment variables. Every service reads its settings through
-//! [`Env`], so tests hand in a map instead of touching the process environment.
+//! Settings every service shares, and the value parsers that keep upstream's semantics where
+//! clap's defaults differ. Each setting is a flag and an environment variable of the same name
+//! (`--flood-factor` / `FLOOD_FACTOR`); the value name in `--help` and in error messages is the
+//! variable's name, so a bad value names the variable that carried it.
 
-use std::{collections::HashMap, fmt, str::FromStr, time::Duration};
+use std::{fmt, time::Duration};
 
-/// The port every Bookinfo service listens on unless told otherwise (spec §1).
+use clap::{Args, ValueEnum};
+
+/// The port every Bookinfo service listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 9080;
 
-/// A snapshot of environment variables.
-#[derive(Clone, Debug, Default)]
-pub struct Env {
-    vars: HashMap<String, String>,
-}
-
-/// A variable whose value cannot be used; start-up stops with this message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A setting whose value cannot be used, found after parsing (a combination of settings); the
+/// binaries print it as a usage error and exit 2, like clap's own errors.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {variable}={value:?}: {reason}")]
 pub struct ConfigError {
-    pub variable: String,
+    /// The environment variable (and, in kebab case, the flag) that carried the value.
+    pub variable: &'static str,
     pub value: String,
     pub reason: String,
 }
 
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid {}={:?}: {}",
-            self.variable, self.value, self.reason
-        )
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
 impl ConfigError {
-    pub fn new(variable: &str, value: &str, reason: impl Into<String>) -> Self {
+    pub fn new(
+        variable: &'static str,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
         Self {
-            variable: variable.to_owned(),
-            value: value.to_owned(),
+            variable,
+            value: value.into(),
             reason: reason.into(),
         }
     }
 }
 
-impl Env {
-    /// The process environment; variables that are not valid UTF-8 are left out.
-    pub fn from_process() -> Self {
-        let vars = std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect();
-        Self { vars }
-    }
+/// Upstream's switches (`ENABLE_RATINGS`, `DO_NOT_ENCRYPT`, ...): on only for `true`, in any
+/// case; any other value is off rather than an error, as the original services read them.
+pub fn upstream_switch(value: &str) -> Result<bool, std::convert::Infallible> {
+    Ok(value.trim().eq_ignore_ascii_case("true"))
+}
 
-    pub fn from_pairs<I, K, V>(pairs: I) -> Self
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: Into<String>,
-        V: Into<String>,
-    {
+/// Our own switches: `true`/`false` (also `1`/`0`, `yes`/`no`), anything else an error.
+pub fn strict_switch(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err("expected true or false".to_owned()),
+    }
+}
+
+/// A duration given in whole milliseconds (the `*_MS` variables).
+pub fn millis(value: &str) -> Result<Duration, String> {
+    value
+        .trim()
+        .parse::<u64>()
+        .map(Duration::from_millis)
+        .map_err(|err| format!("{err} (expected whole milliseconds)"))
+}
+
+/// `LOG_FORMAT`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Text => "text",
+            Self::Json => "json",
+        })
+    }
+}
+
+/// Log settings, shared by every binary.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Logs")]
+pub struct LogArgs {
+    /// Log level and per-target filters, in tracing's EnvFilter syntax; `access=debug` adds one
+    /// line per request.
+    #[arg(long, env, default_value = "info")]
+    pub rust_log: String,
+    /// Log line format.
+    #[arg(long, env, value_enum, ignore_case = true, default_value_t)]
+    pub log_format: LogFormat,
+}
+
+impl Default for LogArgs {
+    fn default() -> Self {
         Self {
-            vars: pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        }
-    }
-
-    /// The same environment with one variable set (used by the launcher to configure variants).
-    pub fn with(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.vars.insert(name.to_owned(), value.into());
-        self
-    }
-
-    /// The value, treating an empty string as unset (Kubernetes often renders unset values as "").
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    }
-
-    pub fn string_or(&self, name: &str, default: &str) -> String {
-        self.get(name).unwrap_or(default).to_owned()
-    }
-
-    /// Upstream's boolean switches: only `true` (any case) turns them on.
-    pub fn flag(&self, name: &str) -> bool {
-        self.get(name)
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-    }
-
-    pub fn parse_or<T>(&self, name: &str, default: T) -> Result<T, ConfigError>
-    where
-        T: FromStr,
-        T::Err: fmt::Display,
-    {
-        match self.get(name) {
-            None => Ok(default),
-            Some(raw) => raw
-                .trim()
-                .parse()
-                .map_err(|e: T::Err| ConfigError::new(name, raw, e.to_string())),
-        }
-    }
-
-    /// A duration given in milliseconds.
-    pub fn millis_or(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
-        self.parse_or(name, default.as_millis() as u64)
-            .map(Duration::from_millis)
-    }
-
-    /// `http://{host}{.SERVICES_DOMAIN}:{port}` for a backend, from `<PREFIX>_HOSTNAME` and
-    /// `<PREFIX>_SERVICE_PORT` (spec §3.2). The port is validated, unlike upstream, so a typo
-    /// stops start-up instead of failing every request.
-    pub fn backend_url(&self, prefix: &str, default_host: &str) -> Result<String, ConfigError> {
-        let host_var = format!("{prefix}_HOSTNAME");
-        let host = self.string_or(&host_var, default_host);
-        let port: u16 = self.parse_or(&format!("{prefix}_SERVICE_PORT"), DEFAULT_PORT)?;
-        let url = format!("http://{}:{port}", self.qualified_host(&host));
-        crate::Endpoint::parse(&url)
-            .map(|_| url)
-            .map_err(|why| ConfigError::new(&host_var, &host, why))
-    }
-
-    /// The host with `.SERVICES_DOMAIN` appended when that variable is set.
-    pub fn qualified_host(&self, host: &str) -> String {
-        match self.get("SERVICES_DOMAIN") {
-            Some(domain) => format!("{host}.{domain}"),
-            None => host.to_owned(),
-        }
-    }
-
-    /// The listening port: the first command-line argument, else `PORT`, else 9080.
-    pub fn listen_port(&self, args: &[String]) -> Result<u16, ConfigError> {
-        match args.first() {
-            Some(arg) => arg
-                .parse()
-                .map_err(|e| ConfigError::new("port argument", arg, format!("{e}"))),
-            None => self.parse_or("PORT", DEFAULT_PORT),
+            rust_log: "info".to_owned(),
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -146,59 +105,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn port_comes_from_argument_then_env_then_default() {
-        let env = Env::from_pairs([("PORT", "9999")]);
-        assert_eq!(env.listen_port(&["9081".into()]), Ok(9081));
-        assert_eq!(env.listen_port(&[]), Ok(9999));
-        assert_eq!(Env::default().listen_port(&[]), Ok(9080));
+    fn upstream_switches_are_on_only_for_true() {
+        for (value, on) in [
+            ("true", true),
+            ("TRUE", true),
+            ("True", true),
+            ("yes", false),
+            ("1", false),
+            ("", false),
+        ] {
+            assert_eq!(upstream_switch(value), Ok(on), "{value:?}");
+        }
     }
 
     #[test]
-    fn invalid_values_name_the_variable() {
-        let env = Env::from_pairs([("PORT", "nine")]);
-        let err = env.listen_port(&[]).unwrap_err();
-        assert_eq!(err.variable, "PORT");
-        assert!(err.to_string().contains("PORT=\"nine\""), "{err}");
-        let err = Env::default().listen_port(&["x".into()]).unwrap_err();
-        assert!(
-            err.to_string().contains("invalid port argument=\"x\""),
-            "{err}"
-        );
+    fn strict_switches_refuse_other_words() {
+        assert_eq!(strict_switch("Yes"), Ok(true));
+        assert_eq!(strict_switch("0"), Ok(false));
+        assert!(strict_switch("maybe").is_err());
     }
 
     #[test]
-    fn backend_url_uses_upstream_defaults_and_domain() {
-        assert_eq!(
-            Env::default().backend_url("DETAILS", "details").unwrap(),
-            "http://details:9080"
-        );
-        let env = Env::from_pairs([
-            ("SERVICES_DOMAIN", "svc.cluster.local"),
-            ("RATINGS_HOSTNAME", "r"),
-            ("RATINGS_SERVICE_PORT", "1234"),
-        ]);
-        assert_eq!(
-            env.backend_url("RATINGS", "ratings").unwrap(),
-            "http://r.svc.cluster.local:1234"
-        );
-        let host = Env::from_pairs([("RATINGS_HOSTNAME", "a b")]);
-        assert_eq!(
-            host.backend_url("RATINGS", "ratings").unwrap_err().variable,
-            "RATINGS_HOSTNAME"
-        );
-        let bad = Env::from_pairs([("RATINGS_SERVICE_PORT", "tcp://10.0.0.1:9080")]);
-        assert_eq!(
-            bad.backend_url("RATINGS", "ratings").unwrap_err().variable,
-            "RATINGS_SERVICE_PORT"
-        );
-    }
-
-    #[test]
-    fn flags_accept_only_true() {
-        let env = Env::from_pairs([("A", "TRUE"), ("B", "yes"), ("C", "")]);
-        assert!(env.flag("A"));
-        assert!(!env.flag("B"));
-        assert!(!env.flag("C"));
-        assert!(!env.flag("D"));
+    fn millis_are_whole_milliseconds() {
+        assert_eq!(millis("2500"), Ok(Duration::from_millis(2500)));
+        assert!(millis("2.5s").is_err());
+        assert!(millis("-1").is_err());
     }
 }

@@ -26,3 +26,8 @@ pub fn error_response(status: StatusCode, message: &str) -> Response {
 pub fn raw_json(status: StatusCode, body: &'static str) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
+
+/// The answer to a path no route matches; JSON, so API clients can read it.
+pub async fn not_found() -> Response {
+    error_response(StatusCode::NOT_FOUND, "not found")
+}

@@ -1,9 +1,12 @@
-//! What every Bookinfo service needs, written once: typed configuration from the environment,
-//! the HTTP server (dual-stack bind, graceful shutdown, `/metrics`), the forwarded-header lists,
-//! the outbound HTTP client, and telemetry (logs, metrics, spans).
+//! What every Bookinfo service needs, written once: settings (clap, from flags and the
+//! environment), downstream addresses, the HTTP server (dual-stack bind, graceful shutdown,
+//! `/metrics`), the forwarded-header lists, one outbound HTTP client with its TLS
+//! configuration, and telemetry (logs, metrics, spans).
 
+pub mod address;
 pub mod client;
 pub mod config;
+pub mod downstream;
 pub mod json;
 pub mod logging;
 pub mod metrics;
@@ -14,10 +17,14 @@ pub mod serve;
 pub mod spans;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tls;
 
-pub use client::{Call, CallError, ClientOptions, Endpoint, HttpClient, Reply, Upstream};
-pub use config::{ConfigError, Env};
+pub use address::{Endpoint, Endpoints, HostList};
+pub use client::{CallError, CallPolicy, HttpClient, Reply};
+pub use config::ConfigError;
+pub use downstream::{Downstream, DownstreamError};
 pub use metrics::Metrics;
 pub use observe::Observability;
+pub use propagation::ForwardedHeaders;
 pub use serve::{App, RunningServer, run_service};
-pub use spans::{TraceConfig, Tracing};
+pub use spans::{ServiceTracer, TelemetryArgs, TraceConfig};

@@ -1,20 +1,23 @@
-//! The log subscriber: human-readable on a terminal, JSON when `LOG_FORMAT=json`, level from
-//! `RUST_LOG` (default `info`). Request log lines carry `trace_id` and `span_id` (see observe).
+//! The log subscriber: human-readable, or JSON when `LOG_FORMAT=json`; level from `RUST_LOG`
+//! (default `info`). Request log lines carry `trace_id` and `span_id` (see observe).
 
 use std::io::IsTerminal;
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
-use crate::Env;
+use crate::config::{LogArgs, LogFormat};
 
 /// Installs the global subscriber. A second call (tests, the whole-app launcher) keeps the
 /// first one.
-pub fn init(env: &Env) {
-    let filter = EnvFilter::try_new(env.get("RUST_LOG").unwrap_or("info"))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = env
-        .get("LOG_FORMAT")
-        .is_some_and(|f| f.eq_ignore_ascii_case("json"));
+pub fn init(args: &LogArgs) {
+    let filter = EnvFilter::try_new(&args.rust_log).unwrap_or_else(|err| {
+        eprintln!(
+            "RUST_LOG={:?} is not a valid filter ({err}); logging at info",
+            args.rust_log
+        );
+        EnvFilter::new("info")
+    });
+    let json = args.log_format == LogFormat::Json;
     let registry = tracing_subscriber::registry().with(filter);
     let installed = if json {
         registry

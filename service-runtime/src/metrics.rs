@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use crate::process::ProcessCollector;
-use axum::{http::StatusCode, response::IntoResponse};
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
     metrics::{
@@ -152,9 +151,4 @@ impl Metrics {
         }
         out
     }
-}
-
-/// A 404 for unknown paths; JSON so API clients can read it.
-pub async fn not_found() -> impl IntoResponse {
-    crate::json::error_response(StatusCode::NOT_FOUND, "not found")
 }

@@ -14,38 +14,30 @@ use axum::{
 use opentelemetry::{KeyValue, context::FutureExt};
 
 use crate::{
-    App, Metrics,
-    metrics::PROMETHEUS_TEXT,
+    metrics::{Metrics, PROMETHEUS_TEXT},
     propagation::TraceContext,
-    spans::{self, TraceConfig, Tracing},
+    serve::App,
+    spans::{self, ServiceTracer, TraceConfig},
 };
 
-/// A service's metrics and tracer, set up once and shared by its router and its client.
+/// A service's metrics and tracer, set up once and shared by its router and its clients.
 pub struct Observability {
     pub metrics: Metrics,
-    pub tracing: Tracing,
-}
-
-struct Shared {
-    metrics: Metrics,
-    tracing: Tracing,
+    pub tracer: ServiceTracer,
 }
 
 impl Observability {
     pub fn new(trace: &TraceConfig) -> Self {
         Self {
             metrics: Metrics::new(),
-            tracing: Tracing::new(trace),
+            tracer: ServiceTracer::new(trace),
         }
     }
 
     /// Adds `GET /metrics` to `router` and wraps every route in the request middleware.
     pub fn into_app(self, router: Router) -> App {
-        let tracing = self.tracing.clone();
-        let shared = Arc::new(Shared {
-            metrics: self.metrics,
-            tracing: self.tracing,
-        });
+        let tracer = self.tracer.clone();
+        let shared = Arc::new(self);
         let scrape = shared.clone();
         let router = router
             .route(
@@ -58,7 +50,7 @@ impl Observability {
                 }),
             )
             .layer(middleware::from_fn_with_state(shared, observe_request));
-        App::new(router, Some(tracing))
+        App::new(router, Some(tracer))
     }
 }
 
@@ -84,7 +76,7 @@ fn metric_method(method: &Method) -> &'static str {
 }
 
 async fn observe_request(
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<Observability>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -96,7 +88,7 @@ async fn observe_request(
         .map_or("unmatched", MatchedPath::as_str)
         .to_owned();
     let caller = TraceContext::extract(request.headers());
-    let context = shared.tracing.start_server(caller, || {
+    let context = shared.tracer.start_server(caller, || {
         let mut attributes = vec![
             KeyValue::new("http.request.method", method.to_string()),
             KeyValue::new("http.route", route.clone()),

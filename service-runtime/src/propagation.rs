@@ -1,7 +1,12 @@
 //! Which incoming headers each hop forwards (spec §2.1), and the trace context in its two
 //! wire formats: W3C `traceparent` and B3 (multi-header `x-b3-*` or single-header `b3`).
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use std::convert::Infallible;
+
+use axum::{
+    extract::FromRequestParts,
+    http::{HeaderMap, HeaderName, HeaderValue, request::Parts},
+};
 
 /// Set by productpage from the session; Istio's routing rules match it (spec §2.3).
 pub const END_USER: &str = "end-user";
@@ -69,6 +74,19 @@ pub fn copy_headers(incoming: &HeaderMap, names: &[HeaderName]) -> HeaderMap {
         }
     }
     out
+}
+
+/// What details and reviews forward to their own downstreams: the [`SERVICE_FORWARDED`]
+/// headers of the request being served. An extractor, so a handler takes it as an argument.
+#[derive(Debug, Clone, Default)]
+pub struct ForwardedHeaders(pub HeaderMap);
+
+impl<S: Send + Sync> FromRequestParts<S> for ForwardedHeaders {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        Ok(Self(copy_headers(&parts.headers, &SERVICE_FORWARDED)))
+    }
 }
 
 /// A span context as it travels between services: a 128-bit trace id (a 64-bit B3 id is

@@ -11,18 +11,24 @@ use axum::{Router, serve::ListenerExt};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
-use crate::{ConfigError, Env, logging, spans::Tracing};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, error::ErrorKind};
+
+use crate::{
+    config::{ConfigError, DEFAULT_PORT, LogArgs},
+    logging,
+    spans::ServiceTracer,
+};
 
 /// A service ready to serve: its router, and the tracer whose buffered spans are flushed
 /// once the server has stopped.
 pub struct App {
     router: Router,
-    tracing: Option<Tracing>,
+    tracer: Option<ServiceTracer>,
 }
 
 impl App {
-    pub fn new(router: Router, tracing: Option<Tracing>) -> Self {
-        Self { router, tracing }
+    pub fn new(router: Router, tracer: Option<ServiceTracer>) -> Self {
+        Self { router, tracer }
     }
 }
 
@@ -33,9 +39,9 @@ impl From<Router> for App {
 }
 
 /// Exports buffered spans; the exporter blocks, so it runs off the async workers.
-async fn flush(tracing: Option<Tracing>) {
-    if let Some(tracing) = tracing {
-        let _ = tokio::task::spawn_blocking(move || tracing.shutdown()).await;
+async fn flush(tracer: Option<ServiceTracer>) {
+    if let Some(tracer) = tracer {
+        let _ = tokio::task::spawn_blocking(move || tracer.shutdown()).await;
     }
 }
 
@@ -126,14 +132,14 @@ pub struct RunningServer {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<io::Result<()>>,
-    tracing: Option<Tracing>,
+    tracer: Option<ServiceTracer>,
 }
 
 impl RunningServer {
     /// Starts serving on an already bound listener. The socket accepts connections before this
     /// returns, so callers can send requests at once without polling for readiness.
     pub fn start(listener: TcpListener, app: impl Into<App>) -> io::Result<Self> {
-        let App { router, tracing } = app.into();
+        let App { router, tracer } = app.into();
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(serve(listener, router, async {
@@ -143,7 +149,7 @@ impl RunningServer {
             addr,
             stop: Some(stop),
             task,
-            tracing,
+            tracer,
         })
     }
 
@@ -168,31 +174,51 @@ impl RunningServer {
             let _ = stop.send(());
         }
         let served = (&mut self.task).await.map_err(io::Error::other)?;
-        flush(self.tracing.take()).await;
+        flush(self.tracer.take()).await;
         served
     }
 }
 
-/// The whole `main` of a service binary: logging, configuration (a bad value stops start-up
-/// with a message naming the variable), dual-stack bind, serve until SIGTERM or Ctrl-C, then
-/// flush spans.
-pub async fn run_service<C>(
+/// A service binary's command line: the port first, as the original images pass it, then
+/// the log settings and the service's own.
+#[derive(Debug, Parser)]
+struct ServiceCli<A: Args> {
+    /// Port to listen on, as the first argument (the original images' form) or PORT.
+    #[arg(env = "PORT", default_value_t = DEFAULT_PORT)]
+    port: u16,
+    #[command(flatten)]
+    log: LogArgs,
+    #[command(flatten)]
+    service: A,
+}
+
+/// The whole `main` of a service binary: the command line and environment (`--help`,
+/// `--version`; a bad value stops start-up, exit 2, with a message naming the variable),
+/// logging, dual-stack bind, serve until SIGTERM or Ctrl-C, then flush spans.
+pub async fn run_service<A: Args, C, E: std::fmt::Display>(
     service: &'static str,
-    config: impl FnOnce(&Env) -> Result<C, ConfigError>,
-    app: impl FnOnce(C) -> App,
+    about: &'static str,
+    config: impl FnOnce(A) -> Result<C, ConfigError>,
+    app: impl FnOnce(C) -> Result<App, E>,
 ) -> ExitCode {
-    let env = Env::from_process();
-    logging::init(&env);
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let started =
-        (|| -> Result<(u16, C), ConfigError> { Ok((env.listen_port(&args)?, config(&env)?)) })();
-    let (port, config) = match started {
-        Ok(ok) => ok,
-        Err(err) => {
-            eprintln!("{service}: {err}");
-            return ExitCode::from(2);
-        }
+    let mut command = ServiceCli::<A>::command()
+        .name(service)
+        .bin_name(service)
+        .about(about)
+        .version(env!("CARGO_PKG_VERSION"));
+    let cli = match command
+        .try_get_matches_from_mut(std::env::args_os())
+        .and_then(|matches| ServiceCli::<A>::from_arg_matches(&matches))
+    {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
     };
+    let config = match config(cli.service) {
+        Ok(config) => config,
+        Err(err) => command.error(ErrorKind::ValueValidation, err).exit(),
+    };
+    logging::init(&cli.log);
+    let port = cli.port;
     let listener = match bind_dual_stack(port) {
         Ok(listener) => listener,
         Err(err) => {
@@ -204,9 +230,15 @@ pub async fn run_service<C>(
         Ok(addr) => tracing::info!(service, "listening on {addr}"),
         Err(err) => tracing::warn!(service, %err, "listening on an unknown address"),
     }
-    let App { router, tracing } = app(config);
+    let App { router, tracer } = match app(config) {
+        Ok(app) => app,
+        Err(err) => {
+            eprintln!("{service}: cannot start: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let result = serve(listener, router, shutdown_signal()).await;
-    flush(tracing).await;
+    flush(tracer).await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -18,25 +18,95 @@ use opentelemetry_sdk::{
     trace::{Sampler, SdkTracer, SdkTracerProvider},
 };
 
-use crate::{ConfigError, Env, propagation::TraceContext};
+use clap::{Args, ValueEnum};
+
+use crate::{config::upstream_switch, propagation::TraceContext};
 
 /// How long an export may take; a slow or unreachable collector never holds requests (the
 /// batch processor exports on its own thread), only shutdown, and only this long.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(3);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `OTEL_EXPORTER_OTLP_PROTOCOL`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum OtlpProtocol {
+    #[value(name = "grpc")]
     Grpc,
+    #[default]
+    #[value(name = "http/protobuf")]
     HttpProtobuf,
 }
 
-/// Where and as whom spans are exported, from the standard OTEL_* variables.
+/// The standard OpenTelemetry settings a service reads, as flags and `OTEL_*` variables.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Telemetry (OpenTelemetry)")]
+pub struct TelemetryArgs {
+    /// OTLP base URL; setting it turns span export on. `/v1/traces` is appended for
+    /// http/protobuf (`http://jaeger:4318`); gRPC uses it as is (`http://jaeger:4317`).
+    #[arg(long, env, value_parser = otlp_url)]
+    pub otel_exporter_otlp_endpoint: Option<String>,
+    /// The full OTLP traces URL, used as is; wins over OTEL_EXPORTER_OTLP_ENDPOINT.
+    #[arg(long, env, value_parser = otlp_url)]
+    pub otel_exporter_otlp_traces_endpoint: Option<String>,
+    /// OTLP transport [default: http/protobuf].
+    #[arg(long, env, value_enum)]
+    pub otel_exporter_otlp_protocol: Option<OtlpProtocol>,
+    /// OTLP transport for traces; wins over OTEL_EXPORTER_OTLP_PROTOCOL.
+    #[arg(long, env, value_enum)]
+    pub otel_exporter_otlp_traces_protocol: Option<OtlpProtocol>,
+    /// `service.name` of the spans [default: the service's own name]. Ignored by the
+    /// whole-application launcher, whose services each report under their own name.
+    #[arg(long, env)]
+    pub otel_service_name: Option<String>,
+    /// `true` turns span export off whatever else is set.
+    #[arg(long, env, value_parser = upstream_switch, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    pub otel_sdk_disabled: bool,
+    /// The pod name (`k8s.pod.name`; reviews also answers it as `podname`); Kubernetes sets
+    /// HOSTNAME to it.
+    #[arg(long = "pod-name", env = "HOSTNAME", value_name = "HOSTNAME")]
+    pub pod_name: Option<String>,
+}
+
+impl TelemetryArgs {
+    /// Where and as whom `service` (at `version`) exports its spans.
+    pub fn trace_config(&self, service: &str, version: &str) -> TraceConfig {
+        let protocol = self
+            .otel_exporter_otlp_traces_protocol
+            .or(self.otel_exporter_otlp_protocol)
+            .unwrap_or_default();
+        let endpoint = if self.otel_sdk_disabled {
+            None
+        } else if let Some(traces) = &self.otel_exporter_otlp_traces_endpoint {
+            Some(traces.clone())
+        } else {
+            self.otel_exporter_otlp_endpoint
+                .as_deref()
+                .map(|base| match protocol {
+                    OtlpProtocol::Grpc => base.to_owned(),
+                    OtlpProtocol::HttpProtobuf => {
+                        format!("{}/v1/traces", base.trim_end_matches('/'))
+                    }
+                })
+        };
+        TraceConfig {
+            service_name: self
+                .otel_service_name
+                .clone()
+                .unwrap_or_else(|| service.to_owned()),
+            service_version: version.to_owned(),
+            pod_name: self.pod_name.clone(),
+            endpoint,
+            protocol,
+        }
+    }
+}
+
+/// Where and as whom spans are exported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceConfig {
     pub service_name: String,
     /// `service.version`: v1, v2, v3.
     pub service_version: String,
-    /// `k8s.pod.name`, from `HOSTNAME`.
+    /// `k8s.pod.name`.
     pub pod_name: Option<String>,
     /// The full OTLP traces endpoint; `None` turns export off.
     pub endpoint: Option<String>,
@@ -44,76 +114,24 @@ pub struct TraceConfig {
 }
 
 impl TraceConfig {
-    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (used as is) or `OTEL_EXPORTER_OTLP_ENDPOINT` (with
-    /// `/v1/traces` appended for HTTP), `OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL` (`grpc` or
-    /// `http/protobuf`, the default), `OTEL_SERVICE_NAME`, `OTEL_SDK_DISABLED`, `HOSTNAME`.
-    pub fn from_env(env: &Env, service: &str, version: &str) -> Result<Self, ConfigError> {
-        let protocol_var = [
-            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-            "OTEL_EXPORTER_OTLP_PROTOCOL",
-        ]
-        .into_iter()
-        .find(|name| env.get(name).is_some());
-        let protocol = match protocol_var.and_then(|name| Some((name, env.get(name)?))) {
-            None | Some((_, "http/protobuf")) => OtlpProtocol::HttpProtobuf,
-            Some((_, "grpc")) => OtlpProtocol::Grpc,
-            Some((name, other)) => {
-                return Err(ConfigError::new(
-                    name,
-                    other,
-                    "expected grpc or http/protobuf",
-                ));
-            }
-        };
-        let endpoint = if env.flag("OTEL_SDK_DISABLED") {
-            None
-        } else if let Some(traces) = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
-            Some(validated("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces)?)
-        } else if let Some(base) = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") {
-            let base = validated("OTEL_EXPORTER_OTLP_ENDPOINT", base)?;
-            Some(match protocol {
-                OtlpProtocol::Grpc => base,
-                OtlpProtocol::HttpProtobuf => format!("{}/v1/traces", base.trim_end_matches('/')),
-            })
-        } else {
-            None
-        };
-        Ok(Self {
-            service_name: env.string_or("OTEL_SERVICE_NAME", service),
-            service_version: version.to_owned(),
-            pod_name: env.get("HOSTNAME").map(str::to_owned),
-            endpoint,
-            protocol,
-        })
-    }
-
-    /// No export (tests and services built without configuration).
+    /// No export (tests, and services given no telemetry settings).
     pub fn disabled(service: &str) -> Self {
-        Self {
-            service_name: service.to_owned(),
-            service_version: "v1".to_owned(),
-            pod_name: None,
-            endpoint: None,
-            protocol: OtlpProtocol::HttpProtobuf,
-        }
+        TelemetryArgs::default().trace_config(service, "v1")
     }
 }
 
-fn validated(variable: &str, url: &str) -> Result<String, ConfigError> {
-    let parsed: Result<axum::http::Uri, _> = url.parse();
-    match parsed {
-        Ok(uri) if uri.scheme().is_some() && uri.host().is_some() => Ok(url.to_owned()),
-        _ => Err(ConfigError::new(
-            variable,
-            url,
-            "expected an http:// or https:// URL",
-        )),
+fn otlp_url(url: &str) -> Result<String, String> {
+    match url.parse::<axum::http::Uri>() {
+        Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() => {
+            Ok(url.to_owned())
+        }
+        _ => Err("expected an http:// or https:// URL".to_owned()),
     }
 }
 
 /// A service's tracer; cheap to clone.
 #[derive(Clone)]
-pub struct Tracing {
+pub struct ServiceTracer {
     inner: Arc<Inner>,
 }
 
@@ -131,15 +149,15 @@ impl Drop for Inner {
     }
 }
 
-impl std::fmt::Debug for Tracing {
+impl std::fmt::Debug for ServiceTracer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tracing")
+        f.debug_struct("ServiceTracer")
             .field("exporting", &self.inner.exporting)
             .finish()
     }
 }
 
-impl Tracing {
+impl ServiceTracer {
     /// Builds the provider; an exporter that cannot be built is logged and export stays off,
     /// because tracing must never stop a service from serving.
     pub fn new(config: &TraceConfig) -> Self {
@@ -313,8 +331,6 @@ fn build_exporter(
     endpoint: &str,
     protocol: OtlpProtocol,
 ) -> Result<opentelemetry_otlp::SpanExporter, opentelemetry_otlp::ExporterBuildError> {
-    // The HTTP exporter builds its own reqwest client, which needs the TLS provider too.
-    crate::client::install_tls_provider();
     let builder = opentelemetry_otlp::SpanExporter::builder();
     match protocol {
         OtlpProtocol::Grpc => builder
@@ -335,10 +351,25 @@ fn build_exporter(
 mod tests {
     use super::*;
 
+    fn telemetry(pairs: &[(&str, &str)]) -> TelemetryArgs {
+        let mut args = TelemetryArgs::default();
+        for (name, value) in pairs {
+            let value = Some((*value).to_owned());
+            match *name {
+                "endpoint" => args.otel_exporter_otlp_endpoint = value,
+                "traces_endpoint" => args.otel_exporter_otlp_traces_endpoint = value,
+                "service_name" => args.otel_service_name = value,
+                "pod_name" => args.pod_name = value,
+                other => panic!("no setting {other}"),
+            }
+        }
+        args
+    }
+
     #[test]
     fn endpoints_follow_the_otlp_spec() {
-        let env = Env::from_pairs([("OTEL_EXPORTER_OTLP_ENDPOINT", "http://jaeger:4318/")]);
-        let config = TraceConfig::from_env(&env, "details", "v1").unwrap();
+        let config =
+            telemetry(&[("endpoint", "http://jaeger:4318/")]).trace_config("details", "v1");
         assert_eq!(
             config.endpoint.as_deref(),
             Some("http://jaeger:4318/v1/traces")
@@ -346,79 +377,53 @@ mod tests {
         assert_eq!(config.protocol, OtlpProtocol::HttpProtobuf);
         assert_eq!(config.service_name, "details");
 
-        let grpc = Env::from_pairs([
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://jaeger:4317"),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-            ("OTEL_SERVICE_NAME", "my-details"),
-            ("HOSTNAME", "details-v1-abc"),
+        let mut grpc = telemetry(&[
+            ("endpoint", "http://jaeger:4317"),
+            ("service_name", "my-details"),
+            ("pod_name", "details-v1-abc"),
         ]);
-        let config = TraceConfig::from_env(&grpc, "details", "v1").unwrap();
+        grpc.otel_exporter_otlp_protocol = Some(OtlpProtocol::Grpc);
+        let config = grpc.trace_config("details", "v1");
         assert_eq!(config.endpoint.as_deref(), Some("http://jaeger:4317"));
         assert_eq!(config.protocol, OtlpProtocol::Grpc);
         assert_eq!(config.service_name, "my-details");
         assert_eq!(config.pod_name.as_deref(), Some("details-v1-abc"));
 
-        let traces = Env::from_pairs([
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://ignored:4318"),
-            (
-                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-                "http://collector:4318/custom",
-            ),
+        let traces = telemetry(&[
+            ("endpoint", "http://ignored:4318"),
+            ("traces_endpoint", "http://collector:4318/custom"),
         ]);
-        let config = TraceConfig::from_env(&traces, "x", "v1").unwrap();
         assert_eq!(
-            config.endpoint.as_deref(),
+            traces.trace_config("x", "v1").endpoint.as_deref(),
             Some("http://collector:4318/custom")
         );
-        assert_eq!(
-            TraceConfig::from_env(&Env::default(), "x", "v1")
-                .unwrap()
-                .endpoint,
-            None
-        );
+        assert_eq!(TraceConfig::disabled("x").endpoint, None);
+
+        let mut disabled = telemetry(&[("endpoint", "http://jaeger:4318")]);
+        disabled.otel_sdk_disabled = true;
+        assert_eq!(disabled.trace_config("x", "v1").endpoint, None);
     }
 
     #[test]
-    fn bad_values_name_the_variable() {
-        let protocol = Env::from_pairs([("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]);
-        assert_eq!(
-            TraceConfig::from_env(&protocol, "x", "v1")
-                .unwrap_err()
-                .variable,
-            "OTEL_EXPORTER_OTLP_PROTOCOL"
-        );
-        let endpoint = Env::from_pairs([("OTEL_EXPORTER_OTLP_ENDPOINT", "jaeger:4317")]);
-        assert_eq!(
-            TraceConfig::from_env(&endpoint, "x", "v1")
-                .unwrap_err()
-                .variable,
-            "OTEL_EXPORTER_OTLP_ENDPOINT"
-        );
-        let disabled = Env::from_pairs([
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://jaeger:4318"),
-            ("OTEL_SDK_DISABLED", "true"),
-        ]);
-        assert_eq!(
-            TraceConfig::from_env(&disabled, "x", "v1")
-                .unwrap()
-                .endpoint,
-            None
-        );
+    fn otlp_urls_need_a_scheme_and_host() {
+        assert!(otlp_url("http://jaeger:4317").is_ok());
+        assert!(otlp_url("https://collector.example").is_ok());
+        assert!(otlp_url("jaeger:4317").is_err());
     }
 
     #[test]
     fn unexported_spans_still_have_ids_and_keep_the_callers_trace() {
-        let tracing = Tracing::disabled("test");
+        let tracer = ServiceTracer::disabled("test");
         let caller = TraceContext {
             trace_id: 42,
             span_id: 7,
             sampled: true,
         };
-        let server = tracing.start_server(Some(caller), || ("GET /x".into(), vec![]));
+        let server = tracer.start_server(Some(caller), || ("GET /x".into(), vec![]));
         let ids = wire_context(&server).unwrap();
         assert_eq!(ids.trace_id, 42);
         assert_ne!(ids.span_id, 7);
-        assert!(!tracing.exporting());
+        assert!(!tracer.exporting());
         let (trace_id, span_id) = log_ids(&server);
         assert_eq!(trace_id.to_string(), "0000000000000000000000000000002a");
         assert_eq!(span_id.to_string().len(), 16);

@@ -134,13 +134,59 @@ async fn respond(
         .into_response()
 }
 
-/// A plain reqwest client for tests, safe to build whatever TLS features are compiled in.
+/// A plain HTTP client for tests: no proxy, no redirects followed, so tests see a 302.
 pub fn http_client() -> reqwest::Client {
-    crate::client::install_tls_provider();
     reqwest::Client::builder()
         .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// What a test request got back.
+#[derive(Debug)]
+pub struct Fetched {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Fetched {
+    /// The `Content-Type`, or "" without one.
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// The body as JSON; panics (failing the test) when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|err| panic!("not JSON ({err}): {}", self.body))
+    }
+}
+
+/// Sends `request` and reads the whole answer; panics (failing the test) when there is none.
+pub async fn fetch(request: reqwest::RequestBuilder) -> Fetched {
+    let response = request.send().await.expect("request is answered");
+    Fetched {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body: response.text().await.expect("body reads"),
+    }
+}
+
+/// `GET url` with [`http_client`].
+pub async fn get(url: impl AsRef<str>) -> Fetched {
+    fetch(http_client().get(url.as_ref())).await
+}
+
+/// Serves `app` on 127.0.0.1:0; panics (failing the test) when it cannot.
+pub async fn serve(app: impl Into<crate::App>) -> RunningServer {
+    RunningServer::start_local(app)
+        .await
+        .expect("the service starts on 127.0.0.1:0")
 }
 
 /// A local port that refuses connections: bound, then released.
@@ -159,8 +205,11 @@ pub struct SpawnedBinary {
 impl SpawnedBinary {
     /// Starts `path 0` with `envs` and waits for its "listening on" line (text or JSON log).
     pub fn start(path: &str, envs: &[(&str, &str)]) -> std::io::Result<Self> {
+        // Only the given variables: the services read many, and a developer's shell must not
+        // change what a test sees.
         let mut child = Command::new(path)
             .arg("0")
+            .env_clear()
             .envs(envs.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -201,4 +250,16 @@ impl Drop for SpawnedBinary {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A service's settings parsed from `flags` alone, as its binary would parse them (the
+/// process environment still applies, as it does to the binary).
+pub fn parse_flags<A: clap::Args>(flags: &[&str]) -> Result<A, clap::Error> {
+    #[derive(clap::Parser)]
+    struct Cli<A: clap::Args> {
+        #[command(flatten)]
+        args: A,
+    }
+    let argv = std::iter::once("service").chain(flags.iter().copied());
+    <Cli<A> as clap::Parser>::try_parse_from(argv).map(|cli| cli.args)
 }

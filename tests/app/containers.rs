@@ -2,17 +2,14 @@
 //! outside through ports published on 127.0.0.1. Needs the images of docker/build.sh; skips
 //! (saying why) without Docker or the images, unless BOOKINFO_REQUIRE_DOCKER=1 (CI).
 
-mod support;
-
 use std::{
     process::{Command, Output},
     time::{Duration, Instant},
 };
 
-use support::{count, full_stars, get};
+use crate::support::{count, full_stars, get};
 
 const REQUIRE: &str = "BOOKINFO_REQUIRE_DOCKER";
-const TAG: &str = "0.1.0";
 const IMAGES: [&str; 12] = [
     "details-v1",
     "details-v2",
@@ -29,7 +26,7 @@ const IMAGES: [&str; 12] = [
 ];
 
 fn image(name: &str) -> String {
-    format!("bookinfo-rs/examples-bookinfo-{name}:{TAG}")
+    crate::manifests::ImageScheme::read().reference(name)
 }
 
 fn docker(args: &[&str]) -> Output {
@@ -50,7 +47,9 @@ fn docker_ok(args: &[&str]) -> String {
 }
 
 /// Whether the test can run; panics instead of skipping when CI requires Docker.
-fn docker_ready(test: &str) -> bool {
+/// Whether the Docker tests can run; when they can, the caller holds the heavy-suite lock
+/// (see `support::heavy_suite`) for as long as it keeps the guard.
+fn docker_ready(test: &str) -> Option<crate::support::HeavySuite> {
     let why = match Command::new("docker")
         .args(["version", "--format", "{{.Server.Version}}"])
         .output()
@@ -63,13 +62,13 @@ fn docker_ready(test: &str) -> bool {
             .map(|missing| format!("image {} not built (run docker/build.sh)", image(missing))),
     };
     match why {
-        None => true,
+        None => Some(crate::support::heavy_suite()),
         Some(why) if std::env::var(REQUIRE).is_ok_and(|v| v == "1") => {
             panic!("{REQUIRE}=1 but {why}")
         }
         Some(why) => {
             println!("SKIPPED {test}: {why}");
-            false
+            None
         }
     }
 }
@@ -158,7 +157,10 @@ impl Drop for Deployment {
 async fn wait_healthy(base: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(response) = support::client().get(format!("{base}/health")).send().await
+        if let Ok(response) = crate::support::client()
+            .get(format!("{base}/health"))
+            .send()
+            .await
             && response.status() == 200
         {
             return;
@@ -170,9 +172,9 @@ async fn wait_healthy(base: &str) {
 
 #[test]
 fn images_are_small_non_root_labelled_and_expose_9080() {
-    if !docker_ready("images_are_small_non_root_labelled_and_expose_9080") {
+    let Some(_heavy) = docker_ready("images_are_small_non_root_labelled_and_expose_9080") else {
         return;
-    }
+    };
     println!("{:<28} {:>10}", "image", "size");
     for name in IMAGES {
         let inspect = docker_ok(&[
@@ -192,7 +194,11 @@ fn images_are_small_non_root_labelled_and_expose_9080() {
         assert!(uid != 0 && uid != 1337, "{name}: user {uid}");
         assert!(fields[1].contains("9080/tcp"), "{name}: {}", fields[1]);
         assert!(fields[2].starts_with("bookinfo-"), "{name}: title label");
-        assert_eq!(fields[3], TAG, "{name}: version label");
+        assert_eq!(
+            fields[3],
+            crate::manifests::ImageScheme::read().version,
+            "{name}: version label"
+        );
         let size: u64 = fields[4].parse().unwrap();
         println!("{name:<28} {:>8.1} MB", size as f64 / 1e6);
         let limit = if name.starts_with("details") || name.starts_with("productpage") {
@@ -206,9 +212,9 @@ fn images_are_small_non_root_labelled_and_expose_9080() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_application_runs_from_its_images() {
-    if !docker_ready("the_application_runs_from_its_images") {
+    let Some(_heavy) = docker_ready("the_application_runs_from_its_images") else {
         return;
-    }
+    };
     let mut app = Deployment::new("app");
     app.run("details", "details-v1", &[], &[], false);
     let ratings = app.run("ratings", "ratings-v1", &[], &[], false);
@@ -313,9 +319,9 @@ async fn pages_in_turn(base: &str, n: usize) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compose_brings_up_the_application() {
-    if !docker_ready("compose_brings_up_the_application") {
+    let Some(_heavy) = docker_ready("compose_brings_up_the_application") else {
         return;
-    }
+    };
     if Command::new("docker-compose")
         .arg("version")
         .output()
@@ -327,7 +333,7 @@ async fn compose_brings_up_the_application() {
         println!("SKIPPED compose_brings_up_the_application: docker-compose not found");
         return;
     }
-    let port = support::closed_port().await.unwrap().to_string();
+    let port = crate::support::closed_port().await.unwrap().to_string();
     let project = format!("bookinfo-compose-{}", std::process::id());
     let compose = |args: &[&str]| {
         Command::new("docker-compose")
@@ -377,4 +383,31 @@ async fn compose_brings_up_the_application() {
     .await;
     let _ = compose(&["down", "-v", "--remove-orphans"]);
     result
+}
+
+/// The reviews versions the images build (docker/build.sh's build arguments over the
+/// Dockerfile's defaults) are the ones the launcher and the benchmark run.
+#[test]
+fn image_build_arguments_agree_with_the_reviews_versions() {
+    let build =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docker/build.sh")).unwrap();
+    for version in reviews::VERSIONS {
+        let line = build
+            .lines()
+            .find(|line| line.starts_with(&format!("build reviews-{} ", version.name)))
+            .unwrap_or_else(|| panic!("docker/build.sh builds no reviews-{}", version.name));
+        let arg = |name: &str, default: &str| {
+            line.split_whitespace()
+                .find_map(|word| word.strip_prefix(&format!("{name}=")))
+                .unwrap_or(default)
+                .to_owned()
+        };
+        assert_eq!(arg("service_version", "v1"), version.name, "{line}");
+        assert_eq!(
+            arg("enable_ratings", "false") == "true",
+            version.enable_ratings,
+            "{line}"
+        );
+        assert_eq!(arg("star_color", "black"), version.star_color, "{line}");
+    }
 }

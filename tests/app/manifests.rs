@@ -3,7 +3,7 @@
 //! at run time.
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::{BTreeMap, BTreeSet, btree_map::Entry},
     path::{Path, PathBuf},
 };
 
@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 const NAMESPACE: &str = "istio-app";
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const K8S: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/k8s");
 const SCHEMAS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/schemas");
 
@@ -442,11 +443,6 @@ fn every_container_runs_non_root_under_the_restricted_profile() {
                 container["name"], app,
                 "{name}: container named after the service"
             );
-            let image = container["image"].as_str().unwrap();
-            assert!(
-                !image.contains(':'),
-                "{name}: tags are set in kustomization.yaml only ({image})"
-            );
         }
     }
 }
@@ -454,18 +450,12 @@ fn every_container_runs_non_root_under_the_restricted_profile() {
 #[derive(Deserialize)]
 struct Kustomization {
     resources: Vec<String>,
-    images: Vec<KustomizeImage>,
-}
-
-#[derive(Deserialize)]
-struct KustomizeImage {
-    name: String,
-    #[serde(rename = "newTag")]
-    new_tag: String,
+    #[serde(default)]
+    images: Vec<Value>,
 }
 
 #[test]
-fn the_kustomization_deploys_the_tutorial_end_state_and_tags_every_image() {
+fn the_kustomization_deploys_the_tutorial_end_state_and_leaves_images_to_the_manifests() {
     let text = std::fs::read_to_string(Path::new(K8S).join("kustomization.yaml")).unwrap();
     let kustomization: Kustomization = serde_yaml_ng::from_str(&text).unwrap();
     let resources: BTreeSet<&str> = kustomization.resources.iter().map(String::as_str).collect();
@@ -486,24 +476,13 @@ fn the_kustomization_deploys_the_tutorial_end_state_and_tags_every_image() {
     for resource in &resources {
         assert!(Path::new(K8S).join(resource).is_file(), "{resource}");
     }
-    let tagged: BTreeSet<&str> = kustomization
-        .images
-        .iter()
-        .map(|i| i.name.as_str())
-        .collect();
-    assert!(kustomization.images.iter().all(|i| !i.new_tag.is_empty()));
-    for deployment in of_kind(&documents(), "Deployment") {
-        for container in deployment.spec()["template"]["spec"]["containers"]
-            .as_array()
-            .unwrap()
-        {
-            let image = container["image"].as_str().unwrap();
-            assert!(
-                tagged.contains(image),
-                "{image} has no tag in kustomization.yaml"
-            );
-        }
-    }
+    // Every manifest names its image in full, tag included (see
+    // every_image_reference_agrees_with_images_env); an images: section here would make
+    // `kubectl apply -k k8s/` deploy other images than `kubectl apply -f` of the same file.
+    assert!(
+        kustomization.images.is_empty(),
+        "kustomization.yaml sets no images: the manifests carry them"
+    );
     let namespace = documents()
         .into_iter()
         .find(|d| d.kind() == "Namespace")
@@ -512,6 +491,321 @@ fn the_kustomization_deploys_the_tutorial_end_state_and_tags_every_image() {
     assert_eq!(
         namespace.value["metadata"]["labels"]["istio-injection"],
         "enabled"
+    );
+}
+
+/// Where two values differ, as JSON pointers; a missing key counts as null.
+fn differences(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for key in keys {
+                differences(
+                    a.get(key).unwrap_or(&Value::Null),
+                    b.get(key).unwrap_or(&Value::Null),
+                    &format!("{path}/{key}"),
+                    out,
+                );
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            for (i, (a, b)) in a.iter().zip(b).enumerate() {
+                differences(a, b, &format!("{path}/{i}"), out);
+            }
+        }
+        _ if a != b => out.push(format!("{path}: {a} ≠ {b}")),
+        _ => {}
+    }
+}
+
+/// A Deployment without what may differ between the copies of one app's Deployment: the
+/// name, the `version` label (of the Deployment, its selector and its pods), and each
+/// container's env and image. Anything else that should differ goes here, with the reason.
+fn without_intended_differences(deployment: &Value) -> Value {
+    let mut value = deployment.clone();
+    if let Some(metadata) = value["metadata"].as_object_mut() {
+        metadata.remove("name");
+    }
+    for labels in [
+        "/metadata/labels",
+        "/spec/selector/matchLabels",
+        "/spec/template/metadata/labels",
+    ] {
+        if let Some(labels) = value.pointer_mut(labels).and_then(Value::as_object_mut) {
+            labels.remove("version");
+        }
+    }
+    if let Some(containers) = value
+        .pointer_mut("/spec/template/spec/containers")
+        .and_then(Value::as_array_mut)
+    {
+        for container in containers.iter_mut().filter_map(Value::as_object_mut) {
+            container.remove("env");
+            container.remove("image");
+        }
+    }
+    value
+}
+
+/// The docs apply each variant's file on its own, so every file repeats the whole Deployment.
+/// The copies of one app (same `app` label) must stay alike: each is compared with the one in
+/// bookinfo.yaml (details-v1, ratings-v1, reviews-v1, productpage-v1), and a Deployment of an
+/// app that bookinfo.yaml lacks is the reference of its app.
+#[test]
+fn deployment_copies_differ_only_in_name_version_env_and_image() {
+    let documents = documents();
+    let mut deployments: Vec<&Document> = of_kind(&documents, "Deployment").collect();
+    // Stable: bookinfo.yaml's Deployments first, the rest in file order.
+    deployments.sort_by_key(|d| d.file != "platform/bookinfo.yaml");
+    let mut references: BTreeMap<&str, (&Document, Value)> = BTreeMap::new();
+    let mut compared = 0;
+    let mut failures = Vec::new();
+    for deployment in deployments {
+        let labels = &deployment.spec()["template"]["metadata"]["labels"];
+        let app = labels["app"].as_str().unwrap();
+        // env differs by design, but SERVICE_VERSION always names the version label.
+        for container in deployment.spec()["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap()
+        {
+            let service_version = container["env"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|e| e["name"] == "SERVICE_VERSION");
+            assert_eq!(
+                service_version.map(|e| &e["value"]),
+                Some(&labels["version"]),
+                "{} {}: SERVICE_VERSION is the version label",
+                deployment.file,
+                deployment.name()
+            );
+        }
+        let body = without_intended_differences(&deployment.value);
+        let (reference, reference_body) = match references.entry(app) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                entry.insert((deployment, body));
+                continue;
+            }
+        };
+        compared += 1;
+        let mut found = Vec::new();
+        differences(reference_body, &body, "", &mut found);
+        for difference in found {
+            failures.push(format!(
+                "{} {} differs from {} {} at {difference}",
+                deployment.file,
+                deployment.name(),
+                reference.file,
+                reference.name()
+            ));
+        }
+    }
+    assert!(compared >= 8, "compared only {compared} copies");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// images.env at the repository root, the one place that names the images:
+/// `{registry}/{prefix}-{variant}:{version}`.
+pub(crate) struct ImageScheme {
+    pub(crate) registry: String,
+    pub(crate) prefix: String,
+    pub(crate) version: String,
+}
+
+impl ImageScheme {
+    pub(crate) fn read() -> Self {
+        let text = repository_file("images.env");
+        let mut values = BTreeMap::new();
+        for line in text.lines() {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (key, value) = line
+                .split_once('=')
+                .unwrap_or_else(|| panic!("images.env: not a KEY=value line: {line}"));
+            // Read alike by a shell, `docker compose --env-file` and $GITHUB_ENV.
+            assert!(
+                !key.is_empty()
+                    && key
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'),
+                "images.env: key {key:?}"
+            );
+            assert!(
+                !value.is_empty()
+                    && value
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._:/-".contains(c)),
+                "images.env: {key}={value}: a plain value, without quotes, spaces or expansions"
+            );
+            values.insert(key, value);
+        }
+        let get = |key: &str| {
+            values
+                .get(key)
+                .map(|value| value.to_string())
+                .unwrap_or_else(|| panic!("images.env sets no {key}"))
+        };
+        ImageScheme {
+            registry: get("IMAGE_REGISTRY"),
+            prefix: get("IMAGE_NAME_PREFIX"),
+            version: get("IMAGE_VERSION"),
+        }
+    }
+
+    /// The full reference of a variant such as `reviews-v3`.
+    pub(crate) fn reference(&self, variant: &str) -> String {
+        format!(
+            "{}/{}-{variant}:{}",
+            self.registry, self.prefix, self.version
+        )
+    }
+}
+
+fn repository_file(path: &str) -> String {
+    std::fs::read_to_string(Path::new(ROOT).join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The variants docker/build.sh builds, from its `build <variant> <target> …` lines.
+fn built_variants() -> BTreeSet<String> {
+    let variants: BTreeSet<String> = repository_file("docker/build.sh")
+        .lines()
+        .filter_map(|line| line.strip_prefix("build "))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .map(str::to_owned)
+        .collect();
+    assert!(variants.len() >= 12, "docker/build.sh builds {variants:?}");
+    variants
+}
+
+/// Every value of an `image` field, at any depth.
+fn image_fields<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
+    match value {
+        Value::Object(map) => {
+            for (key, field) in map {
+                if key == "image" {
+                    out.push(field);
+                } else {
+                    image_fields(field, out);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                image_fields(item, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// One scheme, written out in every place that names an image; scripts/set-image-refs.sh
+/// rewrites them all from images.env.
+#[test]
+fn every_image_reference_agrees_with_images_env() {
+    let scheme = ImageScheme::read();
+    let rerun = "after editing images.env, run scripts/set-image-refs.sh";
+    assert_eq!(
+        scheme.version,
+        env!("CARGO_PKG_VERSION"),
+        "IMAGE_VERSION in images.env is the workspace version of Cargo.toml"
+    );
+    let variants = built_variants();
+    let references: BTreeSet<String> = variants.iter().map(|v| scheme.reference(v)).collect();
+
+    // k8s/: the full reference, tag included, so that a file applied on its own pulls the
+    // right image; for a Deployment, the variant its app and version labels name.
+    let documents = documents();
+    let mut images = Vec::new();
+    for document in &documents {
+        image_fields(&document.value, &mut images);
+    }
+    assert!(images.len() >= 12, "found only {} images", images.len());
+    for image in images {
+        let image = image.as_str().unwrap_or_default();
+        assert!(references.contains(image), "k8s/: image {image}: {rerun}");
+    }
+    for deployment in of_kind(&documents, "Deployment") {
+        let labels = &deployment.spec()["template"]["metadata"]["labels"];
+        let variant = format!(
+            "{}-{}",
+            labels["app"].as_str().unwrap(),
+            labels["version"].as_str().unwrap()
+        );
+        assert!(
+            variants.contains(&variant),
+            "{}: docker/build.sh builds no {variant}",
+            deployment.file
+        );
+        for container in deployment.spec()["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap()
+        {
+            assert_eq!(
+                container["image"],
+                scheme.reference(&variant),
+                "{} {}",
+                deployment.file,
+                deployment.name()
+            );
+        }
+    }
+
+    // docker/compose.yaml: images.env's values as the defaults of the same variables, which
+    // the environment may override as it may for docker/build.sh.
+    let compose: Value = serde_yaml_ng::from_str(&repository_file("docker/compose.yaml")).unwrap();
+    let mut ours = 0;
+    for (service, definition) in compose["services"].as_object().unwrap() {
+        if service == "jaeger" {
+            continue;
+        }
+        ours += 1;
+        // productpage, details and ratings run v1; reviews-v1, -v2 and -v3 are named so.
+        let variant = if variants.contains(service) {
+            service.clone()
+        } else {
+            format!("{service}-v1")
+        };
+        let expected = format!(
+            "${{IMAGE_REGISTRY:-{}}}/${{IMAGE_NAME_PREFIX:-{}}}-{variant}:${{IMAGE_VERSION:-{}}}",
+            scheme.registry, scheme.prefix, scheme.version
+        );
+        assert_eq!(
+            definition["image"], expected,
+            "docker/compose.yaml {service}: {rerun}"
+        );
+    }
+    assert_eq!(
+        ours, 6,
+        "docker/compose.yaml runs the application's six containers"
+    );
+
+    // docker/build.sh: no names of its own, only images.env's (or the environment's).
+    let build = repository_file("docker/build.sh");
+    assert!(
+        build.contains("< images.env"),
+        "docker/build.sh reads images.env"
+    );
+    for key in ["IMAGE_REGISTRY", "IMAGE_NAME_PREFIX", "IMAGE_VERSION"] {
+        assert!(
+            build.contains(&format!("${key}")),
+            "docker/build.sh uses {key}"
+        );
+    }
+    assert!(
+        !build.contains(&format!("{}/{}", scheme.registry, scheme.prefix)),
+        "docker/build.sh names no image itself"
+    );
+
+    // docker/Dockerfile: the version label of an image built without docker/build.sh.
+    let version = format!("ARG VERSION={}", scheme.version);
+    assert!(
+        repository_file("docker/Dockerfile")
+            .lines()
+            .any(|line| line == version),
+        "docker/Dockerfile: {version}: {rerun}"
     );
 }
 

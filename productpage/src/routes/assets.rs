@@ -7,36 +7,50 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use crate::render::html_error;
+
 struct Asset {
     path: &'static str,
     content_type: &'static str,
     bytes: &'static [u8],
+    /// FNV-1a of the bytes, computed at compile time; the ETag is its hex.
+    hash: u64,
 }
 
 const ASSETS: &[Asset] = &[
-    Asset {
-        path: "bookinfo.css",
-        content_type: "text/css; charset=utf-8",
-        bytes: include_bytes!("../static/bookinfo.css"),
-    },
-    Asset {
-        path: "bookinfo.js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../static/bookinfo.js"),
-    },
-    Asset {
-        path: "img/avatar.svg",
-        content_type: "image/svg+xml",
-        bytes: include_bytes!("../static/img/avatar.svg"),
-    },
-    Asset {
-        path: "img/logo.svg",
-        content_type: "image/svg+xml",
-        bytes: include_bytes!("../static/img/logo.svg"),
-    },
+    asset(
+        "bookinfo.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/bookinfo.css"),
+    ),
+    asset(
+        "bookinfo.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/bookinfo.js"),
+    ),
+    asset(
+        "img/avatar.svg",
+        "image/svg+xml",
+        include_bytes!("../../static/img/avatar.svg"),
+    ),
+    asset(
+        "img/logo.svg",
+        "image/svg+xml",
+        include_bytes!("../../static/img/logo.svg"),
+    ),
 ];
 
-/// A strong validator from the content (FNV-1a), computed at compile time.
+const fn asset(path: &'static str, content_type: &'static str, bytes: &'static [u8]) -> Asset {
+    Asset {
+        path,
+        content_type,
+        bytes,
+        hash: etag_of(bytes),
+    }
+}
+
+/// A strong validator from the content (FNV-1a); `const`, so each asset's is computed at
+/// compile time.
 const fn etag_of(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut i = 0;
@@ -50,9 +64,9 @@ const fn etag_of(bytes: &[u8]) -> u64 {
 
 pub async fn serve_static(Path(path): Path<String>, headers: HeaderMap) -> Response {
     let Some(asset) = ASSETS.iter().find(|a| a.path == path) else {
-        return crate::routes::html_error(StatusCode::NOT_FOUND, "No such file.");
+        return html_error(StatusCode::NOT_FOUND, "No such file.");
     };
-    let etag = format!("\"{:016x}\"", etag_of(asset.bytes));
+    let etag = format!("\"{:016x}\"", asset.hash);
     let etag_header = HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"0\""));
     let cache = (header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     let revalidated = headers

@@ -1,16 +1,14 @@
 //! Distributed tracing across the real services: spans exported over OTLP form one tree per
 //! request under the caller's trace; without export the caller's context passes unchanged.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use bookinfo::LaunchOptions;
-use service_runtime::{Env, TraceConfig};
-use support::{
+use crate::support::{
     otlp::{GrpcReceiver, ReceivedSpan, Receiver},
     *,
 };
+use bookinfo::LaunchOptions;
+use service_runtime::{TelemetryArgs, TraceConfig, spans::OtlpProtocol};
 
 const SERVER: i32 = 2;
 const CLIENT: i32 = 3;
@@ -46,12 +44,14 @@ fn assert_no_orphans(spans: &[ReceivedSpan], caller_span: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_hop_exports_spans_into_the_callers_trace() {
     let receiver = Receiver::start().await;
-    let app = bookinfo::launch(LaunchOptions {
-        port: 0,
-        env: Env::from_pairs([("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())]),
+    let app = launch(LaunchOptions {
+        telemetry: TelemetryArgs {
+            otel_exporter_otlp_endpoint: Some(receiver.endpoint()),
+            ..TelemetryArgs::default()
+        },
+        ..LaunchOptions::default()
     })
-    .await
-    .unwrap();
+    .await;
     let page = format!("{}/productpage", app.productpage.url());
     // W3C caller; round robin sends this one to reviews v1.
     let w3c_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -244,12 +244,14 @@ async fn without_export_backends_receive_the_callers_exact_span_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_collector_never_slows_requests() {
     let nowhere = format!("http://127.0.0.1:{}", closed_port().await.unwrap());
-    let app = bookinfo::launch(LaunchOptions {
-        port: 0,
-        env: Env::from_pairs([("OTEL_EXPORTER_OTLP_ENDPOINT", nowhere)]),
+    let app = launch(LaunchOptions {
+        telemetry: TelemetryArgs {
+            otel_exporter_otlp_endpoint: Some(nowhere),
+            ..TelemetryArgs::default()
+        },
+        ..LaunchOptions::default()
     })
-    .await
-    .unwrap();
+    .await;
     let started = std::time::Instant::now();
     for _ in 0..20 {
         let page = get(format!("{}/productpage", app.productpage.url())).await;
@@ -364,15 +366,15 @@ async fn every_service_serves_parseable_metrics_after_traffic() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_also_export_over_grpc() {
     let receiver = GrpcReceiver::start().await;
-    let app = bookinfo::launch(LaunchOptions {
-        port: 0,
-        env: Env::from_pairs([
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
-        ]),
+    let app = launch(LaunchOptions {
+        telemetry: TelemetryArgs {
+            otel_exporter_otlp_endpoint: Some(receiver.endpoint()),
+            otel_exporter_otlp_protocol: Some(OtlpProtocol::Grpc),
+            ..TelemetryArgs::default()
+        },
+        ..LaunchOptions::default()
     })
-    .await
-    .unwrap();
+    .await;
     let trace = "5bf92f3577b34da6a3ce929d0e0e4736";
     let page = format!("{}/productpage", app.productpage.url());
     fetch(

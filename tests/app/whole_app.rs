@@ -1,8 +1,14 @@
 //! The real services wired together, as `cargo run` starts them.
 
-mod support;
+use std::time::Duration;
 
-use support::*;
+use service_runtime::{Endpoint, Endpoints};
+
+use crate::support::*;
+
+fn endpoints(url: String) -> Endpoints {
+    Endpoints::single(url.parse::<Endpoint>().unwrap())
+}
 
 const TEXT1: &str =
     "An extremely entertaining play by Shakespeare. The slapstick humour is refreshing!";
@@ -323,4 +329,79 @@ async fn every_asset_the_page_loads_is_under_static() {
     }
     assert_eq!(get(format!("{base}/static/nope.css")).await.status, 404);
     app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn reviews_forwards_the_signed_in_user_to_ratings() {
+    let ratings = Stub::start(Answer::json(
+        200,
+        r#"{"id":0,"ratings":{"Reviewer1":1,"Reviewer2":2}}"#,
+    ))
+    .await
+    .unwrap();
+    let reviews_v2 = serve(
+        reviews::app(reviews::Config {
+            ratings: Some(reviews::RatingsSettings {
+                endpoints: endpoints(ratings.url()),
+                timeout: Duration::from_secs(5),
+            }),
+            star_color: "black".into(),
+            podname: "reviews-v2".into(),
+            clustername: "null".into(),
+            tracing: service_runtime::TraceConfig::disabled("reviews"),
+        })
+        .unwrap(),
+    )
+    .await;
+    let details = serve(details::app(details::Config::v1()).unwrap()).await;
+    let server = productpage(config(details.url(), vec![reviews_v2.url()], ratings.url())).await;
+    let cookie = sign_in(&server.url(), "jason").await;
+    let page = fetch(
+        client()
+            .get(format!("{}/productpage", server.url()))
+            .header("cookie", &cookie)
+            .header("x-request-id", "req-42"),
+    )
+    .await;
+    assert_eq!((full_stars(&page.body), empty_stars(&page.body)), (3, 7));
+    let arrived = &ratings.requests()[0].headers;
+    assert_eq!(arrived["end-user"], "jason");
+    assert_eq!(arrived["x-request-id"], "req-42");
+}
+
+#[tokio::test]
+async fn ratings_down_shows_reviews_with_the_ratings_message() {
+    let down = format!("http://127.0.0.1:{}", closed_port().await.unwrap());
+    let reviews_v3 = serve(
+        reviews::app(reviews::Config {
+            ratings: Some(reviews::RatingsSettings {
+                endpoints: endpoints(down.clone()),
+                timeout: Duration::from_secs(2),
+            }),
+            star_color: "red".into(),
+            podname: "reviews-v3".into(),
+            clustername: "east".into(),
+            tracing: service_runtime::TraceConfig::disabled("reviews"),
+        })
+        .unwrap(),
+    )
+    .await;
+    let details = serve(details::app(details::Config::v1()).unwrap()).await;
+    let server = productpage(config(details.url(), vec![reviews_v3.url()], down)).await;
+    let page = get(format!("{}/productpage", server.url())).await.body;
+    assert_eq!(count(&page, "Ratings service is currently unavailable"), 2);
+    assert_eq!(full_stars(&page), 0);
+    assert!(page.body_contains_cluster());
+}
+
+trait ClusterLine {
+    fn body_contains_cluster(&self) -> bool;
+}
+
+impl ClusterLine for String {
+    fn body_contains_cluster(&self) -> bool {
+        self.contains(
+            "Reviews served by: reviews-v3 on cluster <span class=\"cluster\">east</span>",
+        )
+    }
 }

@@ -1,5 +1,5 @@
 //! `/api/v1/products…`: JSON with Python's separators; backend statuses pass through with
-//! upstream's error bodies (spec §3.5).
+//! the original's error bodies, which API clients depend on (docs/behaviour.md#the-json-api).
 
 use std::sync::Arc;
 
@@ -11,10 +11,8 @@ use axum::{
 use serde::Serialize;
 
 use crate::{
-    backends::{Backend, Fetched, outbound_headers},
-    json_style::to_python_json,
-    page::PRODUCT,
-    routes::AppState,
+    backends::Backend, json_style::to_python_json, product::PRODUCT, routes::outbound_headers,
+    state::AppState,
 };
 
 fn python_json(status: StatusCode, body: &impl Serialize) -> Response {
@@ -34,21 +32,24 @@ pub async fn products() -> Response {
 async fn proxy(state: &AppState, backend: Backend, id: &str, headers: &HeaderMap) -> Response {
     let user = state.session.user(headers);
     let outbound = outbound_headers(headers, user.as_deref());
-    match state.backends.fetch(backend, id, &outbound).await {
-        Fetched::Ok(body) => match serde_json::from_slice::<serde_json::Value>(&body) {
-            Ok(json) => python_json(StatusCode::OK, &json),
-            Err(err) => {
-                tracing::warn!(backend = backend.app(), %err, "backend answered 200 with a body that is not JSON");
-                python_json(
-                    StatusCode::BAD_GATEWAY,
-                    &serde_json::json!({ "error": backend.unavailable_message() }),
-                )
-            }
-        },
-        Fetched::Failed(status) => python_json(
+    let unavailable = |status| {
+        python_json(
             status,
             &serde_json::json!({ "error": backend.unavailable_message() }),
-        ),
+        )
+    };
+    match state.backends.raw(backend, id, &outbound).await {
+        Ok(reply) if reply.status == StatusCode::OK => {
+            match serde_json::from_slice::<serde_json::Value>(&reply.body) {
+                Ok(json) => python_json(StatusCode::OK, &json),
+                Err(err) => {
+                    tracing::warn!(backend = backend.app(), %err, "backend answered 200 with a body that is not JSON");
+                    unavailable(StatusCode::BAD_GATEWAY)
+                }
+            }
+        }
+        Ok(reply) => unavailable(reply.status),
+        Err(_) => unavailable(StatusCode::INTERNAL_SERVER_ERROR),
     }
 }
 

@@ -1,0 +1,49 @@
+//! productpage's router: every route, and nothing else.
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    http::StatusCode,
+    response::Html,
+    routing::{get, post},
+};
+use service_runtime::{App, Observability, tls::TlsError};
+
+use crate::{
+    backends::Backends,
+    config::Config,
+    render::html_error,
+    routes::{api, assets, login, product_page},
+    session::SessionKey,
+    state::AppState,
+};
+
+/// The productpage service with `/health` and `/metrics`.
+///
+/// # Errors
+/// When the backend client's TLS configuration cannot be built.
+pub fn app(config: Config) -> Result<App, TlsError> {
+    let mut observability = Observability::new(&config.tracing);
+    let state = Arc::new(AppState {
+        backends: Backends::new(&config, &mut observability)?,
+        session: SessionKey::new(&config.page.session_secret),
+        flood_factor: config.page.flood_factor,
+        tracer: observability.tracer.clone(),
+    });
+    let router = Router::new()
+        .route("/", get(product_page::index))
+        .route("/index.html", get(product_page::index))
+        .route("/health", get(|| async { Html("Product page is healthy") }))
+        .route("/productpage", get(product_page::product_page))
+        .route("/login", post(login::login))
+        .route("/logout", get(login::logout))
+        .route("/api/v1/products", get(api::products))
+        .route("/api/v1/products/{id}", get(api::product_details))
+        .route("/api/v1/products/{id}/reviews", get(api::product_reviews))
+        .route("/api/v1/products/{id}/ratings", get(api::product_ratings))
+        .route("/static/{*path}", get(assets::serve_static))
+        .fallback(|| async { html_error(StatusCode::NOT_FOUND, "No such page.") })
+        .with_state(state);
+    Ok(observability.into_app(router))
+}

@@ -1,0 +1,57 @@
+//! The product page and the index page.
+
+use std::sync::Arc;
+
+use axum::{extract::State, http::HeaderMap, response::Response};
+use opentelemetry::{Context, trace::SpanKind};
+use service_runtime::spans;
+
+use crate::{
+    backends::Backend,
+    product::PRODUCT,
+    render::{IndexPage, ProductPage, render},
+    routes::outbound_headers,
+    state::AppState,
+    view::{ReviewsView, details_view},
+};
+
+/// Always 200: a failed backend shows its error block, the text Istio's fault-injection
+/// docs look for (docs/behaviour.md#when-a-backend-fails).
+pub async fn product_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let user = state.session.user(&headers);
+    let outbound = outbound_headers(&headers, user.as_deref());
+    let backends = &state.backends;
+    // Flood calls only load reviews (rate-limiting demos); their answers are dropped.
+    let flood = futures::future::join_all(
+        (0..state.flood_factor).map(|_| backends.reviews("0", &outbound)),
+    );
+    let (details, reviews, _) = tokio::join!(
+        backends.details("0", &outbound),
+        backends.reviews("0", &outbound),
+        flood,
+    );
+    let page = ProductPage {
+        user,
+        product: &PRODUCT,
+        details: details_view(details),
+        reviews: ReviewsView::from_result(reviews),
+    };
+    let rendering = state
+        .tracer
+        .start(SpanKind::Internal, &Context::current(), || {
+            ("render productpage.html".into(), vec![])
+        });
+    let response = render(&page);
+    spans::finish(&rendering, None, None);
+    response
+}
+
+/// The service table, built from the configured backend addresses.
+pub async fn index(State(state): State<Arc<AppState>>) -> Response {
+    let backends = &state.backends;
+    render(&IndexPage {
+        details_urls: &backends.addresses(Backend::Details),
+        reviews_urls: &backends.addresses(Backend::Reviews),
+        ratings_urls: &backends.addresses(Backend::Ratings),
+    })
+}

@@ -1,0 +1,96 @@
+//! ratings' settings: `SERVICE_VERSION` selects the fault mode, as the original images do; our
+//! additions tune the faults so tests and demos need not wait minutes.
+
+use std::time::Duration;
+
+use clap::Args;
+use service_runtime::{
+    TelemetryArgs, TraceConfig,
+    config::{ConfigError, millis},
+};
+
+use crate::faults::{FaultMode, Faults};
+
+/// ratings' command line and environment.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "ratings")]
+pub struct RatingsArgs {
+    /// v1 (in memory), v-faulty, v-delayed, v-unavailable or v-unhealthy; any other label is
+    /// v1, as in the original. v2 (database) is not built yet and stops start-up.
+    #[arg(long, env, default_value = "v1")]
+    pub service_version: String,
+    /// Share of GETs that v-faulty and v-delayed hit, from 0 to 1.
+    #[arg(long, env, value_parser = probability, default_value = "0.5")]
+    pub fault_probability: f64,
+    /// v-delayed's delay, in milliseconds.
+    #[arg(long, env, value_parser = millis, default_value = "7000")]
+    pub fault_delay_ms: Duration,
+    /// v-unavailable's period of availability and unavailability, in milliseconds.
+    #[arg(long, env, value_parser = millis, default_value = "60000")]
+    pub unavailable_period_ms: Duration,
+    /// v-unhealthy's period of health and ill health, in milliseconds.
+    #[arg(long, env, value_parser = millis, default_value = "900000")]
+    pub unhealthy_period_ms: Duration,
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+}
+
+fn probability(value: &str) -> Result<f64, String> {
+    let share: f64 = value.trim().parse().map_err(|e| format!("{e}"))?;
+    if (0.0..=1.0).contains(&share) {
+        Ok(share)
+    } else {
+        Err("must be between 0 and 1".to_owned())
+    }
+}
+
+/// ratings' configuration, parsed and checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub faults: Faults,
+    pub tracing: TraceConfig,
+}
+
+impl Config {
+    /// No faults, no span export: what tests and the launcher start from.
+    pub fn new(mode: FaultMode) -> Self {
+        Self {
+            faults: Faults::new(mode),
+            tracing: TraceConfig::disabled("ratings"),
+        }
+    }
+}
+
+impl TryFrom<RatingsArgs> for Config {
+    type Error = ConfigError;
+
+    fn try_from(args: RatingsArgs) -> Result<Self, ConfigError> {
+        let mode = match args.service_version.as_str() {
+            "v2" => {
+                return Err(ConfigError::new(
+                    "SERVICE_VERSION",
+                    "v2",
+                    "database-backed ratings (v2) are not implemented yet; use v1, v-faulty, \
+                     v-delayed, v-unavailable or v-unhealthy",
+                ));
+            }
+            "v-faulty" => FaultMode::Faulty,
+            "v-delayed" => FaultMode::Delayed,
+            "v-unavailable" => FaultMode::Unavailable,
+            "v-unhealthy" => FaultMode::Unhealthy,
+            _ => FaultMode::None,
+        };
+        Ok(Self {
+            faults: Faults {
+                probability: args.fault_probability,
+                delay: args.fault_delay_ms,
+                unavailable_period: args.unavailable_period_ms,
+                unhealthy_period: args.unhealthy_period_ms,
+                ..Faults::new(mode)
+            },
+            tracing: args
+                .telemetry
+                .trace_config("ratings", &args.service_version),
+        })
+    }
+}

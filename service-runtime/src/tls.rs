@@ -1,0 +1,41 @@
+//! The one TLS client configuration of a process: rustls with the ring provider, trusting the
+//! system's CA certificates. Every TLS user takes it from here (outbound service calls, and
+//! the OTLP exporters).
+
+use std::sync::{Arc, OnceLock};
+
+use rustls::{ClientConfig, RootCertStore, crypto::ring};
+
+/// Why the TLS client configuration could not be built.
+pub use rustls::Error as TlsError;
+
+/// The shared client configuration, built on first use. Roots come from rustls-native-certs,
+/// which honours `SSL_CERT_FILE` and `SSL_CERT_DIR` before the platform's store; certificates
+/// it cannot read are logged and skipped, so a broken store means failed handshakes, not a
+/// service that will not start.
+///
+/// # Errors
+/// Only if the ring provider lacked every safe protocol version, which it does not.
+pub fn client_config() -> Result<Arc<ClientConfig>, TlsError> {
+    static CONFIG: OnceLock<Result<Arc<ClientConfig>, TlsError>> = OnceLock::new();
+    CONFIG.get_or_init(|| build().map(Arc::new)).clone()
+}
+
+fn build() -> Result<ClientConfig, TlsError> {
+    let loaded = rustls_native_certs::load_native_certs();
+    for err in &loaded.errors {
+        tracing::warn!(%err, "a CA certificate could not be loaded");
+    }
+    let mut roots = RootCertStore::empty();
+    let (added, ignored) = roots.add_parsable_certificates(loaded.certs);
+    if ignored > 0 {
+        tracing::warn!(ignored, "CA certificates that did not parse were ignored");
+    }
+    tracing::debug!(added, "CA certificates loaded");
+    Ok(
+        ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}

@@ -1,0 +1,12 @@
+//! Cross-service tests, one binary with a module per suite: the whole application over real
+//! HTTP, telemetry, the manifests, the container images, and the browser. Each service's own
+//! tests live in its crate.
+//!
+//! `cargo test --test app manifests::` runs one suite.
+
+mod browser;
+mod containers;
+mod manifests;
+mod support;
+mod telemetry;
+mod whole_app;
