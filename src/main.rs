@@ -13,7 +13,12 @@ use service_runtime::{TelemetryArgs, config::LogArgs, logging, serve::shutdown_s
 #[command(name = "bookinfo", version)]
 struct Cli {
     /// productpage's port; the other services take the next free ports after it.
-    #[arg(long, env = "BOOKINFO_PORT", default_value_t = 9080)]
+    #[arg(
+        long,
+        env = "BOOKINFO_PORT",
+        value_name = "BOOKINFO_PORT",
+        default_value_t = 9080
+    )]
     port: u16,
     #[command(flatten)]
     log: LogArgs,

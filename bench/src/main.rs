@@ -2,7 +2,7 @@
 //! each in its own process so its memory and CPU can be read from /proc, beside baselines
 //! measured in the same run, so that the figures hold as ratios on a noisy shared machine.
 //!
-//!   bench [--smoke] [--seconds N] [--rounds N] [--out FILE]
+//!   bench [--smoke] [--seconds N] [--rounds N] [--out FILE]   (`bench --help`)
 //!
 //! Each round runs every scenario once; a scenario's figures are the median over rounds, and
 //! its ratio is the median of its per-round ratios to the baseline measured in that round, so
@@ -17,8 +17,27 @@ use std::{collections::BTreeMap, process::ExitCode, time::Duration};
 use process::{Probe, Service, free_port};
 use report::{Measurement, Report};
 
+/// Every service under load with wrk, each in its own process, beside baselines measured in
+/// the same run.
+#[derive(Debug, clap::Parser)]
+#[command(name = "bench", version)]
+struct Cli {
+    /// A few seconds in all (1 round of 1 s at 32 connections, no warm-up): keeps the command
+    /// from rotting; its numbers mean little.
+    #[arg(long)]
+    smoke: bool,
+    /// Seconds per scenario and round (wrk takes whole seconds).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
+    seconds: u64,
+    /// Rounds; each runs every scenario once.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    rounds: u64,
+    /// Where the JSON results go.
+    #[arg(long, default_value = "bench/results/latest.json")]
+    out: String,
+}
+
 struct Options {
-    /// wrk takes whole seconds.
     seconds: u64,
     rounds: usize,
     warmup: bool,
@@ -26,47 +45,25 @@ struct Options {
     out: String,
 }
 
-fn options() -> Result<Options, String> {
-    let mut options = Options {
-        seconds: 4,
-        rounds: 3,
-        warmup: true,
-        connections: vec![1, 32],
-        out: "bench/results/latest.json".to_owned(),
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            // A few seconds in all: keeps the command from rotting; its numbers mean little.
-            "--smoke" => {
-                options.seconds = 1;
-                options.rounds = 1;
-                options.warmup = false;
-                options.connections = vec![32];
-            }
-            "--seconds" => {
-                options.seconds = args
-                    .next()
-                    .and_then(|s| s.parse().ok())
-                    .filter(|s: &u64| *s > 0)
-                    .ok_or("--seconds needs a positive number")?;
-            }
-            "--rounds" => {
-                options.rounds = args
-                    .next()
-                    .and_then(|s| s.parse().ok())
-                    .filter(|r: &usize| *r > 0)
-                    .ok_or("--rounds needs a positive number")?;
-            }
-            "--out" => options.out = args.next().ok_or("--out needs a file")?,
-            other => {
-                return Err(format!(
-                    "unknown argument {other}; usage: bench [--smoke] [--seconds N] [--rounds N] [--out FILE]"
-                ));
-            }
+impl From<Cli> for Options {
+    fn from(cli: Cli) -> Self {
+        if cli.smoke {
+            return Self {
+                seconds: 1,
+                rounds: 1,
+                warmup: false,
+                connections: vec![32],
+                out: cli.out,
+            };
+        }
+        Self {
+            seconds: cli.seconds,
+            rounds: usize::try_from(cli.rounds).unwrap_or(usize::MAX),
+            warmup: true,
+            connections: vec![1, 32],
+            out: cli.out,
         }
     }
-    Ok(options)
 }
 
 /// The processes of one run, by name.
@@ -135,21 +132,20 @@ fn launch() -> Result<Fleet, String> {
         ]
     };
     let mut reviews = BTreeMap::new();
-    for (version, enable, color) in [
-        ("v1", "false", "black"),
-        ("v2", "true", "black"),
-        ("v3", "true", "red"),
-    ] {
+    for version in reviews::VERSIONS {
         let mut env = ratings_env();
-        env.extend([("ENABLE_RATINGS", s(enable)), ("STAR_COLOR", s(color))]);
+        env.extend([
+            ("ENABLE_RATINGS", version.enable_ratings.to_string()),
+            ("STAR_COLOR", s(version.star_color)),
+        ]);
         let port = fleet.start(
-            &format!("reviews-{version}"),
+            &format!("reviews-{}", version.name),
             "reviews",
             &[],
             &env,
             Probe::Health,
         )?;
-        reviews.insert(version, port);
+        reviews.insert(version.name, port);
     }
     for (name, version, pooling) in [
         ("productpage", "v1", "false"),
@@ -321,13 +317,7 @@ fn measure(fleet: &Fleet, options: &Options) -> Result<Vec<Measurement>, String>
 }
 
 fn main() -> ExitCode {
-    let options = match options() {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
+    let options = Options::from(<Cli as clap::Parser>::parse());
     if !wrk::available() {
         eprintln!("wrk not found: bench/run.sh installs it (apt-get install wrk)");
         return ExitCode::FAILURE;

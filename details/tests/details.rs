@@ -246,3 +246,21 @@ fn json_request_logs_carry_the_trace_id_and_span_id() {
     );
     assert_eq!(access["fields"]["route"], "/details/{id}");
 }
+
+#[test]
+fn help_version_and_bad_values_speak_to_the_user() {
+    service_runtime::testing::assert_command_line(
+        env!("CARGO_BIN_EXE_details"),
+        &[
+            "ENABLE_EXTERNAL_BOOK_SERVICE",
+            "DO_NOT_ENCRYPT",
+            "BOOK_SERVICE_URL",
+            "BOOK_SERVICE_TIMEOUT_MS",
+            "SERVICE_VERSION",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "RUST_LOG",
+            "LOG_FORMAT",
+        ],
+        ("BOOK_SERVICE_TIMEOUT_MS", "5s"),
+    );
+}

@@ -424,3 +424,63 @@ async fn an_oversized_backend_answer_is_a_failed_call() {
         500
     );
 }
+
+#[test]
+fn help_version_and_bad_values_speak_to_the_user() {
+    let binary = env!("CARGO_BIN_EXE_productpage");
+    service_runtime::testing::assert_command_line(
+        binary,
+        &[
+            "DETAILS_HOSTNAME",
+            "DETAILS_SERVICE_PORT",
+            "REVIEWS_HOSTNAME",
+            "REVIEWS_SERVICE_PORT",
+            "RATINGS_HOSTNAME",
+            "RATINGS_SERVICE_PORT",
+            "SERVICES_DOMAIN",
+            "FLOOD_FACTOR",
+            "BACKEND_CONNECTION_POOLING",
+            "SESSION_SECRET",
+            "SERVICE_VERSION",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+        ],
+        ("FLOOD_FACTOR", "lots"),
+    );
+    // An empty list of reviews hosts used to start a service that answered 503 to everything.
+    let refused =
+        service_runtime::testing::run_binary(binary, &["0"], &[("REVIEWS_HOSTNAME", ",")]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("REVIEWS_HOSTNAME"));
+    // The session key never shows in --help, even when set.
+    let help =
+        service_runtime::testing::run_binary(binary, &["--help"], &[("SESSION_SECRET", "s3cr3t")]);
+    assert!(!String::from_utf8_lossy(&help.stdout).contains("s3cr3t"));
+}
+
+/// Every `*_HOSTNAME` takes IPv6 literals, with or without a port; `SERVICES_DOMAIN` is never
+/// appended to an address.
+#[tokio::test]
+async fn every_hostname_takes_ipv6_literals() {
+    let args = service_runtime::testing::parse_flags::<productpage::ProductpageArgs>(&[
+        "--details-hostname",
+        "[::1]",
+        "--reviews-hostname",
+        "[fd00::5]:9081,reviews",
+        "--ratings-hostname",
+        "::1",
+        "--services-domain",
+        "svc.cluster.local",
+    ])
+    .unwrap();
+    let config = productpage::Config::try_from(args).unwrap();
+    let server = productpage(config).await;
+    let index = get(format!("{}/", server.url())).await.body;
+    for address in [
+        "http://[::1]:9080</td><td>details",
+        "http://[fd00::5]:9081</td><td>reviews",
+        "http://reviews.svc.cluster.local:9080</td><td>reviews",
+        "http://[::1]:9080</td><td>ratings",
+    ] {
+        assert!(index.contains(address), "{address} missing from\n{index}");
+    }
+}

@@ -292,3 +292,19 @@ fn sigterm_drains_in_flight_requests_then_exits_zero() {
         "still accepting after exit"
     );
 }
+
+#[test]
+fn help_version_and_bad_values_speak_to_the_user() {
+    service_runtime::testing::assert_command_line(
+        env!("CARGO_BIN_EXE_ratings"),
+        &[
+            "SERVICE_VERSION",
+            "FAULT_PROBABILITY",
+            "FAULT_DELAY_MS",
+            "UNAVAILABLE_PERIOD_MS",
+            "UNHEALTHY_PERIOD_MS",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+        ],
+        ("FAULT_PROBABILITY", "2"),
+    );
+}

@@ -281,3 +281,21 @@ fn ratings_hosts_may_be_ipv6_literals_and_lists() {
         "http://ratings.svc.cluster.local:9080"
     );
 }
+
+#[test]
+fn help_version_and_bad_values_speak_to_the_user() {
+    service_runtime::testing::assert_command_line(
+        env!("CARGO_BIN_EXE_reviews"),
+        &[
+            "ENABLE_RATINGS",
+            "STAR_COLOR",
+            "RATINGS_HOSTNAME",
+            "RATINGS_SERVICE_PORT",
+            "SERVICES_DOMAIN",
+            "HOSTNAME",
+            "CLUSTER_NAME",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+        ],
+        ("RATINGS_HOSTNAME", ","),
+    );
+}

@@ -263,3 +263,49 @@ pub fn parse_flags<A: clap::Args>(flags: &[&str]) -> Result<A, clap::Error> {
     let argv = std::iter::once("service").chain(flags.iter().copied());
     <Cli<A> as clap::Parser>::try_parse_from(argv).map(|cli| cli.args)
 }
+
+/// Runs a service binary with `args` and only the variables `envs`.
+pub fn run_binary(path: &str, args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    Command::new(path)
+        .args(args)
+        .env_clear()
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run {path}: {err}"))
+}
+
+/// Checks a service binary's command line as a user meets it: `--help` lists every variable
+/// in `variables` (and PORT), `--version` names the binary, and a bad value in `bad_env`
+/// stops start-up with exit 2 and a message naming the variable.
+pub fn assert_command_line(path: &str, variables: &[&str], bad_env: (&str, &str)) {
+    let help = run_binary(path, &["--help"], &[]);
+    assert!(help.status.success(), "--help failed: {help:?}");
+    let text = String::from_utf8_lossy(&help.stdout);
+    for variable in std::iter::once(&"PORT").chain(variables) {
+        // A secret's variable shows without its value: `[env: SESSION_SECRET]`.
+        assert!(
+            text.contains(&format!("[env: {variable}="))
+                || text.contains(&format!("[env: {variable}]")),
+            "--help does not list {variable}:\n{text}"
+        );
+    }
+    assert!(text.contains("[default: 9080]"), "{text}");
+    let version = run_binary(path, &["--version"], &[]);
+    assert!(version.status.success());
+    let name = std::path::Path::new(path)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("{name} {}", env!("CARGO_PKG_VERSION"))
+    );
+    let refused = run_binary(path, &["0"], &[bad_env]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(bad_env.0),
+        "the error does not name {}: {stderr}",
+        bad_env.0
+    );
+}

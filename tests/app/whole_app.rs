@@ -405,3 +405,33 @@ impl ClusterLine for String {
         )
     }
 }
+
+#[test]
+fn the_launcher_has_help_version_and_no_positional_port() {
+    let launcher = env!("CARGO_BIN_EXE_bookinfo");
+    let help = service_runtime::testing::run_binary(launcher, &["--help"], &[]);
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    for variable in [
+        "BOOKINFO_PORT",
+        "FLOOD_FACTOR",
+        "BACKEND_CONNECTION_POOLING",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "RUST_LOG",
+    ] {
+        assert!(
+            text.contains(&format!("[env: {variable}")),
+            "{variable}:\n{text}"
+        );
+    }
+    let version = service_runtime::testing::run_binary(launcher, &["--version"], &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("bookinfo {}", env!("CARGO_PKG_VERSION"))
+    );
+    let positional = service_runtime::testing::run_binary(launcher, &["9090"], &[]);
+    assert_eq!(positional.status.code(), Some(2));
+    let bad_port = service_runtime::testing::run_binary(launcher, &[], &[("BOOKINFO_PORT", "x")]);
+    assert_eq!(bad_port.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_port.stderr).contains("BOOKINFO_PORT"));
+}

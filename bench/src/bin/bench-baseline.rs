@@ -56,7 +56,6 @@ async fn main() -> ExitCode {
             let (Some(first), Some(second)) = (port_at(2), port_at(3)) else {
                 return usage();
             };
-            let _ = rustls::crypto::ring::default_provider().install_default();
             let mut builder = reqwest::Client::builder().no_proxy().tcp_nodelay(true);
             if args.get(4).map(String::as_str) != Some("pooled") {
                 builder = builder.pool_max_idle_per_host(0);
