@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 /// A product id: a plain decimal integer (upstream's Ruby `Integer()` also took hex and octal;
-/// decisions.md drops that).
+/// no caller meant: docs/behaviour.md#details-ids-and-errors).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProductId(pub i64);
 
@@ -25,7 +25,8 @@ pub enum Year {
     Text(String),
 }
 
-/// The details JSON; field order is interface (spec §4.5).
+/// The details JSON; field order is interface, since clients compare bytes
+/// (docs/behaviour.md#the-book).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Book {
     pub id: i64,

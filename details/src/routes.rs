@@ -37,6 +37,8 @@ impl IntoResponse for DetailsError {
                 tracing::warn!(%err, "external book service failed");
                 let status = match err {
                     LookupError::Unreachable(CallError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
+                    // It answered, with more than any book takes.
+                    LookupError::Unreachable(CallError::TooLarge) => StatusCode::BAD_GATEWAY,
                     LookupError::Unreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
                     LookupError::Status(_) | LookupError::Malformed(_) => StatusCode::BAD_GATEWAY,
                 };

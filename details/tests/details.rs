@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 use details::{BookSource, Config, DetailsArgs};
 use service_runtime::{
     RunningServer,
-    testing::{Answer, SpawnedBinary, Stub, closed_port, http_client, parse_flags, serve},
+    testing::{Answer, SpawnedBinary, Stub, closed_port, get, http_client, parse_flags, serve},
 };
 
 const GOLDEN_BOOK: &str = r#"{"id":0,"author":"William Shakespeare","year":1595,"type":"paperback","pages":200,"publisher":"PublisherA","language":"English","ISBN-10":"1234567890","ISBN-13":"123-1234567890"}"#;
@@ -16,21 +16,10 @@ async fn static_details() -> RunningServer {
     start(Config::v1()).await
 }
 
-async fn get(url: String) -> (u16, String, String) {
-    let response = http_client().get(url).send().await.unwrap();
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (status, content_type, response.text().await.unwrap())
-}
-
 #[tokio::test]
 async fn details_answers_the_golden_book() {
     let server = static_details().await;
-    let (status, content_type, body) = get(format!("{}/details/0", server.url())).await;
+    let (status, content_type, body) = get(format!("{}/details/0", server.url())).await.parts();
     assert_eq!(status, 200);
     assert_eq!(content_type, "application/json");
     assert_eq!(body, GOLDEN_BOOK);
@@ -40,7 +29,7 @@ async fn details_answers_the_golden_book() {
 async fn details_echoes_any_integer_id_as_a_number() {
     let server = static_details().await;
     for (id, echoed) in [("12345", "12345"), ("-1", "-1"), ("007", "7"), ("+3", "3")] {
-        let (status, _, body) = get(format!("{}/details/{id}", server.url())).await;
+        let (status, _, body) = get(format!("{}/details/{id}", server.url())).await.parts();
         assert_eq!(status, 200, "{id}");
         assert!(
             body.starts_with(&format!(r#"{{"id":{echoed},"author""#)),
@@ -59,7 +48,7 @@ async fn details_rejects_non_numeric_or_missing_ids() {
         "/details",
         "/details/",
     ] {
-        let (status, content_type, body) = get(format!("{}{path}", server.url())).await;
+        let (status, content_type, body) = get(format!("{}{path}", server.url())).await.parts();
         assert_eq!(status, 400, "{path}");
         assert_eq!(content_type, "application/json");
         assert_eq!(
@@ -72,13 +61,16 @@ async fn details_rejects_non_numeric_or_missing_ids() {
 #[tokio::test]
 async fn details_health_unknown_path_and_wrong_method() {
     let server = static_details().await;
-    let (status, _, body) = get(format!("{}/health", server.url())).await;
+    let (status, _, body) = get(format!("{}/health", server.url())).await.parts();
     assert_eq!(
         (status, body.as_str()),
         (200, r#"{"status":"Details is healthy"}"#)
     );
-    assert_eq!(get(format!("{}/nope", server.url())).await.0, 404);
-    assert_eq!(get(format!("{}/details/1/2", server.url())).await.0, 404);
+    assert_eq!(get(format!("{}/nope", server.url())).await.status, 404);
+    assert_eq!(
+        get(format!("{}/details/1/2", server.url())).await.status,
+        404
+    );
     let post = http_client()
         .post(format!("{}/details/0", server.url()))
         .send()
@@ -172,7 +164,7 @@ async fn external_failures_are_5xx_json_errors() {
     for (answer, expected) in cases {
         let books = Stub::start(answer).await.unwrap();
         let server = external_details(books.url(), Duration::from_secs(5)).await;
-        let (status, content_type, body) = get(format!("{}/details/0", server.url())).await;
+        let (status, content_type, body) = get(format!("{}/details/0", server.url())).await.parts();
         assert_eq!(status, expected, "{body}");
         assert_eq!(content_type, "application/json");
         let error: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -186,7 +178,7 @@ async fn external_failures_are_5xx_json_errors() {
         Duration::from_secs(5),
     )
     .await;
-    assert_eq!(get(format!("{}/details/0", down.url())).await.0, 503);
+    assert_eq!(get(format!("{}/details/0", down.url())).await.status, 503);
 }
 
 #[tokio::test]
@@ -196,7 +188,7 @@ async fn external_book_service_times_out() {
         .unwrap();
     let server = external_details(books.url(), Duration::from_millis(300)).await;
     let started = Instant::now();
-    let (status, _, body) = get(format!("{}/details/0", server.url())).await;
+    let (status, _, body) = get(format!("{}/details/0", server.url())).await.parts();
     let elapsed = started.elapsed();
     assert_eq!(status, 504, "{body}");
     assert!(
@@ -263,4 +255,105 @@ fn help_version_and_bad_values_speak_to_the_user() {
         ],
         ("BOOK_SERVICE_TIMEOUT_MS", "5s"),
     );
+}
+
+/// An HTTPS book service on 127.0.0.1 whose certificate (for `localhost`) is signed by a test
+/// CA, answering every request with `body` in HTTP/1.1 chunks. Returns its port and the CA's
+/// PEM file, for `SSL_CERT_FILE`.
+async fn https_book_service(body: Vec<u8>) -> (u16, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let ca_file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("book-service-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+    let tls = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![leaf.der().clone()], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(tls));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, body) = (acceptor.clone(), body.clone());
+            tokio::spawn(async move {
+                let Ok(mut stream) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if stream.read_exact(&mut byte).await.is_err() {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let mut answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+                for chunk in body.chunks(64 * 1024) {
+                    answer.extend(format!("{:x}\r\n", chunk.len()).as_bytes());
+                    answer.extend(chunk);
+                    answer.extend(b"\r\n");
+                }
+                answer.extend(b"0\r\n\r\n");
+                let _ = stream.write_all(&answer).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    (port, ca_file)
+}
+
+/// details v2 calls HTTPS through the one client stack: trusted through `SSL_CERT_FILE`, and
+/// with the same 1 MiB cap on a chunked answer as on any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_book_service_is_trusted_through_ssl_cert_file_and_capped() {
+    for (body, expected_status) in [
+        (VOLUMES.as_bytes().to_vec(), 200),
+        (
+            format!(r#"{{"items":[],"pad":"{}"}}"#, "x".repeat(2 * 1024 * 1024)).into_bytes(),
+            502,
+        ),
+    ] {
+        let (port, ca_file) = https_book_service(body).await;
+        let url = format!("https://localhost:{port}");
+        let ca = ca_file.to_string_lossy().into_owned();
+        let details = SpawnedBinary::start(
+            env!("CARGO_BIN_EXE_details"),
+            &[
+                ("ENABLE_EXTERNAL_BOOK_SERVICE", "true"),
+                ("BOOK_SERVICE_URL", &url),
+                ("SSL_CERT_FILE", &ca),
+            ],
+        )
+        .unwrap();
+        let response = http_client()
+            .get(format!("http://127.0.0.1:{}/details/0", details.port))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap();
+        assert_eq!(status, expected_status, "{body}");
+        if status == 200 {
+            assert!(body.contains(r#""ISBN-13":"9780486424613""#), "{body}");
+        } else {
+            assert!(body.contains("larger than"), "{body}");
+        }
+    }
 }

@@ -39,9 +39,9 @@ pub fn app(config: Config) -> Result<App, TlsError> {
         .route("/login", post(login::login))
         .route("/logout", get(login::logout))
         .route("/api/v1/products", get(api::products))
-        .route("/api/v1/products/{id}", get(api::product_details))
-        .route("/api/v1/products/{id}/reviews", get(api::product_reviews))
-        .route("/api/v1/products/{id}/ratings", get(api::product_ratings))
+        .route("/api/v1/products/{id}", get(api::product_backend))
+        .route("/api/v1/products/{id}/reviews", get(api::product_backend))
+        .route("/api/v1/products/{id}/ratings", get(api::product_backend))
         .route("/static/{*path}", get(assets::serve_static))
         .fallback(|| async { html_error(StatusCode::NOT_FOUND, "No such page.") })
         .with_state(state);

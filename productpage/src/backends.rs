@@ -8,7 +8,8 @@ use prometheus_client::{
 };
 use serde::{Deserialize, de::DeserializeOwned};
 use service_runtime::{
-    CallError, Downstream, DownstreamError, HttpClient, Observability, Reply, tls::TlsError,
+    CallError, Downstream, DownstreamError, HttpClient, Observability, Reply,
+    downstream::json_answer, tls::TlsError,
 };
 
 use crate::config::Config;
@@ -224,21 +225,12 @@ impl Backends {
         product_id: &str,
         headers: &HeaderMap,
     ) -> Result<T, DownstreamError> {
-        let result = self
-            .downstream(backend)
-            .get_json(&product_path(backend, product_id), headers)
-            .await;
-        let code = match &result {
-            Ok(_) | Err(DownstreamError::Malformed(_)) => StatusCode::OK,
-            Err(DownstreamError::Status(status)) => *status,
-            Err(DownstreamError::Call(_)) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        self.count(backend, code);
-        result
-            .inspect_err(|err| tracing::warn!(backend = backend.app(), %err, "backend call failed"))
+        json_answer(self.raw(backend, product_id, headers).await?)
+            .inspect_err(|err| tracing::warn!(backend = backend.app(), %err, "unusable answer"))
     }
 
-    /// `backend`'s answer for the product whatever its status, for the JSON API.
+    /// `backend`'s answer for the product whatever its status (the JSON API passes it on),
+    /// counted in `request_result_total`: its status, or 500 when there was none.
     pub async fn raw(
         &self,
         backend: Backend,

@@ -6,23 +6,13 @@ use std::{
 use ratings::{Config, FaultMode, Faults, RatingsArgs};
 use service_runtime::{
     RunningServer,
-    testing::{SpawnedBinary, http_client, parse_flags, serve},
+    testing::{SpawnedBinary, get, http_client, parse_flags, post, serve},
 };
 
 async fn start(mode: FaultMode, tune: impl FnOnce(&mut Faults)) -> RunningServer {
     let mut config = Config::new(mode);
     tune(&mut config.faults);
     serve(ratings::app(config)).await
-}
-
-async fn get(url: String) -> (u16, String) {
-    let response = http_client().get(url).send().await.unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
-}
-
-async fn post(url: String, body: &'static str) -> (u16, String) {
-    let response = http_client().post(url).body(body).send().await.unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
 }
 
 #[tokio::test]
@@ -39,7 +29,9 @@ async fn ratings_answers_the_golden_default() {
         r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#
     );
     assert_eq!(
-        get(format!("{}/ratings/42", server.url())).await,
+        get(format!("{}/ratings/42", server.url()))
+            .await
+            .status_and_body(),
         (
             200,
             r#"{"id":42,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#.into()
@@ -52,19 +44,21 @@ async fn post_stores_and_echoes_ratings() {
     let server = start(FaultMode::None, |_| {}).await;
     let url = format!("{}/ratings/0", server.url());
     assert_eq!(
-        post(url.clone(), r#"{"Reviewer1":1,"Reviewer2":2}"#).await,
+        post(url.clone(), r#"{"Reviewer1":1,"Reviewer2":2}"#)
+            .await
+            .status_and_body(),
         (
             200,
             r#"{"id":0,"ratings":{"Reviewer1":1,"Reviewer2":2}}"#.into()
         )
     );
     assert_eq!(
-        get(url).await.1,
+        get(url).await.body,
         r#"{"id":0,"ratings":{"Reviewer1":1,"Reviewer2":2}}"#
     );
     // Other products keep the default.
     assert_eq!(
-        get(format!("{}/ratings/1", server.url())).await.1,
+        get(format!("{}/ratings/1", server.url())).await.body,
         r#"{"id":1,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#
     );
 }
@@ -76,14 +70,28 @@ async fn bad_ids_and_bodies_are_400_with_upstream_messages() {
         400,
         r#"{"error":"please provide numeric product ID"}"#.to_owned(),
     );
-    assert_eq!(get(format!("{}/ratings/abc", server.url())).await, bad_id);
-    assert_eq!(get(format!("{}/ratings/12abc", server.url())).await, bad_id);
     assert_eq!(
-        post(format!("{}/ratings/abc", server.url()), "{}").await,
+        get(format!("{}/ratings/abc", server.url()))
+            .await
+            .status_and_body(),
         bad_id
     );
     assert_eq!(
-        post(format!("{}/ratings/0", server.url()), "{not json").await,
+        get(format!("{}/ratings/12abc", server.url()))
+            .await
+            .status_and_body(),
+        bad_id
+    );
+    assert_eq!(
+        post(format!("{}/ratings/abc", server.url()), "{}")
+            .await
+            .status_and_body(),
+        bad_id
+    );
+    assert_eq!(
+        post(format!("{}/ratings/0", server.url()), "{not json")
+            .await
+            .status_and_body(),
         (
             400,
             r#"{"error":"please provide valid ratings JSON"}"#.into()
@@ -95,13 +103,15 @@ async fn bad_ids_and_bodies_are_400_with_upstream_messages() {
         r#"{"Reviewer1":"5"}"#,
         r#""x""#,
     ] {
-        let (status, text) = post(format!("{}/ratings/0", server.url()), body).await;
+        let (status, text) = post(format!("{}/ratings/0", server.url()), body)
+            .await
+            .status_and_body();
         assert_eq!(status, 400, "{body}");
         assert!(text.contains("whole stars from 0 to 5"), "{text}");
     }
     // Rejected bodies change nothing.
     assert_eq!(
-        get(format!("{}/ratings/0", server.url())).await.1,
+        get(format!("{}/ratings/0", server.url())).await.body,
         r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#
     );
 }
@@ -110,10 +120,12 @@ async fn bad_ids_and_bodies_are_400_with_upstream_messages() {
 async fn health_unknown_paths_and_methods() {
     let server = start(FaultMode::None, |_| {}).await;
     assert_eq!(
-        get(format!("{}/health", server.url())).await,
+        get(format!("{}/health", server.url()))
+            .await
+            .status_and_body(),
         (200, r#"{"status":"Ratings is healthy"}"#.into())
     );
-    assert_eq!(get(format!("{}/static/x", server.url())).await.0, 404);
+    assert_eq!(get(format!("{}/static/x", server.url())).await.status, 404);
     let put = http_client()
         .put(format!("{}/ratings/0", server.url()))
         .send()
@@ -147,7 +159,7 @@ async fn concurrent_posts_lose_no_update() {
             (id / 6) % 6
         );
         assert_eq!(
-            get(format!("{}/ratings/{id}", server.url())).await.1,
+            get(format!("{}/ratings/{id}", server.url())).await.body,
             expected
         );
     }
@@ -157,14 +169,16 @@ async fn concurrent_posts_lose_no_update() {
 async fn faulty_answers_503() {
     let server = start(FaultMode::Faulty, |f| f.probability = 1.0).await;
     assert_eq!(
-        get(format!("{}/ratings/0", server.url())).await,
+        get(format!("{}/ratings/0", server.url()))
+            .await
+            .status_and_body(),
         (503, r#"{"error":"Service unavailable"}"#.into())
     );
     // POST is unaffected by fault modes.
     assert_eq!(
         post(format!("{}/ratings/0", server.url()), r#"{"a":1}"#)
             .await
-            .0,
+            .status,
         200
     );
 }
@@ -177,7 +191,9 @@ async fn delayed_answers_late_but_correctly() {
     })
     .await;
     let started = Instant::now();
-    let (status, body) = get(format!("{}/ratings/0", server.url())).await;
+    let (status, body) = get(format!("{}/ratings/0", server.url()))
+        .await
+        .status_and_body();
     assert_eq!(
         (status, body.as_str()),
         (200, r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#)
@@ -191,8 +207,8 @@ async fn unavailable_is_503_in_its_second_period() {
         f.origin = Instant::now() - f.unavailable_period - Duration::from_secs(1);
     })
     .await;
-    assert_eq!(get(format!("{}/ratings/0", server.url())).await.0, 503);
-    assert_eq!(get(format!("{}/health", server.url())).await.0, 200);
+    assert_eq!(get(format!("{}/ratings/0", server.url())).await.status, 503);
+    assert_eq!(get(format!("{}/health", server.url())).await.status, 200);
 }
 
 #[tokio::test]
@@ -202,12 +218,14 @@ async fn unhealthy_fails_health_and_gets_in_its_second_period() {
     })
     .await;
     assert_eq!(
-        get(format!("{}/health", server.url())).await,
+        get(format!("{}/health", server.url()))
+            .await
+            .status_and_body(),
         (500, r#"{"status":"Ratings is not healthy"}"#.into())
     );
-    assert_eq!(get(format!("{}/ratings/0", server.url())).await.0, 503);
+    assert_eq!(get(format!("{}/ratings/0", server.url())).await.status, 503);
     let healthy = start(FaultMode::Unhealthy, |_| {}).await;
-    assert_eq!(get(format!("{}/health", healthy.url())).await.0, 200);
+    assert_eq!(get(format!("{}/health", healthy.url())).await.status, 200);
 }
 
 #[test]

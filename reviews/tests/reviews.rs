@@ -4,7 +4,9 @@ use reviews::{Config, RatingsSettings, ReviewsArgs};
 use service_runtime::{
     Endpoint, Endpoints, RunningServer, TraceConfig,
     propagation::SERVICE_FORWARDED,
-    testing::{Answer, SpawnedBinary, Stub, closed_port, http_client, parse_flags, serve},
+    testing::{
+        Answer, SpawnedBinary, Stub, closed_port, get_json, http_client, parse_flags, serve,
+    },
 };
 
 const RATINGS_OK: &str = r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#;
@@ -27,16 +29,6 @@ fn config(ratings_url: Option<String>, color: &str, timeout: Duration) -> Config
 
 async fn start(config: Config) -> RunningServer {
     serve(reviews::app(config).unwrap()).await
-}
-
-async fn get_json(url: String) -> (u16, serde_json::Value) {
-    let response = http_client().get(url).send().await.unwrap();
-    let status = response.status().as_u16();
-    assert_eq!(response.headers()["content-type"], "application/json");
-    (
-        status,
-        serde_json::from_str(&response.text().await.unwrap()).unwrap(),
-    )
 }
 
 fn expected(rating1: serde_json::Value, rating2: serde_json::Value) -> serde_json::Value {

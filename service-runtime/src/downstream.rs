@@ -76,12 +76,16 @@ impl Downstream {
         path_and_query: &str,
         headers: &HeaderMap,
     ) -> Result<T, DownstreamError> {
-        let reply = self.get(path_and_query, headers).await?;
-        if reply.status != StatusCode::OK {
-            return Err(DownstreamError::Status(reply.status));
-        }
-        json_object(&reply.body).map_err(DownstreamError::Malformed)
+        json_answer(self.get(path_and_query, headers).await?)
     }
+}
+
+/// A 200 answer whose body is a JSON object of type `T`, else why not.
+pub fn json_answer<T: DeserializeOwned>(reply: Reply) -> Result<T, DownstreamError> {
+    if reply.status != StatusCode::OK {
+        return Err(DownstreamError::Status(reply.status));
+    }
+    json_object(&reply.body).map_err(DownstreamError::Malformed)
 }
 
 /// `body` as `T` if it is a JSON object. Every Bookinfo answer is an object; serde's derived

@@ -15,7 +15,8 @@ use prometheus_client::{
 };
 
 /// prometheus-client writes OpenMetrics text, which Prometheus scrapes natively; upstream
-/// served its metrics as text/html (decisions.md fixes that).
+/// served text/html, which scrapers had to be told to accept
+/// (docs/behaviour.md#health-and-metrics).
 pub const PROMETHEUS_TEXT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;

@@ -1,4 +1,5 @@
-//! Which incoming headers each hop forwards (spec §2.1), and the trace context in its two
+//! Which incoming headers each hop forwards (docs/behaviour.md#forwarded-headers: Istio's
+//! tracing and routing depend on them), and the trace context in its two
 //! wire formats: W3C `traceparent` and B3 (multi-header `x-b3-*` or single-header `b3`).
 
 use std::convert::Infallible;
@@ -8,11 +9,13 @@ use axum::{
     http::{HeaderMap, HeaderName, HeaderValue, request::Parts},
 };
 
-/// Set by productpage from the session; Istio's routing rules match it (spec §2.3).
+/// Set by productpage from the session, never from the client, because Istio's routing rules
+/// match it (docs/behaviour.md#the-end-user-header).
 pub const END_USER: &str = "end-user";
 
 /// Copied verbatim by productpage to details, reviews and ratings. The B3 headers are absent on
-/// purpose: productpage re-injects them from the extracted context (spec §2.2).
+/// purpose: productpage rebuilds them from the incoming context, as the original's propagator
+/// did (docs/behaviour.md#trace-context).
 pub static PRODUCTPAGE_FORWARDED: [HeaderName; 14] = [
     HeaderName::from_static("x-request-id"),
     HeaderName::from_static("x-ot-span-context"),
@@ -31,7 +34,8 @@ pub static PRODUCTPAGE_FORWARDED: [HeaderName; 14] = [
 ];
 
 /// Copied verbatim by reviews to ratings and by details to the external book service: the
-/// 20 names of spec §2.1, including `end-user`, which the ratings fault-injection rules match.
+/// original's 20 names (docs/behaviour.md#forwarded-headers), including `end-user`, which the
+/// ratings fault-injection rules match.
 pub static SERVICE_FORWARDED: [HeaderName; 20] = [
     HeaderName::from_static("x-request-id"),
     HeaderName::from_static("x-ot-span-context"),

@@ -45,7 +45,8 @@ async fn flush(tracer: Option<ServiceTracer>) {
     }
 }
 
-/// Binds `[::]:port` with IPV6_V6ONLY off, so IPv4 and IPv6 clients both connect (spec §14.15);
+/// Binds `[::]:port` with IPV6_V6ONLY off, so IPv4 and IPv6 clients both connect
+/// (dual-stack Services need it; docs/behaviour.md#ports-and-binding);
 /// on a host with IPv6 disabled, `0.0.0.0:port`.
 pub fn bind_dual_stack(port: u16) -> io::Result<TcpListener> {
     match bind(

@@ -160,6 +160,16 @@ impl Fetched {
             .unwrap_or("")
     }
 
+    /// (status, content type, body).
+    pub fn parts(self) -> (u16, String, String) {
+        (self.status, self.content_type().to_owned(), self.body)
+    }
+
+    /// (status, body).
+    pub fn status_and_body(self) -> (u16, String) {
+        (self.status, self.body)
+    }
+
     /// The body as JSON; panics (failing the test) when it is not.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body)
@@ -180,6 +190,18 @@ pub async fn fetch(request: reqwest::RequestBuilder) -> Fetched {
 /// `GET url` with [`http_client`].
 pub async fn get(url: impl AsRef<str>) -> Fetched {
     fetch(http_client().get(url.as_ref())).await
+}
+
+/// `POST url` with `body`.
+pub async fn post(url: impl AsRef<str>, body: &'static str) -> Fetched {
+    fetch(http_client().post(url.as_ref()).body(body)).await
+}
+
+/// `GET url`, which must answer `application/json`: (status, the parsed body).
+pub async fn get_json(url: impl AsRef<str>) -> (u16, serde_json::Value) {
+    let fetched = get(url).await;
+    assert_eq!(fetched.content_type(), "application/json", "{fetched:?}");
+    (fetched.status, fetched.json())
 }
 
 /// Serves `app` on 127.0.0.1:0; panics (failing the test) when it cannot.

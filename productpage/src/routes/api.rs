@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{Path, State},
+    extract::{MatchedPath, Path, State},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -53,26 +53,18 @@ async fn proxy(state: &AppState, backend: Backend, id: &str, headers: &HeaderMap
     }
 }
 
-pub async fn product_details(
+/// `/api/v1/products/{id}` (details), `…/{id}/reviews` and `…/{id}/ratings`: the backend
+/// is the one the route names.
+pub async fn product_backend(
     State(state): State<Arc<AppState>>,
+    route: MatchedPath,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    proxy(&state, Backend::Details, &id, &headers).await
-}
-
-pub async fn product_reviews(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    proxy(&state, Backend::Reviews, &id, &headers).await
-}
-
-pub async fn product_ratings(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    proxy(&state, Backend::Ratings, &id, &headers).await
+    let backend = match route.as_str().rsplit('/').next() {
+        Some("reviews") => Backend::Reviews,
+        Some("ratings") => Backend::Ratings,
+        _ => Backend::Details,
+    };
+    proxy(&state, backend, &id, &headers).await
 }
