@@ -27,7 +27,7 @@ pub struct LaunchOptions {
 pub enum LaunchError {
     #[error("cannot listen on port {0}: {1}")]
     Bind(u16, #[source] io::Error),
-    #[error("no free port found after {0}")]
+    #[error("no free port from {0} on")]
     NoFreePort(u16),
     #[error("{0}")]
     Io(#[from] io::Error),
@@ -52,7 +52,7 @@ impl Ports {
     /// The next port after the last one taken that we can bind.
     fn bind_next(&mut self) -> Result<TcpListener, LaunchError> {
         let start = self.next;
-        for port in start..start.saturating_add(200) {
+        for port in start..=start.saturating_add(199) {
             if let Ok(listener) = bind_dual_stack(port) {
                 self.next = port + 1;
                 return Ok(listener);

@@ -3,16 +3,22 @@
 use std::process::ExitCode;
 
 use bookinfo::{LaunchOptions, launch};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use productpage::PageArgs;
-use service_runtime::{TelemetryArgs, config::LogArgs, logging, serve::shutdown_signal};
+use service_runtime::{
+    TelemetryArgs,
+    config::{LogArgs, parse_command_line},
+    logging,
+    serve::shutdown_signal,
+};
 
 /// The whole Bookinfo application on localhost: details, ratings, reviews v1, v2 and v3, and
 /// productpage, in one process. productpage calls the three reviews versions in turn.
 #[derive(Debug, Parser)]
 #[command(name = "bookinfo", version)]
 struct Cli {
-    /// productpage's port; the other services take the next free ports after it.
+    /// productpage's port; the other services take the next free ports after it. 0 binds
+    /// every service to an ephemeral port on 127.0.0.1.
     #[arg(
         long,
         env = "BOOKINFO_PORT",
@@ -30,7 +36,7 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let (cli, _) = parse_command_line::<Cli>(Cli::command());
     logging::init(&cli.log);
     let options = LaunchOptions {
         port: cli.port,
@@ -44,14 +50,16 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("Bookinfo is running:");
+    let mut banner = String::from("Bookinfo is running:\n");
     for (name, url) in app.services() {
-        println!("  {name:<12} {url}");
+        banner.push_str(&format!("  {name:<12} {url}\n"));
     }
-    println!(
-        "\nOpen http://localhost:{}/productpage  (Ctrl-C stops everything)",
+    banner.push_str(&format!(
+        "\nOpen http://localhost:{}/productpage  (Ctrl-C stops everything)\n",
         app.productpage.addr().port()
-    );
+    ));
+    // A closed stdout (`bookinfo | head`) must not stop the application.
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());
     shutdown_signal().await;
     match app.stop().await {
         Ok(()) => ExitCode::SUCCESS,

@@ -19,15 +19,15 @@ const GOOGLE_BOOKS_PLAIN: &str = "http://www.googleapis.com:80";
 pub struct DetailsArgs {
     /// `true` looks the book up in the Google Books volumes API (details v2); any other value
     /// serves the static book (v1).
-    #[arg(long, env, value_parser = upstream_switch, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, env, value_parser = upstream_switch, default_value = "false", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub enable_external_book_service: bool,
     /// `true` calls the book service over plain HTTP on port 80 (for Istio egress TLS
     /// origination); otherwise HTTPS on 443.
-    #[arg(long, env, value_parser = upstream_switch, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, env, value_parser = upstream_switch, default_value = "false", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub do_not_encrypt: bool,
     /// Another base address for the volumes API (a proxy, a local stub), `http[s]://host[:port]`
     /// [default: https://www.googleapis.com, or http://www.googleapis.com:80 with DO_NOT_ENCRYPT].
-    #[arg(long, env)]
+    #[arg(long, env, hide_env_values = true)]
     pub book_service_url: Option<Endpoint>,
     /// Deadline of a book-service lookup, in milliseconds.
     #[arg(long, env, value_parser = millis, default_value = "5000")]

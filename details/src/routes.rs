@@ -63,7 +63,7 @@ pub fn app(config: Config) -> Result<App, TlsError> {
     let books = match config.book_source {
         BookSource::Static => Books::Static,
         BookSource::GoogleBooks { endpoint, timeout } => {
-            let client = HttpClient::new(false, &observability)?;
+            let client = HttpClient::with_system_roots(false, &observability)?;
             Books::External(Box::new(BookService::new(endpoint, timeout, client)))
         }
     };

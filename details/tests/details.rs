@@ -178,7 +178,14 @@ async fn external_failures_are_5xx_json_errors() {
         Duration::from_secs(5),
     )
     .await;
-    assert_eq!(get(format!("{}/details/0", down.url())).await.status, 503);
+    let refused = get(format!("{}/details/0", down.url())).await;
+    assert_eq!(refused.status, 503);
+    // The cause, not just "client error (Connect)".
+    assert!(
+        refused.body.to_lowercase().contains("refused"),
+        "{}",
+        refused.body
+    );
 }
 
 #[tokio::test]
@@ -356,4 +363,34 @@ async fn https_book_service_is_trusted_through_ssl_cert_file_and_capped() {
             assert!(body.contains("larger than"), "{body}");
         }
     }
+}
+
+/// Templates often render unset values as "": an empty variable counts as unset.
+#[test]
+fn empty_variables_count_as_unset() {
+    let details = SpawnedBinary::start(
+        env!("CARGO_BIN_EXE_details"),
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+            ("BOOK_SERVICE_TIMEOUT_MS", ""),
+            ("LOG_FORMAT", ""),
+            ("RUST_LOG", ""),
+        ],
+    );
+    assert!(details.is_ok(), "details refused empty variables");
+}
+
+/// A switch takes its value only as `--switch=value`, so the port after it stays the port.
+#[test]
+fn a_switch_never_swallows_the_port() {
+    let refused = service_runtime::testing::run_binary(
+        env!("CARGO_BIN_EXE_details"),
+        &["--enable-external-book-service", "not-a-port"],
+        &[],
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("[PORT]"),
+        "{refused:?}"
+    );
 }

@@ -12,7 +12,7 @@ use service_runtime::{App, Observability, tls::TlsError};
 
 use crate::{
     backends::Backends,
-    config::Config,
+    config::{Config, DEFAULT_SESSION_SECRET},
     render::html_error,
     routes::{api, assets, login, product_page},
     session::SessionKey,
@@ -25,6 +25,12 @@ use crate::{
 /// When the backend client's TLS configuration cannot be built.
 pub fn app(config: Config) -> Result<App, TlsError> {
     let mut observability = Observability::new(&config.tracing);
+    if config.page.session_secret == DEFAULT_SESSION_SECRET {
+        tracing::warn!(
+            "sessions are signed with the public default key: set SESSION_SECRET wherever the \
+             signed-in user matters"
+        );
+    }
     let state = Arc::new(AppState {
         backends: Backends::new(&config, &mut observability)?,
         session: SessionKey::new(&config.page.session_secret),

@@ -6,7 +6,7 @@ use clap::Args;
 use service_runtime::{
     CallPolicy, Endpoints, HostList, TelemetryArgs, TraceConfig,
     address::services_domain,
-    config::{ConfigError, DEFAULT_PORT, strict_switch},
+    config::{ConfigError, DEFAULT_PORT, non_blank, strict_switch},
 };
 
 /// The session key used when `SESSION_SECRET` is unset. It is public: set your own in any
@@ -27,11 +27,11 @@ pub struct PageArgs {
     pub flood_factor: u32,
     /// `true` reuses backend connections; `false`, as the original, opens one per call so that
     /// L4 traffic splits spread over backend versions.
-    #[arg(long, env, value_parser = strict_switch, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, env, value_parser = strict_switch, default_value = "false", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub backend_connection_pooling: bool,
     /// Key that signs the session cookie; replicas must share it. The default is public: set
     /// your own wherever the signed-in user matters.
-    #[arg(long, env, hide_env_values = true, default_value = DEFAULT_SESSION_SECRET)]
+    #[arg(long, env, hide_env_values = true, value_parser = non_blank, default_value = DEFAULT_SESSION_SECRET)]
     pub session_secret: String,
 }
 

@@ -451,6 +451,10 @@ fn help_version_and_bad_values_speak_to_the_user() {
         service_runtime::testing::run_binary(binary, &["0"], &[("REVIEWS_HOSTNAME", ",")]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("REVIEWS_HOSTNAME"));
+    // A blank key would sign sessions anyone can forge.
+    let blank = service_runtime::testing::run_binary(binary, &["0"], &[("SESSION_SECRET", "  ")]);
+    assert_eq!(blank.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&blank.stderr).contains("SESSION_SECRET"));
     // The session key never shows in --help, even when set.
     let help =
         service_runtime::testing::run_binary(binary, &["--help"], &[("SESSION_SECRET", "s3cr3t")]);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Args;
 use service_runtime::{
     TelemetryArgs, TraceConfig,
-    config::{ConfigError, millis},
+    config::{ConfigError, millis, positive_millis},
 };
 
 use crate::faults::{FaultMode, Faults};
@@ -26,10 +26,10 @@ pub struct RatingsArgs {
     #[arg(long, env, value_parser = millis, default_value = "7000")]
     pub fault_delay_ms: Duration,
     /// v-unavailable's period of availability and unavailability, in milliseconds.
-    #[arg(long, env, value_parser = millis, default_value = "60000")]
+    #[arg(long, env, value_parser = positive_millis, default_value = "60000")]
     pub unavailable_period_ms: Duration,
     /// v-unhealthy's period of health and ill health, in milliseconds.
-    #[arg(long, env, value_parser = millis, default_value = "900000")]
+    #[arg(long, env, value_parser = positive_millis, default_value = "900000")]
     pub unhealthy_period_ms: Duration,
     #[command(flatten)]
     pub telemetry: TelemetryArgs,

@@ -46,7 +46,7 @@ pub const VERSIONS: [ReviewsVersion; 3] = [
 #[command(next_help_heading = "reviews")]
 pub struct ReviewsArgs {
     /// `true` calls ratings and adds a rating to each review (v2, v3); any other value is v1.
-    #[arg(long, env, value_parser = upstream_switch, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, env, value_parser = upstream_switch, default_value = "false", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub enable_ratings: bool,
     /// The colour of the stars, free text. Also the ratings timeout: 10 s for black, 2.5 s for
     /// any other colour.

@@ -25,6 +25,32 @@ pub struct HostEntry {
     port: Option<u16>,
 }
 
+/// The authority's port, checked: http's parser leaves it unchecked, and it must be a number
+/// from 1 to 65535. Also refuses a missing host, user information, and a bracketed host that
+/// is not an IPv6 address.
+fn checked_port(authority: &Authority) -> Result<Option<u16>, String> {
+    let host = authority.host();
+    if host.is_empty() {
+        return Err("no host".to_owned());
+    }
+    if authority.as_str().contains('@') {
+        return Err("an address carries no user information".to_owned());
+    }
+    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'))
+        && inner.parse::<Ipv6Addr>().is_err()
+    {
+        return Err(format!("{host} is not an IPv6 address"));
+    }
+    match authority.as_str().get(host.len()..).unwrap_or_default() {
+        "" => Ok(None),
+        rest => match rest.trim_start_matches(':').parse::<u16>() {
+            Ok(0) => Err("port 0 is not a port to call".to_owned()),
+            Ok(port) => Ok(Some(port)),
+            Err(err) => Err(format!("port: {err}")),
+        },
+    }
+}
+
 /// A `*_HOSTNAME` value: one host, or several separated by commas (used round robin), each
 /// `host`, `host:port`, `[v6]`, `[v6]:port`, or a bare IPv6 address. Never empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,26 +69,13 @@ impl FromStr for HostEntry {
             });
         }
         let invalid = |why: &str| format!("{entry}: {why}");
-        if entry.contains('@') {
-            return Err(invalid("a host carries no user name"));
-        }
         let authority: Authority = entry.parse().map_err(|e| invalid(&format!("{e}")))?;
         let host = authority.host();
-        if host.is_empty() {
-            return Err(invalid("no host"));
-        }
-        // http's parser leaves the port unchecked: it must be a number from 0 to 65535.
-        let port = match authority.as_str().get(host.len()..).unwrap_or_default() {
-            "" => None,
-            rest => Some(
-                rest.trim_start_matches(':')
-                    .parse::<u16>()
-                    .map_err(|e| invalid(&format!("port: {e}")))?,
-            ),
-        };
+        let port = checked_port(&authority).map_err(|why| invalid(&why))?;
+        let ip_literal = host.starts_with('[') || host.parse::<Ipv4Addr>().is_ok();
         Ok(Self {
             host: host.to_owned(),
-            ip_literal: host.starts_with('[') || host.parse::<Ipv4Addr>().is_ok(),
+            ip_literal,
             port,
         })
     }
@@ -99,8 +112,11 @@ impl HostList {
             .0
             .iter()
             .map(|entry| {
+                // A name ending in a dot is absolute, as in DNS: no suffix is added.
                 let host = match domain {
-                    Some(domain) if !entry.ip_literal => format!("{}.{domain}", entry.host),
+                    Some(domain) if !entry.ip_literal && !entry.host.ends_with('.') => {
+                        format!("{}.{domain}", entry.host)
+                    }
                     _ => entry.host.clone(),
                 };
                 let port = entry.port.unwrap_or(default_port);
@@ -153,6 +169,7 @@ impl FromStr for Endpoint {
             return Err(expected());
         }
         let authority = uri.authority().cloned().ok_or_else(expected)?;
+        checked_port(&authority).map_err(|why| format!("{base}: {why}"))?;
         if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
             return Err(format!("{base}: a base address has no path or query"));
         }
@@ -262,6 +279,14 @@ mod tests {
         ] {
             assert_eq!(urls(list, None, 9080).unwrap(), expected, "{list}");
         }
+    }
+
+    #[test]
+    fn absolute_names_keep_their_dot_and_get_no_suffix() {
+        assert_eq!(
+            urls("details.", Some("svc"), 9080).unwrap(),
+            ["http://details.:9080"]
+        );
     }
 
     #[test]

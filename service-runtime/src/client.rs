@@ -51,14 +51,27 @@ pub struct Reply {
 pub enum CallError {
     #[error("no answer within {} ms", .0.as_millis())]
     Timeout(Duration),
-    #[error("the request failed: {0}")]
+    #[error("the request failed: {}", causes(.0))]
     Request(#[source] hyper_util::client::legacy::Error),
-    #[error("reading the answer failed: {0}")]
+    #[error("reading the answer failed: {}", causes(.0))]
     Body(#[source] hyper::Error),
     #[error("the answer is larger than {MAX_BODY_BYTES} bytes")]
     TooLarge,
     #[error("the request could not be built: {0}")]
     Build(#[source] http::Error),
+}
+
+/// The error and its causes, `: `-separated: hyper's own message ("client error (Connect)")
+/// leaves out what the operator needs (refused, DNS, an untrusted certificate).
+fn causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 impl CallError {
@@ -83,9 +96,10 @@ pub struct Call<'a> {
 }
 
 impl HttpClient {
-    /// A client reporting to the service's metrics and tracer. Without `reuse_connections`
-    /// every call opens a fresh connection, as the original services do, so that L4 traffic
-    /// splits spread over backend versions.
+    /// A client for plain-HTTP calls between services (the mesh adds mTLS), reporting to the
+    /// service's metrics and tracer. Without `reuse_connections` every call opens a fresh
+    /// connection, as the original services do, so that L4 traffic splits spread over backend
+    /// versions. It trusts no certificate authority, so it reads no certificate store.
     ///
     /// # Errors
     /// When the TLS configuration cannot be built (see [`tls::client_config`]).
@@ -93,15 +107,43 @@ impl HttpClient {
         reuse_connections: bool,
         observability: &Observability,
     ) -> Result<Self, tls::TlsError> {
+        Ok(Self::build(
+            reuse_connections,
+            observability,
+            tls::no_roots()?,
+        ))
+    }
+
+    /// The same client, also calling HTTPS servers verified against the system's CA
+    /// certificates (`SSL_CERT_FILE` and `SSL_CERT_DIR` honoured).
+    ///
+    /// # Errors
+    /// When the TLS configuration cannot be built (see [`tls::client_config`]).
+    pub fn with_system_roots(
+        reuse_connections: bool,
+        observability: &Observability,
+    ) -> Result<Self, tls::TlsError> {
+        Ok(Self::build(
+            reuse_connections,
+            observability,
+            tls::client_config()?,
+        ))
+    }
+
+    fn build(
+        reuse_connections: bool,
+        observability: &Observability,
+        tls: std::sync::Arc<rustls::ClientConfig>,
+    ) -> Self {
         let mut builder = hyper_util::client::legacy::Client::builder(TokioExecutor::new());
         if !reuse_connections {
             builder.pool_max_idle_per_host(0);
         }
-        Ok(Self {
-            inner: builder.build(connector(tls::client_config()?)),
+        Self {
+            inner: builder.build(connector(tls)),
             metrics: observability.metrics.outbound(),
             tracer: observability.tracer.clone(),
-        })
+        }
     }
 
     /// Makes the call: the first 200 answer, else the outcome of the last attempt.

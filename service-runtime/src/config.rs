@@ -5,7 +5,7 @@
 
 use std::{fmt, time::Duration};
 
-use clap::{Args, ValueEnum};
+use clap::{Args, Command, FromArgMatches, ValueEnum};
 
 /// The port every Bookinfo service listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 9080;
@@ -35,6 +35,29 @@ impl ConfigError {
     }
 }
 
+/// Parses the process's command line and environment with `command`; on `--help`,
+/// `--version` or a bad value, prints and exits (0, or 2 for a usage error).
+///
+/// A variable set to the empty string counts as unset, as the original services read them
+/// and as the OpenTelemetry specification asks: templates (Helm, compose) often render
+/// unset values as "".
+pub fn parse_command_line<T: FromArgMatches>(command: Command) -> (T, Command) {
+    let mut command = command.mut_args(|arg| {
+        let empty = arg
+            .get_env()
+            .and_then(std::env::var_os)
+            .is_some_and(|value| value.is_empty());
+        if empty { arg.env(None) } else { arg }
+    });
+    match command
+        .try_get_matches_from_mut(std::env::args_os())
+        .and_then(|matches| T::from_arg_matches(&matches))
+    {
+        Ok(parsed) => (parsed, command),
+        Err(err) => err.exit(),
+    }
+}
+
 /// Upstream's switches (`ENABLE_RATINGS`, `DO_NOT_ENCRYPT`, ...): on only for `true`, in any
 /// case; any other value is off rather than an error, as the original services read them.
 pub fn upstream_switch(value: &str) -> Result<bool, std::convert::Infallible> {
@@ -57,6 +80,23 @@ pub fn millis(value: &str) -> Result<Duration, String> {
         .parse::<u64>()
         .map(Duration::from_millis)
         .map_err(|err| format!("{err} (expected whole milliseconds)"))
+}
+
+/// A period in whole milliseconds, at least 1 ms: a zero period would flip at random.
+pub fn positive_millis(value: &str) -> Result<Duration, String> {
+    match millis(value)? {
+        Duration::ZERO => Err("must be at least 1 ms".to_owned()),
+        period => Ok(period),
+    }
+}
+
+/// A secret or name that must hold more than white space.
+pub fn non_blank(value: &str) -> Result<String, String> {
+    if value.trim().is_empty() {
+        Err("must not be blank".to_owned())
+    } else {
+        Ok(value.to_owned())
+    }
 }
 
 /// `LOG_FORMAT`.

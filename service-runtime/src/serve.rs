@@ -11,10 +11,10 @@ use axum::{Router, serve::ListenerExt};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
-use clap::{Args, CommandFactory, FromArgMatches, Parser, error::ErrorKind};
+use clap::{Args, CommandFactory, Parser, error::ErrorKind};
 
 use crate::{
-    config::{ConfigError, DEFAULT_PORT, LogArgs},
+    config::{ConfigError, DEFAULT_PORT, LogArgs, parse_command_line},
     logging,
     spans::ServiceTracer,
 };
@@ -202,18 +202,13 @@ pub async fn run_service<A: Args, C, E: std::fmt::Display>(
     config: impl FnOnce(A) -> Result<C, ConfigError>,
     app: impl FnOnce(C) -> Result<App, E>,
 ) -> ExitCode {
-    let mut command = ServiceCli::<A>::command()
-        .name(service)
-        .bin_name(service)
-        .about(about)
-        .version(env!("CARGO_PKG_VERSION"));
-    let cli = match command
-        .try_get_matches_from_mut(std::env::args_os())
-        .and_then(|matches| ServiceCli::<A>::from_arg_matches(&matches))
-    {
-        Ok(cli) => cli,
-        Err(err) => err.exit(),
-    };
+    let (cli, mut command) = parse_command_line::<ServiceCli<A>>(
+        ServiceCli::<A>::command()
+            .name(service)
+            .bin_name(service)
+            .about(about)
+            .version(env!("CARGO_PKG_VERSION")),
+    );
     let config = match config(cli.service) {
         Ok(config) => config,
         Err(err) => command.error(ErrorKind::ValueValidation, err).exit(),

@@ -42,10 +42,10 @@ pub enum OtlpProtocol {
 pub struct TelemetryArgs {
     /// OTLP base URL; setting it turns span export on. `/v1/traces` is appended for
     /// http/protobuf (`http://jaeger:4318`); gRPC uses it as is (`http://jaeger:4317`).
-    #[arg(long, env, value_parser = otlp_url)]
+    #[arg(long, env, hide_env_values = true, value_parser = otlp_url)]
     pub otel_exporter_otlp_endpoint: Option<String>,
     /// The full OTLP traces URL, used as is; wins over OTEL_EXPORTER_OTLP_ENDPOINT.
-    #[arg(long, env, value_parser = otlp_url)]
+    #[arg(long, env, hide_env_values = true, value_parser = otlp_url)]
     pub otel_exporter_otlp_traces_endpoint: Option<String>,
     /// OTLP transport [default: http/protobuf].
     #[arg(long, env, value_enum)]
@@ -58,7 +58,7 @@ pub struct TelemetryArgs {
     #[arg(long, env)]
     pub otel_service_name: Option<String>,
     /// `true` turns span export off whatever else is set.
-    #[arg(long, env, value_parser = upstream_switch, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, env, value_parser = upstream_switch, default_value = "false", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub otel_sdk_disabled: bool,
     /// The pod name (`k8s.pod.name`; reviews also answers it as `podname`); Kubernetes sets
     /// HOSTNAME to it.

@@ -21,6 +21,27 @@ pub fn client_config() -> Result<Arc<ClientConfig>, TlsError> {
     CONFIG.get_or_init(|| build().map(Arc::new)).clone()
 }
 
+/// A configuration that trusts no certificate authority, for clients that only call plain
+/// HTTP: the same stack, with no certificate store to read.
+///
+/// # Errors
+/// As [`client_config`].
+pub fn no_roots() -> Result<Arc<ClientConfig>, TlsError> {
+    static CONFIG: OnceLock<Result<Arc<ClientConfig>, TlsError>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| with_roots(RootCertStore::empty()).map(Arc::new))
+        .clone()
+}
+
+fn with_roots(roots: RootCertStore) -> Result<ClientConfig, TlsError> {
+    Ok(
+        ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
 fn build() -> Result<ClientConfig, TlsError> {
     let loaded = rustls_native_certs::load_native_certs();
     for err in &loaded.errors {
@@ -32,10 +53,5 @@ fn build() -> Result<ClientConfig, TlsError> {
         tracing::warn!(ignored, "CA certificates that did not parse were ignored");
     }
     tracing::debug!(added, "CA certificates loaded");
-    Ok(
-        ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    )
+    with_roots(roots)
 }
