@@ -138,8 +138,11 @@ async fn upstream_header_propagation_tests() {
     }
 }
 
+/// Without span export, trace headers travel as received (non-empty ones), whatever their
+/// format, and the W3C form is added beside B3 when the sampling decision is known
+/// (docs/behaviour.md#trace-context).
 #[tokio::test]
-async fn every_listed_header_is_forwarded_and_b3_is_normalised() {
+async fn every_listed_header_is_forwarded_and_trace_headers_travel_as_received() {
     let backends = stubs().await;
     let server = productpage(backends.config()).await;
     let mut request = client().get(format!("{}/productpage", server.url()));
@@ -152,6 +155,7 @@ async fn every_listed_header_is_forwarded_and_b3_is_normalised() {
             .header("x-b3-spanid", "e457b5a2e4d86bd1")
             .header("x-b3-parentspanid", "05e3ac9a4f6e3b90")
             .header("x-b3-flags", "1")
+            .header("x-b3-sampled", "")
             .header("x-unlisted", "no"),
     )
     .await;
@@ -164,14 +168,14 @@ async fn every_listed_header_is_forwarded_and_b3_is_normalised() {
                 "{name}"
             );
         }
-        assert_eq!(arrived["x-b3-traceid"], "0000000000000000a2fb4a1d1a96d312");
+        assert_eq!(arrived["x-b3-traceid"], "a2fb4a1d1a96d312");
         assert_eq!(arrived["x-b3-spanid"], "e457b5a2e4d86bd1");
-        assert_eq!(arrived["x-b3-sampled"], "1", "debug flag means sampled");
-        assert!(arrived.get("x-b3-parentspanid").is_none());
-        assert!(arrived.get("x-b3-flags").is_none());
+        assert_eq!(arrived["x-b3-parentspanid"], "05e3ac9a4f6e3b90");
+        assert_eq!(arrived["x-b3-flags"], "1");
+        assert!(arrived.get("x-b3-sampled").is_none(), "empty means absent");
         assert!(arrived.get("x-unlisted").is_none());
     }
-    // A single b3 header becomes the multi-header form.
+    // A single b3 header goes on as it came, with the W3C form beside it.
     let backends = stubs().await;
     let server = productpage(backends.config()).await;
     fetch(
@@ -181,9 +185,14 @@ async fn every_listed_header_is_forwarded_and_b3_is_normalised() {
     )
     .await;
     let arrived = &backends.details.requests()[0].headers;
-    assert_eq!(arrived["x-b3-traceid"], "80f198ee56343ba864fe8b2a57d3eff7");
-    assert_eq!(arrived["x-b3-sampled"], "0");
-    assert!(arrived.get("b3").is_none());
+    assert_eq!(
+        arrived["b3"],
+        "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-0"
+    );
+    assert_eq!(
+        arrived["traceparent"],
+        "00-80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-00"
+    );
 }
 
 const DETAILS_ERROR: [&str; 2] = [

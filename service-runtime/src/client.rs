@@ -14,7 +14,6 @@ use opentelemetry::{Context, KeyValue, trace::SpanKind};
 use crate::{
     metrics::OutboundMetrics,
     observe::Observability,
-    propagation::{complete_trace_headers, replace_trace_headers},
     spans::{self, ServiceTracer},
     tls,
 };
@@ -151,24 +150,18 @@ impl HttpClient {
         let mut attempt = 1;
         loop {
             let outcome = self.attempt(call).await;
-            // The request's ids, so failures can be found beside its access line.
-            let (trace_id, span_id) = spans::log_ids(&Context::current());
             match &outcome {
                 Ok(reply) if reply.status == StatusCode::OK => return outcome,
                 Ok(reply) => tracing::info!(
                     destination = call.destination,
                     attempt,
                     status = reply.status.as_u16(),
-                    %trace_id,
-                    %span_id,
                     "call answered with an error"
                 ),
                 Err(err) => tracing::info!(
                     destination = call.destination,
                     attempt,
                     %err,
-                    %trace_id,
-                    %span_id,
                     "call failed"
                 ),
             }
@@ -194,10 +187,7 @@ impl HttpClient {
                 (format!("GET {}", call.destination), attributes)
             });
         let mut headers = call.headers.clone();
-        match spans::wire_context(&span).filter(|_| self.tracer.exporting()) {
-            Some(ours) => replace_trace_headers(&mut headers, ours),
-            None => complete_trace_headers(&mut headers),
-        }
+        self.tracer.inject(&span, &mut headers);
         // One deadline for the whole attempt: connect, request, and the last body byte.
         let result = tokio::time::timeout(call.policy.timeout, self.send(&call.url, headers))
             .await

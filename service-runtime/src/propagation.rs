@@ -1,13 +1,28 @@
 //! Which incoming headers each hop forwards (docs/behaviour.md#forwarded-headers: Istio's
-//! tracing and routing depend on them), and the trace context in its two
-//! wire formats: W3C `traceparent` and B3 (multi-header `x-b3-*` or single-header `b3`).
+//! tracing and routing depend on them), and the one owner of trace context: the server reads
+//! it once per request ([`Propagation::extract`]), and [`Propagation::outgoing`] alone decides
+//! the trace headers of every outbound call.
+//!
+//! With span export on, exactly the formats of `OTEL_PROPAGATORS` are read and written, and
+//! trace headers of other formats are not forwarded: a stale `traceparent` beside fresh B3
+//! headers (or the reverse) would send the next hop to the wrong parent. With export off, the
+//! trace headers travel as received, as the original services forward them, and the W3C or
+//! B3 form that is missing is added with the same ids when the sampling decision is known.
 
-use std::convert::Infallible;
+use std::{convert::Infallible, fmt, str::FromStr};
 
 use axum::{
     extract::FromRequestParts,
-    http::{HeaderMap, HeaderName, HeaderValue, request::Parts},
+    http::{HeaderMap, HeaderName, request::Parts},
 };
+use opentelemetry::{
+    Context,
+    propagation::{TextMapCompositePropagator, TextMapPropagator},
+    trace::{SpanContext, TraceContextExt, TraceFlags},
+};
+use opentelemetry_http::{HeaderExtractor, HeaderInjector};
+use opentelemetry_propagator_b3::{B3Encoding, Propagator as B3Propagator};
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 
 /// Set by productpage from the session, never from the client, because Istio's routing rules
 /// match it (docs/behaviour.md#the-end-user-header).
@@ -59,29 +74,49 @@ pub static SERVICE_FORWARDED: [HeaderName; 20] = [
     HeaderName::from_static("jwt"),
 ];
 
-const TRACEPARENT: &str = "traceparent";
-const B3_SINGLE: &str = "b3";
-const B3_HEADERS: [&str; 5] = [
-    "x-b3-traceid",
-    "x-b3-spanid",
-    "x-b3-parentspanid",
-    "x-b3-sampled",
-    "x-b3-flags",
+/// Every header that carries trace context, in any tracer's format. They travel through
+/// [`Propagation::outgoing`], never through the forwarded-header copy.
+pub static TRACE_CONTEXT_HEADERS: [HeaderName; 16] = [
+    HeaderName::from_static("traceparent"),
+    HeaderName::from_static("tracestate"),
+    HeaderName::from_static("baggage"),
+    HeaderName::from_static("b3"),
+    HeaderName::from_static("x-b3-traceid"),
+    HeaderName::from_static("x-b3-spanid"),
+    HeaderName::from_static("x-b3-parentspanid"),
+    HeaderName::from_static("x-b3-sampled"),
+    HeaderName::from_static("x-b3-flags"),
+    HeaderName::from_static("x-ot-span-context"),
+    HeaderName::from_static("x-datadog-trace-id"),
+    HeaderName::from_static("x-datadog-parent-id"),
+    HeaderName::from_static("x-datadog-sampling-priority"),
+    HeaderName::from_static("x-cloud-trace-context"),
+    HeaderName::from_static("grpc-trace-bin"),
+    HeaderName::from_static("sw8"),
 ];
 
-/// The incoming headers named in `names`, with every value each one had.
+fn is_trace_context(name: &HeaderName) -> bool {
+    TRACE_CONTEXT_HEADERS.contains(name)
+}
+
+/// The incoming headers named in `names`, with every non-empty value each one had, except
+/// trace context (see [`Propagation::outgoing`]). An empty value counts as absent: tracers
+/// read an empty trace header as a broken one.
 pub fn copy_headers(incoming: &HeaderMap, names: &[HeaderName]) -> HeaderMap {
     let mut out = HeaderMap::new();
-    for name in names {
+    for name in names.iter().filter(|name| !is_trace_context(name)) {
         for value in incoming.get_all(name) {
-            out.append(name.clone(), value.clone());
+            if !value.as_bytes().trim_ascii().is_empty() {
+                out.append(name.clone(), value.clone());
+            }
         }
     }
     out
 }
 
 /// What details and reviews forward to their own downstreams: the [`SERVICE_FORWARDED`]
-/// headers of the request being served. An extractor, so a handler takes it as an argument.
+/// headers of the request being served, trace context aside. An extractor, so a handler takes
+/// it as an argument.
 #[derive(Debug, Clone, Default)]
 pub struct ForwardedHeaders(pub HeaderMap);
 
@@ -93,157 +128,203 @@ impl<S: Send + Sync> FromRequestParts<S> for ForwardedHeaders {
     }
 }
 
-/// A span context as it travels between services: a 128-bit trace id (a 64-bit B3 id is
-/// left-padded), the caller's span id, and the sampling decision.
+/// The trace-context headers of the request being served, as received (non-empty values
+/// only). The server keeps them in the request's [`Context`] for [`Propagation::outgoing`].
+#[derive(Debug, Clone, Default)]
+pub struct IncomingTrace(HeaderMap);
+
+/// One entry of `OTEL_PROPAGATORS`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TraceContext {
-    pub trace_id: u128,
-    pub span_id: u64,
-    pub sampled: bool,
+pub enum PropagatorKind {
+    /// W3C `traceparent` and `tracestate`.
+    TraceContext,
+    /// W3C `baggage`.
+    Baggage,
+    /// B3 single header, `b3`.
+    B3,
+    /// B3 multiple headers, `x-b3-*`: what Envoy's Zipkin tracer reads and writes.
+    B3Multi,
+    /// No propagation at all.
+    None,
 }
 
-impl TraceContext {
-    /// From `traceparent`, else from `x-b3-*`, else from a single `b3` header. `None` when the
-    /// ids are missing or invalid.
-    pub fn extract(headers: &HeaderMap) -> Option<Self> {
-        Self::from_w3c(headers).or_else(|| Self::from_b3(headers))
-    }
+impl FromStr for PropagatorKind {
+    type Err = String;
 
-    /// `traceparent: {version}-{trace-id}-{parent-id}-{flags}`.
-    pub fn from_w3c(headers: &HeaderMap) -> Option<Self> {
-        let mut parts = header_str(headers, TRACEPARENT)?.split('-');
-        let version = parts.next()?;
-        if version.len() != 2 || version == "ff" || u8::from_str_radix(version, 16).is_err() {
-            return None;
+    fn from_str(name: &str) -> Result<Self, String> {
+        match name.trim() {
+            "tracecontext" => Ok(Self::TraceContext),
+            "baggage" => Ok(Self::Baggage),
+            "b3" => Ok(Self::B3),
+            "b3multi" => Ok(Self::B3Multi),
+            "none" => Ok(Self::None),
+            other => Err(format!(
+                "unknown propagator {other:?}: expected tracecontext, baggage, b3, b3multi or none"
+            )),
         }
-        let trace_id = parse_hex(parts.next()?, &[32])?;
-        let span_id = parse_span_id(parts.next()?)?;
-        let flags = parts.next().filter(|f| f.len() == 2)?;
-        let flags = u8::from_str_radix(flags, 16).ok()?;
-        Some(Self {
-            trace_id,
-            span_id,
-            sampled: flags & 1 == 1,
+    }
+}
+
+impl fmt::Display for PropagatorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::TraceContext => "tracecontext",
+            Self::Baggage => "baggage",
+            Self::B3 => "b3",
+            Self::B3Multi => "b3multi",
+            Self::None => "none",
         })
     }
+}
 
-    /// From `x-b3-*` headers, else from a single `b3` header. A missing sampling decision
-    /// becomes "not sampled" and the debug flag `x-b3-flags: 1` becomes "sampled", as
-    /// upstream's OpenTelemetry B3 propagator does.
-    pub fn from_b3(headers: &HeaderMap) -> Option<Self> {
-        Self::from_b3_multi(headers).or_else(|| Self::from_b3_single(headers))
+/// The default of `OTEL_PROPAGATORS`, the specification's.
+pub const DEFAULT_PROPAGATORS: [PropagatorKind; 2] =
+    [PropagatorKind::TraceContext, PropagatorKind::Baggage];
+
+/// The zipkin propagator marks a B3 context without a sampling decision with this flag...
+const DEFERRED: TraceFlags = TraceFlags::new(0x02);
+/// ...and B3's debug flag (`x-b3-flags: 1`, `b3: …-d`) with this one.
+const DEBUG: TraceFlags = TraceFlags::new(0x04);
+
+/// The sampling decision of the remote span in `context`: `None` when the caller left it to
+/// us (B3 without a sampling flag); B3's debug flag means sampled, as the B3 specification
+/// says.
+pub fn remote_decision(context: &Context) -> Option<bool> {
+    let span = context.span();
+    let flags = span.span_context().trace_flags();
+    if flags & DEBUG == DEBUG || flags.is_sampled() {
+        Some(true)
+    } else if flags & DEFERRED == DEFERRED {
+        None
+    } else {
+        Some(false)
+    }
+}
+
+fn propagator(kind: PropagatorKind) -> Option<Box<dyn TextMapPropagator + Send + Sync>> {
+    match kind {
+        PropagatorKind::TraceContext => Some(Box::new(TraceContextPropagator::new())),
+        PropagatorKind::Baggage => Some(Box::new(BaggagePropagator::new())),
+        PropagatorKind::B3 => Some(Box::new(B3Propagator::with_encoding(
+            B3Encoding::SingleHeader,
+        ))),
+        PropagatorKind::B3Multi => Some(Box::new(B3Propagator::with_encoding(
+            B3Encoding::MultipleHeader,
+        ))),
+        PropagatorKind::None => None,
+    }
+}
+
+/// How a service reads and writes trace context.
+#[derive(Debug)]
+pub struct Propagation {
+    /// Whether this service exports its own spans.
+    exporting: bool,
+    /// With export on: the configured propagators. With export off: W3C and B3, only to
+    /// read the caller's ids for log lines.
+    propagators: TextMapCompositePropagator,
+}
+
+impl Propagation {
+    pub fn new(kinds: &[PropagatorKind], exporting: bool) -> Self {
+        let kinds: Vec<PropagatorKind> = if exporting {
+            kinds.to_vec()
+        } else {
+            vec![PropagatorKind::TraceContext, PropagatorKind::B3]
+        };
+        let propagators = kinds.into_iter().filter_map(propagator).collect();
+        Self {
+            exporting,
+            propagators: TextMapCompositePropagator::new(propagators),
+        }
     }
 
-    fn from_b3_multi(headers: &HeaderMap) -> Option<Self> {
-        let trace_id = parse_hex(header_str(headers, "x-b3-traceid")?, &[16, 32])?;
-        let span_id = parse_span_id(header_str(headers, "x-b3-spanid")?)?;
-        let debug = header_str(headers, "x-b3-flags") == Some("1");
-        let sampled = debug
-            || matches!(
-                header_str(headers, "x-b3-sampled"),
-                Some(flag) if flag == "1" || flag.eq_ignore_ascii_case("true")
-            );
-        Some(Self {
-            trace_id,
-            span_id,
-            sampled,
-        })
+    /// The caller's context, read once per request, with the incoming trace headers kept for
+    /// [`Self::outgoing`].
+    pub fn extract(&self, headers: &HeaderMap) -> Context {
+        let mut received = HeaderMap::new();
+        for (name, value) in headers.iter() {
+            if is_trace_context(name) && !value.as_bytes().trim_ascii().is_empty() {
+                received.append(name.clone(), value.clone());
+            }
+        }
+        self.propagators
+            .extract(&HeaderExtractor(&received))
+            .with_value(IncomingTrace(received))
     }
 
-    /// `b3: {traceid}-{spanid}[-{sampled}[-{parentspanid}]]`.
-    fn from_b3_single(headers: &HeaderMap) -> Option<Self> {
-        let mut parts = header_str(headers, B3_SINGLE)?.split('-');
-        let trace_id = parse_hex(parts.next()?, &[16, 32])?;
-        let span_id = parse_span_id(parts.next()?)?;
-        let sampled = matches!(parts.next(), Some("1" | "d"));
-        Some(Self {
-            trace_id,
-            span_id,
-            sampled,
-        })
+    /// The trace headers of a call made in `context` (the client span's): with export on,
+    /// `context` in exactly the configured formats; with export off, the incoming ones as
+    /// received plus the missing W3C or B3 form (docs/behaviour.md#trace-context).
+    pub fn outgoing(&self, context: &Context, headers: &mut HeaderMap) {
+        if self.exporting {
+            self.propagators
+                .inject_context(context, &mut HeaderInjector(headers));
+            return;
+        }
+        let Some(IncomingTrace(received)) = context.get::<IncomingTrace>() else {
+            return;
+        };
+        for (name, value) in received.iter() {
+            headers.append(name.clone(), value.clone());
+        }
+        add_missing_forms(headers);
     }
+}
 
-    pub fn traceparent(&self) -> String {
-        format!(
-            "00-{:032x}-{:016x}-{}",
-            self.trace_id,
-            self.span_id,
-            if self.sampled { "01" } else { "00" }
+/// Adds `traceparent` from B3 and `x-b3-*` from `traceparent`, with the same ids, where one
+/// is missing. Never when the B3 sampling decision is absent: W3C has no way to say "not
+/// decided", and a guessed `00` would stop the trace.
+fn add_missing_forms(headers: &mut HeaderMap) {
+    let has_w3c = headers.contains_key("traceparent");
+    let has_b3 = headers.contains_key("x-b3-traceid") || headers.contains_key("b3");
+    if has_w3c == has_b3 {
+        return;
+    }
+    let (from, to): (Box<dyn TextMapPropagator>, Box<dyn TextMapPropagator>) = if has_b3 {
+        (
+            Box::new(B3Propagator::with_encoding(
+                B3Encoding::SingleAndMultiHeader,
+            )),
+            Box::new(TraceContextPropagator::new()),
         )
+    } else {
+        (
+            Box::new(TraceContextPropagator::new()),
+            Box::new(B3Propagator::with_encoding(B3Encoding::MultipleHeader)),
+        )
+    };
+    let context = from.extract(&HeaderExtractor(headers));
+    let span = context.span();
+    let parent = span.span_context();
+    if !parent.is_valid() {
+        return;
     }
-
-    /// Writes `traceparent`.
-    pub fn inject_w3c(&self, headers: &mut HeaderMap) {
-        insert(headers, TRACEPARENT, &self.traceparent());
-    }
-
-    /// Writes `x-b3-traceid` (32 lowercase hex digits), `x-b3-spanid` and `x-b3-sampled`.
-    pub fn inject_b3(&self, headers: &mut HeaderMap) {
-        insert(headers, "x-b3-traceid", &format!("{:032x}", self.trace_id));
-        insert(headers, "x-b3-spanid", &format!("{:016x}", self.span_id));
-        insert(
-            headers,
-            "x-b3-sampled",
-            if self.sampled { "1" } else { "0" },
-        );
-    }
-}
-
-/// Without span export: forward the caller's context unchanged, so the sidecars' spans still
-/// form one tree, and add the wire format that is missing (W3C from B3 or B3 from W3C).
-/// A header that is present is never rewritten, even when it does not parse.
-pub fn complete_trace_headers(headers: &mut HeaderMap) {
-    let has_b3_multi = headers.contains_key("x-b3-traceid");
-    if !headers.contains_key(TRACEPARENT)
-        && let Some(context) = TraceContext::from_b3(headers)
-    {
-        context.inject_w3c(headers);
-    }
-    if !has_b3_multi && let Some(context) = TraceContext::from_w3c(headers) {
-        context.inject_b3(headers);
-    }
-    headers.remove(B3_SINGLE);
-}
-
-/// With span export: our client span becomes the parent, in both wire formats. `tracestate`
-/// travels on unchanged.
-pub fn replace_trace_headers(headers: &mut HeaderMap, context: TraceContext) {
-    remove_b3(headers);
-    headers.remove(B3_SINGLE);
-    context.inject_w3c(headers);
-    context.inject_b3(headers);
-}
-
-fn remove_b3(headers: &mut HeaderMap) {
-    for name in B3_HEADERS {
-        headers.remove(name);
-    }
-}
-
-fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
-    if let Ok(value) = HeaderValue::from_str(value) {
-        headers.insert(HeaderName::from_static(name), value);
-    }
-}
-
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name)?.to_str().ok().map(str::trim)
-}
-
-/// Lowercase or uppercase hex of one of the allowed lengths, and not all zeros.
-fn parse_hex(text: &str, digits: &[usize]) -> Option<u128> {
-    let valid = digits.contains(&text.len()) && text.bytes().all(|b| b.is_ascii_hexdigit());
-    u128::from_str_radix(text, 16)
-        .ok()
-        .filter(|&id| valid && id != 0)
-}
-
-fn parse_span_id(text: &str) -> Option<u64> {
-    parse_hex(text, &[16]).and_then(|id| u64::try_from(id).ok())
+    let Some(sampled) = remote_decision(&context) else {
+        return;
+    };
+    let flags = if sampled {
+        TraceFlags::SAMPLED
+    } else {
+        TraceFlags::default()
+    };
+    let normalised = SpanContext::new(
+        parent.trace_id(),
+        parent.span_id(),
+        flags,
+        true,
+        parent.trace_state().clone(),
+    );
+    to.inject_context(
+        &Context::new().with_remote_span_context(normalised),
+        &mut HeaderInjector(headers),
+    );
 }
 
 #[cfg(test)]
 mod tests {
+    use axum::http::HeaderValue;
+
     use super::*;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
@@ -262,167 +343,125 @@ mod tests {
         pairs
     }
 
-    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn short_b3_trace_id_is_left_padded_and_span_id_kept() {
-        let ctx = TraceContext::from_b3(&headers(&[
-            ("x-b3-traceid", "a2fb4a1d1a96d312"),
-            ("x-b3-spanid", "e457b5a2e4d86bd1"),
-            ("x-b3-sampled", "1"),
-        ]))
-        .unwrap();
+    /// What a service forwards with export off, for a request carrying `incoming`.
+    fn forwarded_without_export(incoming: &[(&'static str, &'static str)]) -> HeaderMap {
+        let propagation = Propagation::new(&DEFAULT_PROPAGATORS, false);
+        let context = propagation.extract(&headers(incoming));
         let mut out = HeaderMap::new();
-        ctx.inject_b3(&mut out);
+        propagation.outgoing(&context, &mut out);
+        out
+    }
+
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn without_export_trace_headers_travel_as_received_plus_the_missing_form() {
+        let out = forwarded_without_export(&[("traceparent", TRACEPARENT), ("sw8", "x")]);
+        assert_eq!(out["traceparent"], TRACEPARENT);
+        assert_eq!(out["sw8"], "x");
+        assert_eq!(out["x-b3-traceid"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(out["x-b3-spanid"], "00f067aa0ba902b7");
+        assert_eq!(out["x-b3-sampled"], "1");
+
+        let out = forwarded_without_export(&[("b3", "a2fb4a1d1a96d312-e457b5a2e4d86bd1-0")]);
         assert_eq!(
-            sorted(&out),
-            pairs(&[
-                ("x-b3-sampled", "1"),
-                ("x-b3-spanid", "e457b5a2e4d86bd1"),
-                ("x-b3-traceid", "0000000000000000a2fb4a1d1a96d312"),
-            ])
-        );
-    }
-
-    #[test]
-    fn missing_sampled_becomes_zero_and_debug_flag_becomes_one() {
-        let base = [
-            ("x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7"),
-            ("x-b3-spanid", "e457b5a2e4d86bd1"),
-        ];
-        assert!(!TraceContext::extract(&headers(&base)).unwrap().sampled);
-        let debug = [base[0], base[1], ("x-b3-flags", "1")];
-        assert!(TraceContext::extract(&headers(&debug)).unwrap().sampled);
-    }
-
-    #[test]
-    fn single_b3_header_is_understood() {
-        let ctx = TraceContext::extract(&headers(&[(
-            "b3",
-            "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90",
-        )]))
-        .unwrap();
-        assert_eq!(ctx.trace_id, 0x80f198ee56343ba864fe8b2a57d3eff7);
-        assert_eq!(ctx.span_id, 0xe457b5a2e4d86bd1);
-        assert!(ctx.sampled);
-    }
-
-    #[test]
-    fn traceparent_round_trips() {
-        let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-        let ctx = TraceContext::extract(&headers(&[("traceparent", incoming)])).unwrap();
-        assert_eq!(ctx.traceparent(), incoming);
-        assert!(ctx.sampled);
-        for bad in [
-            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
-            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
-        ] {
-            assert_eq!(
-                TraceContext::from_w3c(&headers(&[("traceparent", bad)])),
-                None,
-                "{bad}"
-            );
-        }
-    }
-
-    #[test]
-    fn invalid_b3_ids_give_no_context() {
-        for bad in [
-            &[("x-b3-traceid", "xyz"), ("x-b3-spanid", "e457b5a2e4d86bd1")][..],
-            &[
-                ("x-b3-traceid", "80f198ee56343ba8"),
-                ("x-b3-spanid", "e457"),
-            ][..],
-            &[("b3", "0")][..],
-        ] {
-            assert_eq!(TraceContext::extract(&headers(bad)), None, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn completing_adds_the_missing_format_with_the_same_ids() {
-        let mut from_w3c = headers(&[(
-            "traceparent",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-        )]);
-        complete_trace_headers(&mut from_w3c);
-        assert_eq!(from_w3c["x-b3-traceid"], "4bf92f3577b34da6a3ce929d0e0e4736");
-        assert_eq!(from_w3c["x-b3-spanid"], "00f067aa0ba902b7");
-        assert_eq!(from_w3c["x-b3-sampled"], "1");
-
-        let mut from_b3 = headers(&[("b3", "a2fb4a1d1a96d312-e457b5a2e4d86bd1-0")]);
-        complete_trace_headers(&mut from_b3);
-        assert_eq!(
-            from_b3["traceparent"],
+            out["traceparent"],
             "00-0000000000000000a2fb4a1d1a96d312-e457b5a2e4d86bd1-00"
         );
-        assert_eq!(from_b3["x-b3-traceid"], "0000000000000000a2fb4a1d1a96d312");
-        assert!(from_b3.get("b3").is_none());
+        assert_eq!(out["b3"], "a2fb4a1d1a96d312-e457b5a2e4d86bd1-0");
 
-        // An invalid traceparent is forwarded as it came (upstream copies it verbatim).
-        let mut invalid = headers(&[
-            ("traceparent", "garbage"),
-            ("x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7"),
-            ("x-b3-spanid", "e457b5a2e4d86bd1"),
-        ]);
-        complete_trace_headers(&mut invalid);
-        assert_eq!(invalid["traceparent"], "garbage");
-
-        // Both present: forwarded exactly as they came, even if they disagree.
+        // Both present: exactly as they came, even when they disagree.
         let both = [
-            (
-                "traceparent",
-                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-            ),
+            ("traceparent", TRACEPARENT),
             ("x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7"),
             ("x-b3-spanid", "e457b5a2e4d86bd1"),
             ("x-b3-sampled", "1"),
         ];
-        let mut unchanged = headers(&both);
-        complete_trace_headers(&mut unchanged);
-        assert_eq!(sorted(&unchanged), sorted(&headers(&both)));
-    }
-
-    #[test]
-    fn replacing_puts_our_span_in_both_formats() {
-        let mut out = headers(&[
-            ("x-b3-parentspanid", "05e3ac9a4f6e3b90"),
-            ("x-b3-flags", "1"),
-            ("tracestate", "vendor=1"),
-        ]);
-        replace_trace_headers(
-            &mut out,
-            TraceContext {
-                trace_id: 7,
-                span_id: 9,
-                sampled: true,
-            },
+        assert_eq!(
+            sorted(&forwarded_without_export(&both)),
+            sorted(&headers(&both))
         );
+
+        // An invalid traceparent goes on as it came, and nothing is derived from it.
+        let out = forwarded_without_export(&[("traceparent", "garbage")]);
         assert_eq!(
             sorted(&out),
-            pairs(&[
-                (
-                    "traceparent",
-                    "00-00000000000000000000000000000007-0000000000000009-01"
-                ),
-                ("tracestate", "vendor=1"),
-                ("x-b3-sampled", "1"),
-                ("x-b3-spanid", "0000000000000009"),
-                ("x-b3-traceid", "00000000000000000000000000000007"),
-            ])
+            sorted(&headers(&[("traceparent", "garbage")]))
         );
     }
 
     #[test]
-    fn copy_keeps_only_listed_headers() {
-        let incoming = headers(&[("end-user", "jason"), ("x-request-id", "r"), ("host", "h")]);
+    fn a_missing_b3_sampling_flag_stays_missing() {
+        let out = forwarded_without_export(&[
+            ("x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7"),
+            ("x-b3-spanid", "e457b5a2e4d86bd1"),
+        ]);
+        assert!(out.get("x-b3-sampled").is_none(), "{out:?}");
+        assert!(out.get("traceparent").is_none(), "{out:?}");
+        let single = forwarded_without_export(&[(
+            "b3",
+            "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1",
+        )]);
+        assert!(single.get("traceparent").is_none(), "{single:?}");
+    }
+
+    #[test]
+    fn the_b3_debug_flag_means_sampled() {
+        let out = forwarded_without_export(&[
+            ("x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7"),
+            ("x-b3-spanid", "e457b5a2e4d86bd1"),
+            ("x-b3-flags", "1"),
+        ]);
+        assert_eq!(
+            out["traceparent"],
+            "00-80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-01"
+        );
+    }
+
+    #[test]
+    fn empty_values_are_absent() {
+        let out = forwarded_without_export(&[
+            ("traceparent", ""),
+            ("x-request-id", ""),
+            ("x-b3-parentspanid", ""),
+            ("x-b3-flags", ""),
+            ("x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7"),
+            ("x-b3-spanid", "e457b5a2e4d86bd1"),
+            ("x-b3-sampled", "1"),
+        ]);
+        // The empty traceparent no longer stops the W3C form being derived from B3.
+        assert_eq!(
+            out["traceparent"],
+            "00-80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-01"
+        );
+        assert!(out.get("x-b3-parentspanid").is_none());
+        assert!(out.get("x-b3-flags").is_none());
+        let copied = copy_headers(
+            &headers(&[("x-request-id", ""), ("end-user", "jason")]),
+            &SERVICE_FORWARDED,
+        );
+        assert_eq!(
+            sorted(&copied),
+            [("end-user".to_owned(), "jason".to_owned())]
+        );
+    }
+
+    #[test]
+    fn propagator_names_follow_the_specification() {
+        for name in ["tracecontext", "baggage", "b3", "b3multi", "none"] {
+            assert_eq!(name.parse::<PropagatorKind>().unwrap().to_string(), name);
+        }
+        assert!("jaeger".parse::<PropagatorKind>().is_err());
+    }
+
+    #[test]
+    fn copy_leaves_trace_context_to_the_propagation() {
+        let incoming = headers(&[
+            ("end-user", "jason"),
+            ("x-request-id", "r"),
+            ("host", "h"),
+            ("traceparent", TRACEPARENT),
+        ]);
         assert_eq!(copy_headers(&incoming, &PRODUCTPAGE_FORWARDED).len(), 1);
         assert_eq!(copy_headers(&incoming, &SERVICE_FORWARDED).len(), 2);
         assert_eq!(SERVICE_FORWARDED.len(), 20);

@@ -8,7 +8,9 @@ use crate::support::{
     *,
 };
 use bookinfo::LaunchOptions;
-use service_runtime::{TelemetryArgs, TraceConfig, spans::OtlpProtocol};
+use service_runtime::{
+    TelemetryArgs, TraceConfig, propagation::PropagatorKind, telemetry::OtlpProtocol,
+};
 
 const SERVER: i32 = 2;
 const CLIENT: i32 = 3;
@@ -43,17 +45,19 @@ fn assert_no_orphans(spans: &[ReceivedSpan], caller_span: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_hop_exports_spans_into_the_callers_trace() {
-    let receiver = Receiver::start().await;
+    // The default propagators (W3C) with a W3C caller, then b3multi with a B3 caller: each
+    // service reads and writes exactly the configured format.
+    let w3c = Receiver::start().await;
     let app = launch(LaunchOptions {
         telemetry: TelemetryArgs {
-            otel_exporter_otlp_endpoint: Some(receiver.endpoint()),
+            otel_exporter_otlp_endpoint: Some(w3c.endpoint()),
             ..TelemetryArgs::default()
         },
         ..LaunchOptions::default()
     })
     .await;
     let page = format!("{}/productpage", app.productpage.url());
-    // W3C caller; round robin sends this one to reviews v1.
+    // Round robin sends this one to reviews v1.
     let w3c_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let w3c_parent = "00f067aa0ba902b7";
     let first = fetch(
@@ -63,7 +67,21 @@ async fn every_hop_exports_spans_into_the_callers_trace() {
     )
     .await;
     assert_eq!(first.status, 200);
-    // B3 caller with a 64-bit trace id; this one goes to reviews v2, which calls ratings.
+    app.stop().await.unwrap();
+
+    let b3 = Receiver::start().await;
+    let app = launch(LaunchOptions {
+        telemetry: TelemetryArgs {
+            otel_exporter_otlp_endpoint: Some(b3.endpoint()),
+            otel_propagators: vec![PropagatorKind::B3Multi],
+            ..TelemetryArgs::default()
+        },
+        ..LaunchOptions::default()
+    })
+    .await;
+    let page = format!("{}/productpage", app.productpage.url());
+    // B3 caller with a 64-bit trace id; the second page goes to reviews v2, which calls ratings.
+    fetch(client().get(&page)).await;
     let b3_trace = "a2fb4a1d1a96d312";
     let b3_parent = "e457b5a2e4d86bd1";
     let second = fetch(
@@ -77,7 +95,13 @@ async fn every_hop_exports_spans_into_the_callers_trace() {
     assert_eq!(full_stars(&second.body), 9, "served by reviews v2");
     app.stop().await.unwrap();
 
-    let spans = receiver.spans();
+    let mut spans = w3c.spans();
+    let padded_b3 = format!("0000000000000000{b3_trace}");
+    spans.extend(
+        b3.spans()
+            .into_iter()
+            .filter(|span| span.trace_id == padded_b3),
+    );
     let by_trace: BTreeMap<&str, Vec<ReceivedSpan>> =
         spans.iter().fold(BTreeMap::new(), |mut map, span| {
             map.entry(span.trace_id.as_str())
@@ -85,7 +109,6 @@ async fn every_hop_exports_spans_into_the_callers_trace() {
                 .push(span.clone());
             map
         });
-    let padded_b3 = format!("0000000000000000{b3_trace}");
     assert_eq!(
         by_trace.keys().copied().collect::<BTreeSet<_>>(),
         BTreeSet::from([w3c_trace, padded_b3.as_str()]),
@@ -187,14 +210,12 @@ async fn both_reviews_attempts_show_as_client_spans() {
         arrived.iter().collect::<BTreeSet<_>>(),
         sent.iter().collect::<BTreeSet<_>>()
     );
-    let b3_spans: BTreeSet<String> = reviews
-        .requests()
-        .iter()
-        .map(|r| r.headers["x-b3-spanid"].to_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(
-        b3_spans,
-        attempts.iter().map(|a| a.span_id.clone()).collect()
+    // Only the configured format (W3C by default): no B3 beside it.
+    assert!(
+        reviews
+            .requests()
+            .iter()
+            .all(|r| r.headers.get("x-b3-spanid").is_none())
     );
 }
 
@@ -229,7 +250,8 @@ async fn without_export_backends_receive_the_callers_exact_span_id() {
     .await;
     for stub in [&details, &reviews] {
         let headers = &stub.requests()[1].headers;
-        assert_eq!(headers["x-b3-spanid"], "e457b5a2e4d86bd1");
+        // As received, plus the W3C form with the same ids.
+        assert_eq!(headers["b3"], "a2fb4a1d1a96d312-e457b5a2e4d86bd1-1");
         assert_eq!(
             headers["traceparent"],
             "00-0000000000000000a2fb4a1d1a96d312-e457b5a2e4d86bd1-01"

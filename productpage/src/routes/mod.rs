@@ -6,17 +6,13 @@ pub mod login;
 pub mod product_page;
 
 use axum::http::{HeaderMap, HeaderValue};
-use service_runtime::propagation::{END_USER, PRODUCTPAGE_FORWARDED, TraceContext, copy_headers};
+use service_runtime::propagation::{END_USER, PRODUCTPAGE_FORWARDED, copy_headers};
 
-/// The headers every backend call carries: the original's verbatim list, B3 re-injected from
-/// the incoming context (the client then completes or replaces the trace headers), and
-/// `end-user` from the session, never from the client's own header
-/// (docs/behaviour.md#the-end-user-header).
+/// The headers every backend call carries besides trace context (which the client adds): the
+/// original's verbatim list, and `end-user` from the session, never from the client's own
+/// header (docs/behaviour.md#the-end-user-header).
 fn outbound_headers(incoming: &HeaderMap, user: Option<&str>) -> HeaderMap {
     let mut headers = copy_headers(incoming, &PRODUCTPAGE_FORWARDED);
-    if let Some(context) = TraceContext::from_b3(incoming) {
-        context.inject_b3(&mut headers);
-    }
     if let Some(value) = user.and_then(|u| HeaderValue::from_str(u).ok()) {
         headers.insert(END_USER, value);
     }
