@@ -268,31 +268,12 @@ fn help_version_and_bad_values_speak_to_the_user() {
 /// CA, answering every request with `body` in HTTP/1.1 chunks. Returns its port and the CA's
 /// PEM file, for `SSL_CERT_FILE`.
 async fn https_book_service(body: Vec<u8>) -> (u16, std::path::PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .signed_by(&leaf_key, &ca)
-        .unwrap();
-    let ca_file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("book-service-ca-{}.pem", std::process::id()));
-    std::fs::write(&ca_file, ca.pem()).unwrap();
-
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
-    let tls = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![leaf.der().clone()], key)
-    .unwrap();
+    let ca = service_runtime::testing::TestCa::new();
+    let ca_file = ca.write_pem(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")));
+    let mut tls = (*ca.server_config(&["localhost"])).clone();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(tls));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -393,4 +374,39 @@ fn a_switch_never_swallows_the_port() {
         String::from_utf8_lossy(&refused.stderr).contains("[PORT]"),
         "{refused:?}"
     );
+}
+
+/// Every line logged while a request is served carries its trace and span ids, not only the
+/// access line.
+#[tokio::test]
+async fn log_lines_written_while_serving_carry_the_trace_id() {
+    let book_service = format!("http://127.0.0.1:{}", closed_port().await.unwrap());
+    let mut details = SpawnedBinary::start(
+        env!("CARGO_BIN_EXE_details"),
+        &[
+            ("LOG_FORMAT", "json"),
+            ("ENABLE_EXTERNAL_BOOK_SERVICE", "true"),
+            ("BOOK_SERVICE_URL", &book_service),
+        ],
+    )
+    .unwrap();
+    let answer = http_client()
+        .get(format!("http://127.0.0.1:{}/details/0", details.port))
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 503);
+    let line = details
+        .wait_for("external book service failed")
+        .expect("the failure is logged");
+    let logged: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        logged["span"]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736",
+        "{line}"
+    );
+    assert_eq!(logged["span"]["span_id"].as_str().map(str::len), Some(16));
 }

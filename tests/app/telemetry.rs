@@ -9,7 +9,9 @@ use crate::support::{
 };
 use bookinfo::LaunchOptions;
 use service_runtime::{
-    TelemetryArgs, TraceConfig, propagation::PropagatorKind, telemetry::OtlpProtocol,
+    TelemetryArgs, TraceConfig,
+    propagation::PropagatorKind,
+    telemetry::{OtlpProtocol, SamplerKind},
 };
 
 const SERVER: i32 = 2;
@@ -414,4 +416,188 @@ async fn spans_also_export_over_grpc() {
         BTreeSet::from(["details", "productpage", "reviews"])
     );
     one(&spans, "details", SERVER, "GET /details/{id}");
+}
+
+/// details alone, exporting to `receiver` with `propagators` and `sampler`.
+async fn exporting_details(
+    receiver: &Receiver,
+    propagators: Vec<PropagatorKind>,
+    sampler: SamplerKind,
+) -> service_runtime::RunningServer {
+    let telemetry = TelemetryArgs {
+        otel_exporter_otlp_endpoint: Some(receiver.endpoint()),
+        otel_propagators: propagators,
+        otel_traces_sampler: sampler,
+        ..TelemetryArgs::default()
+    };
+    let config = details::Config {
+        tracing: telemetry.trace_config("details", "v1"),
+        ..details::Config::v1()
+    };
+    serve(details::app(config).unwrap()).await
+}
+
+/// Both formats arrive, as behind a sidecar whose tracer rewrote only one of them: the
+/// server span's parent comes from the configured format, never from the stale other one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_on_reads_exactly_the_configured_format() {
+    for (propagators, expected_parent) in [
+        (vec![PropagatorKind::B3Multi], "b7ad6b7169203331"),
+        (
+            vec![PropagatorKind::TraceContext, PropagatorKind::Baggage],
+            "00f067aa0ba902b7",
+        ),
+    ] {
+        let receiver = Receiver::start().await;
+        let details = exporting_details(
+            &receiver,
+            propagators.clone(),
+            SamplerKind::ParentBasedAlwaysOn,
+        )
+        .await;
+        let answer = fetch(
+            client()
+                .get(format!("{}/details/0", details.url()))
+                .header(
+                    "traceparent",
+                    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                )
+                .header("x-b3-traceid", "4bf92f3577b34da6a3ce929d0e0e4736")
+                .header("x-b3-spanid", "b7ad6b7169203331")
+                .header("x-b3-sampled", "1"),
+        )
+        .await;
+        assert_eq!(answer.status, 200);
+        details.stop().await.unwrap();
+        let spans = receiver.spans();
+        let server = one(&spans, "details", SERVER, "GET /details/{id}");
+        assert_eq!(server.parent_span_id, expected_parent, "{propagators:?}");
+        assert_eq!(server.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    }
+}
+
+/// B3 ids without a sampling flag leave the decision to us: with export on, the root sampler
+/// decides (the default records), and the trace continues.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_b3_parent_without_a_sampling_flag_is_recorded_by_the_default_sampler() {
+    let receiver = Receiver::start().await;
+    let details = exporting_details(
+        &receiver,
+        vec![PropagatorKind::B3Multi],
+        SamplerKind::ParentBasedAlwaysOn,
+    )
+    .await;
+    fetch(
+        client()
+            .get(format!("{}/details/0", details.url()))
+            .header("x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7")
+            .header("x-b3-spanid", "e457b5a2e4d86bd1"),
+    )
+    .await;
+    details.stop().await.unwrap();
+    let spans = receiver.spans();
+    let server = one(&spans, "details", SERVER, "GET /details/{id}");
+    assert_eq!(server.trace_id, "80f198ee56343ba864fe8b2a57d3eff7");
+    assert_eq!(server.parent_span_id, "e457b5a2e4d86bd1");
+}
+
+/// OTEL_TRACES_SAMPLER is honoured, and probes and scrapes are never traces.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sampler_is_honoured_and_probes_are_not_traced() {
+    let receiver = Receiver::start().await;
+    let details = exporting_details(
+        &receiver,
+        vec![PropagatorKind::TraceContext],
+        SamplerKind::ParentBasedAlwaysOn,
+    )
+    .await;
+    for path in ["/health", "/metrics", "/health", "/details/0"] {
+        assert_eq!(get(format!("{}{path}", details.url())).await.status, 200);
+    }
+    details.stop().await.unwrap();
+    let names: Vec<String> = receiver.spans().into_iter().map(|s| s.name).collect();
+    assert_eq!(names, ["GET /details/{id}"]);
+
+    let receiver = Receiver::start().await;
+    let details = exporting_details(
+        &receiver,
+        vec![PropagatorKind::TraceContext],
+        SamplerKind::AlwaysOff,
+    )
+    .await;
+    get(format!("{}/details/0", details.url())).await;
+    details.stop().await.unwrap();
+    assert!(receiver.spans().is_empty(), "always_off records nothing");
+}
+
+/// `bookinfo --port 0` as its own process with `envs`; returns the process and productpage's
+/// base URL, read from the banner.
+fn spawn_launcher(envs: &[(&str, &str)]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bookinfo"))
+        .args(["--port", "0"])
+        .env_clear()
+        .envs(envs.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("bookinfo starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let url = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix("productpage")
+                .map(|rest| rest.trim().to_owned())
+        })
+        .expect("the banner names productpage's address");
+    (child, url)
+}
+
+/// Span export to `https://` collectors, over both protocols, through the services' own TLS
+/// configuration: the collector's certificate is trusted through SSL_CERT_FILE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_export_to_https_collectors_over_both_protocols() {
+    let ca = service_runtime::testing::TestCa::new();
+    let ca_file = ca.write_pem(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")));
+    let ca_file = ca_file.to_string_lossy().into_owned();
+    for protocol in ["http/protobuf", "grpc"] {
+        let http = Receiver::start().await;
+        let grpc = GrpcReceiver::start().await;
+        let plain = if protocol == "grpc" {
+            grpc.endpoint()
+        } else {
+            http.endpoint()
+        };
+        let backend = plain
+            .trim_start_matches("http://")
+            .parse()
+            .expect("a receiver address");
+        let front = ca.tls_front(backend).await.unwrap();
+        let endpoint = format!("https://localhost:{front}");
+        let (mut launcher, productpage) = spawn_launcher(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+            ("SSL_CERT_FILE", &ca_file),
+        ]);
+        let page = get(format!("{productpage}/productpage")).await;
+        assert_eq!(page.status, 200);
+        // SIGTERM flushes the buffered spans.
+        let stopped = std::process::Command::new("kill")
+            .args(["-TERM", &launcher.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(stopped.success());
+        assert_eq!(launcher.wait().unwrap().code(), Some(0));
+        let spans = if protocol == "grpc" {
+            grpc.spans()
+        } else {
+            http.spans()
+        };
+        let services: BTreeSet<String> = spans.iter().map(|s| s.service.clone()).collect();
+        assert!(
+            services.contains("productpage") && services.contains("details"),
+            "{protocol}: {services:?}"
+        );
+    }
 }
