@@ -861,3 +861,39 @@ fn fault_injection_rules_match_the_docs() {
     assert_eq!(test_v2["match"][0]["headers"]["end-user"]["exact"], "jason");
     assert_eq!(test_v2["route"][0]["destination"]["subset"], "v2");
 }
+
+/// Every Deployment sets OTEL_PROPAGATORS first in its container's environment, to
+/// `tracecontext` (Istio's OpenTelemetry providers), and the b3multi component switches exactly
+/// that entry (Envoy's Zipkin tracer).
+#[test]
+fn propagators_default_to_tracecontext_with_a_b3multi_component() {
+    let documents = documents();
+    let deployments: Vec<&Document> = of_kind(&documents, "Deployment").collect();
+    assert!(deployments.len() >= 12);
+    for deployment in deployments {
+        let first = &deployment.spec()["template"]["spec"]["containers"][0]["env"][0];
+        assert_eq!(
+            (first["name"].as_str(), first["value"].as_str()),
+            (Some("OTEL_PROPAGATORS"), Some("tracecontext")),
+            "{} {}",
+            deployment.file,
+            deployment.name()
+        );
+    }
+    let component: Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(format!("{K8S}/components/b3multi/kustomization.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(component["kind"], "Component");
+    let patch = &component["patches"][0];
+    assert_eq!(patch["target"]["kind"], "Deployment");
+    let operations: Value =
+        serde_yaml_ng::from_str(patch["patch"].as_str().expect("a JSON patch")).unwrap();
+    assert_eq!(
+        operations,
+        json!([
+            {"op": "test", "path": "/spec/template/spec/containers/0/env/0/name", "value": "OTEL_PROPAGATORS"},
+            {"op": "replace", "path": "/spec/template/spec/containers/0/env/0/value", "value": "b3multi"}
+        ])
+    );
+}
