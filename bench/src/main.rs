@@ -10,6 +10,7 @@
 
 mod process;
 mod report;
+mod sink;
 mod wrk;
 
 use std::{collections::BTreeMap, process::ExitCode, time::Duration};
@@ -166,6 +167,32 @@ fn launch() -> Result<Fleet, String> {
         ];
         fleet.start(name, "productpage", &[], &env, Probe::Health)?;
     }
+    // The v1 page again, with every service it calls exporting its spans to a sink.
+    let sink = sink::start().map_err(|e| format!("cannot start the OTLP sink: {e}"))?;
+    let export = [("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{sink}"))];
+    let details_traced = fleet.start("details-traced", "details", &[], &export, Probe::Health)?;
+    let mut reviews_env = ratings_env();
+    reviews_env.extend(export.iter().cloned());
+    let reviews_traced = fleet.start(
+        "reviews-v1-traced",
+        "reviews",
+        &[],
+        &reviews_env,
+        Probe::Health,
+    )?;
+    let mut env = vec![
+        ("DETAILS_HOSTNAME", s("127.0.0.1")),
+        ("DETAILS_SERVICE_PORT", details_traced.to_string()),
+        ("REVIEWS_HOSTNAME", format!("127.0.0.1:{reviews_traced}")),
+    ];
+    env.extend(export);
+    fleet.start(
+        "productpage-traced",
+        "productpage",
+        &[],
+        &env,
+        Probe::Health,
+    )?;
     Ok(fleet)
 }
 
@@ -197,6 +224,12 @@ const SCENARIOS: &[(&str, &str, &str, &[&str])] = &[
         "productpage",
         "/productpage",
         &["productpage", "details", "reviews-v1"],
+    ),
+    (
+        "productpage v1 /productpage, export on",
+        "productpage-traced",
+        "/productpage",
+        &["productpage-traced", "details-traced", "reviews-v1-traced"],
     ),
     (
         "productpage v1 /productpage, pooled",

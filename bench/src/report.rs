@@ -48,7 +48,10 @@ pub struct Report {
 /// Which baseline a scenario is a fraction of: pages against the front that does the same
 /// work shape (two backend calls per request), everything else against bare hello.
 pub fn baseline_of(scenario: &str) -> &'static str {
-    if scenario.contains("/productpage") && scenario.contains("pooled") {
+    if scenario.ends_with(", export on") {
+        // What exporting costs: the same page with export off.
+        "productpage v1 /productpage"
+    } else if scenario.contains("/productpage") && scenario.contains("pooled") {
         "front, pooled (baseline)"
     } else if scenario.contains("/productpage") {
         "front, fresh connections (baseline)"
@@ -141,6 +144,20 @@ impl Report {
                     met: ratio >= 0.7 && m.load.p99_ms < max_p99 && m.load.errors == 0,
                 });
             }
+        }
+        if let Some(m) = self.find("productpage v1 /productpage, export on", 32) {
+            let ratio = m.ratio.unwrap_or(0.0);
+            targets.push(Target {
+                what: "/productpage v1 c32, fresh connections, export on: ≥ 85% of export off"
+                    .into(),
+                measured: format!(
+                    "{:.0}%, {:.0} req/s, {} errors",
+                    ratio * 100.0,
+                    m.load.requests_per_sec,
+                    m.load.errors
+                ),
+                met: ratio >= 0.85 && m.load.errors == 0,
+            });
         }
         for scenario in [
             "details /details/0",

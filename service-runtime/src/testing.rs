@@ -342,6 +342,7 @@ impl TestCa {
         let mut params =
             rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
         params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name = common_name("Bookinfo test CA");
         let key = rcgen::KeyPair::generate().expect("a CA key");
         Self {
             issuer: rcgen::CertifiedIssuer::self_signed(params, key).expect("a CA certificate"),
@@ -363,8 +364,9 @@ impl TestCa {
         use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
         let key = rcgen::KeyPair::generate().expect("a server key");
         let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-        let certificate = rcgen::CertificateParams::new(names)
-            .expect("server parameters")
+        let mut params = rcgen::CertificateParams::new(names).expect("server parameters");
+        params.distinguished_name = common_name("Bookinfo test server");
+        let certificate = params
             .signed_by(&key, &self.issuer)
             .expect("a server certificate");
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
@@ -378,6 +380,32 @@ impl TestCa {
         .expect("a server configuration");
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         std::sync::Arc::new(config)
+    }
+
+    /// A workload certificate for the SPIFFE identity `spiffe` (its only name, a URI SAN, as
+    /// Istio issues them), for TLS in both directions: (certificate PEM, private key PEM).
+    pub fn workload_identity(&self, spiffe: &str) -> (String, String) {
+        let key = rcgen::KeyPair::generate().expect("a workload key");
+        let mut params =
+            rcgen::CertificateParams::new(Vec::<String>::new()).expect("workload parameters");
+        // Its own name: a subject equal to the CA's would read as self-signed.
+        params.distinguished_name = common_name(spiffe);
+        params.subject_alt_names = vec![rcgen::SanType::URI(
+            spiffe.try_into().expect("a SPIFFE URI"),
+        )];
+        params.extended_key_usages = vec![
+            rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+            rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        let certificate = params
+            .signed_by(&key, &self.issuer)
+            .expect("a workload certificate");
+        (certificate.pem(), key.serialize_pem())
+    }
+
+    /// The CA certificate, PEM.
+    pub fn pem(&self) -> String {
+        self.issuer.pem()
     }
 
     /// A TLS front for `localhost` on 127.0.0.1 that passes every connection, decrypted, to
@@ -402,6 +430,12 @@ impl TestCa {
         });
         Ok(port)
     }
+}
+
+fn common_name(name: &str) -> rcgen::DistinguishedName {
+    let mut distinguished = rcgen::DistinguishedName::new();
+    distinguished.push(rcgen::DnType::CommonName, name);
+    distinguished
 }
 
 impl Default for TestCa {

@@ -1,5 +1,6 @@
 //! Cross-service tests, one binary with a module per suite: the whole application over real
-//! HTTP, telemetry, the manifests, the container images, and the browser. Each service's own
+//! HTTP, telemetry, the manifests, the mesh behind real Envoy sidecars, the container images,
+//! and the browser. Each service's own
 //! tests live in its crate.
 //!
 //! `cargo test --test app manifests::` runs one suite.
@@ -7,6 +8,7 @@
 mod browser;
 mod containers;
 mod manifests;
+mod mesh;
 mod support;
 mod telemetry;
 mod whole_app;

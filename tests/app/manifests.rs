@@ -15,19 +15,19 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const K8S: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/k8s");
 const SCHEMAS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/schemas");
 
-struct Document {
-    file: String,
-    value: Value,
+pub(crate) struct Document {
+    pub(crate) file: String,
+    pub(crate) value: Value,
 }
 
 impl Document {
-    fn kind(&self) -> &str {
+    pub(crate) fn kind(&self) -> &str {
         self.value["kind"].as_str().unwrap_or_default()
     }
-    fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.value["metadata"]["name"].as_str().unwrap_or_default()
     }
-    fn spec(&self) -> &Value {
+    pub(crate) fn spec(&self) -> &Value {
         &self.value["spec"]
     }
 }
@@ -44,7 +44,7 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// Every document of every manifest, kustomization.yaml excepted.
-fn documents() -> Vec<Document> {
+pub(crate) fn documents() -> Vec<Document> {
     let mut files = Vec::new();
     yaml_files(Path::new(K8S), &mut files);
     files.sort();
@@ -70,7 +70,10 @@ fn documents() -> Vec<Document> {
     documents
 }
 
-fn of_kind<'a>(documents: &'a [Document], kind: &str) -> impl Iterator<Item = &'a Document> {
+pub(crate) fn of_kind<'a>(
+    documents: &'a [Document],
+    kind: &str,
+) -> impl Iterator<Item = &'a Document> {
     documents.iter().filter(move |d| d.kind() == kind)
 }
 

@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod otlp;
+pub mod zipkin;
 
 use bookinfo::{Bookinfo, LaunchOptions};
 use service_runtime::RunningServer;

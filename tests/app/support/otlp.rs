@@ -113,6 +113,10 @@ pub struct GrpcReceiver {
 }
 
 impl GrpcReceiver {
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
     pub async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -1,0 +1,95 @@
+//! One complete trace tree per page behind the sidecars, for both of Istio's tracers, with the
+//! apps' own span export off and on, and with and without a client `traceparent`.
+
+use std::collections::BTreeSet;
+
+use super::{Mesh, MeshOptions, TracerKind};
+use crate::support::{client, fetch, otlp::ReceivedSpan};
+
+/// Sidecar spans of one page: the gateway, productpage's inbound and its two outbound calls,
+/// details' and reviews' inbound, reviews' call to ratings and ratings' inbound.
+const SIDECAR_SPANS: usize = 8;
+/// The apps' own: productpage's server, two client and rendering spans, details', reviews'
+/// server and client spans, and ratings'.
+const APP_SPANS: usize = 8;
+
+const CLIENT_TRACEPARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+async fn one_page_trace(tracer: TracerKind, export: bool, client_traceparent: bool) {
+    let test = format!("trace tree {tracer:?} export={export} traceparent={client_traceparent}");
+    let Some(mesh) = Mesh::start(
+        &test,
+        MeshOptions {
+            tracer,
+            export,
+            // Every page then goes through ratings too.
+            virtual_services: vec![("reviews", "virtual-service-reviews-v3.yaml")],
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let mut request = client().get(mesh.url("/productpage"));
+    if client_traceparent {
+        request = request.header("traceparent", CLIENT_TRACEPARENT);
+    }
+    let page = fetch(request).await;
+    assert_eq!(page.status, 200, "{test}");
+    assert!(page.body.contains("text-red-500"), "{test}: served by v3");
+    let mut spans = mesh.wait_for_sidecar_spans(SIDECAR_SPANS).await;
+    // Stopping the apps flushes their own spans.
+    spans.extend(mesh.stop().await);
+    check_tree(&test, &spans, export);
+}
+
+fn check_tree(test: &str, spans: &[ReceivedSpan], export: bool) {
+    let expected = SIDECAR_SPANS + if export { APP_SPANS } else { 0 };
+    assert_eq!(spans.len(), expected, "{test}: {spans:#?}");
+    let traces: BTreeSet<&str> = spans.iter().map(|s| s.trace_id.as_str()).collect();
+    assert_eq!(
+        traces.len(),
+        1,
+        "{test}: one trace per page, got {traces:?}"
+    );
+    let ids: BTreeSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
+    let roots: Vec<&ReceivedSpan> = spans
+        .iter()
+        .filter(|s| !ids.contains(s.parent_span_id.as_str()))
+        .collect();
+    assert_eq!(
+        roots.len(),
+        1,
+        "{test}: every parent present but the gateway's: {roots:#?}"
+    );
+    assert!(
+        roots[0].service.starts_with("istio-ingressgateway"),
+        "{test}: the root is the gateway's span: {roots:#?}"
+    );
+    for service in ["productpage", "details", "reviews", "ratings"] {
+        assert!(
+            spans
+                .iter()
+                .any(|s| s.service == format!("{service}.istio-app") && s.kind == 2),
+            "{test}: {service}'s sidecar took part"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_trace_tree_per_page_with_the_zipkin_tracer() {
+    for export in [false, true] {
+        for traceparent in [false, true] {
+            one_page_trace(TracerKind::Zipkin, export, traceparent).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_trace_tree_per_page_with_the_opentelemetry_tracer() {
+    for export in [false, true] {
+        for traceparent in [false, true] {
+            one_page_trace(TracerKind::OpenTelemetry, export, traceparent).await;
+        }
+    }
+}
