@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::{
     Router,
+    extract::DefaultBodyLimit,
     http::StatusCode,
     response::Html,
     routing::{get, post},
@@ -42,7 +43,10 @@ pub fn app(config: Config) -> Result<App, TlsError> {
         .route("/index.html", get(product_page::index))
         .route("/health", get(|| async { Html("Product page is healthy") }))
         .route("/productpage", get(product_page::product_page))
-        .route("/login", post(login::login))
+        .route(
+            "/login",
+            post(login::login).layer(DefaultBodyLimit::max(login::MAX_FORM_BYTES)),
+        )
         .route("/logout", get(login::logout))
         .route("/api/v1/products", get(api::products))
         .route("/api/v1/products/{id}", get(api::product_backend))

@@ -497,3 +497,46 @@ async fn every_hostname_takes_ipv6_literals() {
         assert!(index.contains(address), "{address} missing from\n{index}");
     }
 }
+
+/// Only a small, well-formed HTML form signs in.
+#[tokio::test]
+async fn login_refuses_what_is_not_a_small_utf8_form() {
+    let backends = stubs().await;
+    let server = productpage(backends.config()).await;
+    let login = format!("{}/login", server.url());
+    let form = |body: String| {
+        client()
+            .post(&login)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+    };
+    assert_eq!(fetch(form("username=%ff%fe".into())).await.status, 400);
+    let huge = format!("username=jason&passwd={}", "x".repeat(3 * 1024 * 1024));
+    assert_eq!(fetch(form(huge)).await.status, 413);
+    for content_type in [
+        "application/json",
+        "multipart/form-data; boundary=x",
+        "text/plain",
+    ] {
+        let answer = fetch(
+            client()
+                .post(&login)
+                .header("content-type", content_type)
+                .body("username=jason"),
+        )
+        .await;
+        assert_eq!(answer.status, 415, "{content_type}");
+    }
+    // The page's own form still signs in, charset and all.
+    let answer = fetch(
+        client()
+            .post(&login)
+            .header(
+                "content-type",
+                "application/x-www-form-urlencoded; charset=UTF-8",
+            )
+            .body("username=jason&passwd=x"),
+    )
+    .await;
+    assert_eq!(answer.status, 302);
+}

@@ -24,7 +24,7 @@ use crate::{
 
 /// Routes that are probes and scrapes, not work: no span, so the shipped probes do not make
 /// a hundred traces a minute per pod.
-const UNTRACED_ROUTES: [&str; 3] = ["/health", "/ready", "/metrics"];
+const UNTRACED_ROUTES: [&str; 2] = ["/health", "/metrics"];
 
 /// A service's metrics and tracer, set up once and shared by its router and its clients.
 pub struct Observability {

@@ -39,7 +39,7 @@ pub fn exporter(endpoint: &str, config: &TraceConfig) -> Result<SpanExporter, Ex
         OtlpProtocol::HttpProtobuf => builder
             .with_http()
             .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-            .with_http_client(HyperExportClient::new()?)
+            .with_http_client(HyperExportClient::new(config.timeout)?)
             .with_headers(config.headers.iter().cloned().collect::<HashMap<_, _>>())
             .with_endpoint(endpoint)
             .with_timeout(config.timeout)
@@ -92,6 +92,9 @@ fn grpc_connector(tls: Arc<rustls::ClientConfig>) -> HttpsConnector<HttpConnecto
 struct HyperExportClient {
     client: hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     runtime: tokio::runtime::Handle,
+    /// OTEL_EXPORTER_OTLP_TIMEOUT: the exporter's own deadline does not cancel a request in
+    /// flight, so a collector that never answers would hold the batch thread for good.
+    timeout: std::time::Duration,
 }
 
 impl fmt::Debug for HyperExportClient {
@@ -101,7 +104,7 @@ impl fmt::Debug for HyperExportClient {
 }
 
 impl HyperExportClient {
-    fn new() -> Result<Self, ExporterError> {
+    fn new(timeout: std::time::Duration) -> Result<Self, ExporterError> {
         let tls = tls::client_config()?;
         let mut http = HttpConnector::new();
         http.enforce_http(false);
@@ -115,6 +118,7 @@ impl HyperExportClient {
             client: hyper_util::client::legacy::Client::builder(TokioExecutor::new())
                 .build(connector),
             runtime: tokio::runtime::Handle::try_current()?,
+            timeout,
         })
     }
 }
@@ -123,6 +127,7 @@ impl HyperExportClient {
 impl OtlpHttpClient for HyperExportClient {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
         let client = self.client.clone();
+        let timeout = self.timeout;
         let exchange = async move {
             let response = client.request(request.map(Full::new)).await?;
             let (parts, body) = response.into_parts();
@@ -132,6 +137,11 @@ impl OtlpHttpClient for HyperExportClient {
                 .to_bytes();
             Ok::<_, HttpError>(Response::from_parts(parts, body))
         };
-        self.runtime.spawn(exchange).await?
+        let bounded = async move {
+            tokio::time::timeout(timeout, exchange)
+                .await
+                .unwrap_or_else(|_| Err("the collector did not answer in time".into()))
+        };
+        self.runtime.spawn(bounded).await?
     }
 }

@@ -28,9 +28,9 @@ use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 /// match it (docs/behaviour.md#the-end-user-header).
 pub const END_USER: &str = "end-user";
 
-/// Copied verbatim by productpage to details, reviews and ratings. The B3 headers are absent on
-/// purpose: productpage rebuilds them from the incoming context, as the original's propagator
-/// did (docs/behaviour.md#trace-context).
+/// Copied verbatim by productpage to details, reviews and ratings, as the original's list;
+/// its trace-context names travel through [`Propagation::outgoing`] instead
+/// (docs/behaviour.md#trace-context).
 pub static PRODUCTPAGE_FORWARDED: [HeaderName; 14] = [
     HeaderName::from_static("x-request-id"),
     HeaderName::from_static("x-ot-span-context"),
@@ -259,7 +259,7 @@ impl Propagation {
     pub fn outgoing(&self, context: &Context, headers: &mut HeaderMap) {
         if self.exporting {
             self.propagators
-                .inject_context(context, &mut HeaderInjector(headers));
+                .inject_context(&decided(context), &mut HeaderInjector(headers));
             return;
         }
         let Some(IncomingTrace(received)) = context.get::<IncomingTrace>() else {
@@ -270,6 +270,24 @@ impl Propagation {
         }
         add_missing_forms(headers);
     }
+}
+
+/// `context` with its span's "deferred" mark cleared: once our sampler has decided, the
+/// decision travels on (the B3 propagator would otherwise leave `x-b3-sampled` out again).
+fn decided(context: &Context) -> Context {
+    let span = context.span();
+    let ours = span.span_context();
+    if ours.trace_flags() & DEFERRED != DEFERRED {
+        return context.clone();
+    }
+    let flags = TraceFlags::new(ours.trace_flags().to_u8() & !DEFERRED.to_u8());
+    context.with_remote_span_context(SpanContext::new(
+        ours.trace_id(),
+        ours.span_id(),
+        flags,
+        ours.is_remote(),
+        ours.trace_state().clone(),
+    ))
 }
 
 /// Adds `traceparent` from B3 and `x-b3-*` from `traceparent`, with the same ids, where one

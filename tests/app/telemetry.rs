@@ -601,3 +601,91 @@ async fn spans_export_to_https_collectors_over_both_protocols() {
         );
     }
 }
+
+/// productpage in front of stubs, exporting (to a collector that is not there) with
+/// `propagators`.
+async fn exporting_productpage(
+    propagators: Vec<PropagatorKind>,
+) -> (Stub, Stub, service_runtime::RunningServer) {
+    let details = Stub::start(Answer::json(200, "{}")).await.unwrap();
+    let reviews = Stub::start(Answer::json(200, r#"{"reviews":[]}"#))
+        .await
+        .unwrap();
+    let collector = format!("http://127.0.0.1:{}", closed_port().await.unwrap());
+    let mut config = config(details.url(), vec![reviews.url()], details.url());
+    config.tracing = TelemetryArgs {
+        otel_exporter_otlp_endpoint: Some(collector),
+        otel_propagators: propagators,
+        ..TelemetryArgs::default()
+    }
+    .trace_config("productpage", "v1");
+    let server = productpage(config).await;
+    (details, reviews, server)
+}
+
+/// With export on, exactly the configured format is written, trace headers of every other
+/// format are dropped (they would point the next hop at a stale parent), empty values are
+/// absent, and the headers that are not trace context travel on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_on_writes_only_the_configured_format() {
+    let (details, _reviews, server) = exporting_productpage(vec![PropagatorKind::B3Multi]).await;
+    fetch(
+        client()
+            .get(format!("{}/productpage", server.url()))
+            .header(
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            )
+            .header("tracestate", "vendor=1")
+            .header("x-b3-traceid", "4bf92f3577b34da6a3ce929d0e0e4736")
+            .header("x-b3-spanid", "b7ad6b7169203331")
+            .header("x-b3-sampled", "1")
+            .header("x-b3-parentspanid", "")
+            .header("sw8", "1-abc")
+            .header("x-datadog-trace-id", "1")
+            .header("x-ot-span-context", "x")
+            .header("x-request-id", "r-1")
+            .header("user-agent", ""),
+    )
+    .await;
+    let arrived = &details.requests()[0].headers;
+    assert_eq!(arrived["x-b3-traceid"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_ne!(
+        arrived["x-b3-spanid"], "b7ad6b7169203331",
+        "our client span"
+    );
+    assert_eq!(arrived["x-b3-sampled"], "1");
+    assert_eq!(arrived["x-request-id"], "r-1");
+    for dropped in [
+        "traceparent",
+        "tracestate",
+        "sw8",
+        "x-datadog-trace-id",
+        "x-ot-span-context",
+        "x-b3-parentspanid",
+    ] {
+        assert!(arrived.get(dropped).is_none(), "{dropped} was forwarded");
+    }
+    assert!(
+        arrived
+            .get("user-agent")
+            .is_none_or(|agent| !agent.is_empty()),
+        "an empty value counts as absent"
+    );
+}
+
+/// A B3 parent without a sampling flag: our sampler decides, and the decision travels on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deferred_decision_travels_on_once_made() {
+    let (details, _reviews, server) = exporting_productpage(vec![PropagatorKind::B3Multi]).await;
+    fetch(
+        client()
+            .get(format!("{}/productpage", server.url()))
+            .header("x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7")
+            .header("x-b3-spanid", "e457b5a2e4d86bd1"),
+    )
+    .await;
+    let arrived = &details.requests()[0].headers;
+    assert_eq!(arrived["x-b3-traceid"], "80f198ee56343ba864fe8b2a57d3eff7");
+    assert_eq!(arrived["x-b3-sampled"], "1");
+}

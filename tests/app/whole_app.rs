@@ -279,7 +279,7 @@ async fn login_rejects_empty_names_and_off_site_redirects() {
         assert!(response.body.contains("username"), "{}", response.body);
     }
     let not_a_form = fetch(client().post(format!("{base}/login")).body("{}")).await;
-    assert_eq!(not_a_form.status, 400);
+    assert_eq!(not_a_form.status, 415);
     let off_site = fetch(
         client()
             .post(format!("{base}/login"))

@@ -3,12 +3,11 @@
 use std::sync::Arc;
 
 use axum::{
-    Form,
-    extract::{State, rejection::FormRejection},
+    body::Bytes,
+    extract::{State, rejection::BytesRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde::Deserialize;
 
 use crate::{render::html_error, session::logout_cookie, state::AppState};
 
@@ -18,20 +17,66 @@ const HOME: &str = "/productpage";
 /// The name travels to every backend as `end-user`; keep it a sane header value.
 const MAX_USERNAME_BYTES: usize = 256;
 
-#[derive(Deserialize)]
-pub struct LoginForm {
-    #[serde(default)]
-    username: String,
+/// A sign-in form is small; anything larger is not one (413).
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// Whether the body is an HTML form, as the page's dialog and the docs' curl send it.
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            mime.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// The decoded value of `field` in a URL-encoded form; an error for bytes that do not decode
+/// to UTF-8 (the usual form parsers would substitute U+FFFD and sign in a name nobody typed).
+fn form_field(body: &[u8], field: &str) -> Result<Option<String>, std::str::Utf8Error> {
+    let decode = |raw: &[u8]| {
+        let spaced: Vec<u8> = raw
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        percent_encoding::percent_decode(&spaced)
+            .decode_utf8()
+            .map(|text| text.into_owned())
+    };
+    for pair in body.split(|&b| b == b'&') {
+        let (key, value) = match pair.iter().position(|&b| b == b'=') {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &[][..]),
+        };
+        if decode(key)? == field {
+            return decode(value).map(Some);
+        }
+    }
+    Ok(None)
 }
 
 pub async fn login(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    form: Result<Form<LoginForm>, FormRejection>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let username = match form {
-        Ok(Form(form)) => form.username.trim().to_owned(),
-        Err(rejection) => return html_error(StatusCode::BAD_REQUEST, &rejection.body_text()),
+    if !is_form(&headers) {
+        return html_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Sign in with a form (application/x-www-form-urlencoded).",
+        );
+    }
+    let body = match body {
+        Ok(body) => body,
+        // Too large (413), or the body could not be read.
+        Err(rejection) => return html_error(rejection.status(), &rejection.body_text()),
+    };
+    let username = match form_field(&body, "username") {
+        Ok(username) => username.unwrap_or_default().trim().to_owned(),
+        Err(_) => {
+            return html_error(StatusCode::BAD_REQUEST, "The form is not valid UTF-8.");
+        }
     };
     if username.is_empty() {
         return html_error(StatusCode::BAD_REQUEST, "Please provide a username.");
@@ -102,7 +147,17 @@ fn same_site_path<'a>(referer: Option<&'a str>, host: Option<&str>) -> Option<&'
 
 #[cfg(test)]
 mod tests {
-    use super::same_site_path;
+    use super::{form_field, same_site_path};
+
+    #[test]
+    fn form_fields_decode_strictly() {
+        assert_eq!(
+            form_field(b"passwd=x&username=jason+b%C3%A9", "username"),
+            Ok(Some("jason bé".to_owned()))
+        );
+        assert_eq!(form_field(b"passwd=x", "username"), Ok(None));
+        assert!(form_field(b"username=%ff%fe", "username").is_err());
+    }
 
     #[test]
     fn redirects_stay_on_this_site() {

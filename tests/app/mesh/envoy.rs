@@ -211,12 +211,26 @@ fn percentage_100() -> Value {
     json!({"numerator": 100, "denominator": "HUNDRED"})
 }
 
-fn envoy_route(route: &Route) -> Value {
+/// The operation name Istio gives a route's spans: `<host>.<namespace>.svc.cluster.local:9080/*`.
+pub fn operation(host: &str) -> String {
+    format!("{host}.istio-app.svc.cluster.local:9080/*")
+}
+
+/// Istio's default retry policy for HTTP routes.
+fn retry_policy() -> Value {
+    json!({
+        "retry_on": "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
+        "num_retries": 2,
+        "retriable_status_codes": [503],
+    })
+}
+
+fn envoy_route(host: &str, route: &Route) -> Value {
     let mut matcher = json!({"prefix": "/"});
     if let Some(user) = &route.end_user {
         matcher["headers"] = json!([{"name": "end-user", "string_match": {"exact": user}}]);
     }
-    let action = if route.clusters.len() == 1 {
+    let mut action = if route.clusters.len() == 1 {
         json!({"cluster": route.clusters[0].0, "timeout": "0s"})
     } else {
         json!({
@@ -227,7 +241,12 @@ fn envoy_route(route: &Route) -> Value {
             "timeout": "0s",
         })
     };
-    let mut envoy = json!({"match": matcher, "route": action});
+    action["retry_policy"] = retry_policy();
+    let mut envoy = json!({
+        "match": matcher,
+        "route": action,
+        "decorator": {"operation": operation(host)},
+    });
     let mut fault = serde_json::Map::new();
     if let Some(status) = route.abort_status {
         fault.insert(
@@ -334,7 +353,9 @@ pub fn sidecar(
                 tracer,
                 service,
                 json!({"name": "inbound", "domains": ["*"],
-                       "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "inbound|9080", "timeout": "0s"}}]}),
+                       "routes": [{"match": {"prefix": "/"},
+                                   "route": {"cluster": "inbound|9080", "timeout": "0s"},
+                                   "decorator": {"operation": operation(service.split('.').next().unwrap_or(service))}}]}),
                 vec![rbac_filter(rules)],
             )],
         }),
@@ -351,7 +372,7 @@ pub fn sidecar(
                 tracer,
                 service,
                 json!({"name": out.host, "domains": ["*"],
-                       "routes": out.routes.iter().map(envoy_route).collect::<Vec<_>>()}),
+                       "routes": out.routes.iter().map(|r| envoy_route(&out.host, r)).collect::<Vec<_>>()}),
                 vec![fault_filter()],
             )]}),
         ));
@@ -380,7 +401,9 @@ pub fn gateway(
                 UriMatch::Exact(path) => json!({"path": path}),
                 UriMatch::Prefix(path) => json!({"prefix": path}),
             };
-            json!({"match": matcher, "route": {"cluster": productpage.name, "timeout": "0s"}})
+            json!({"match": matcher,
+                   "route": {"cluster": productpage.name, "timeout": "0s", "retry_policy": retry_policy()},
+                   "decorator": {"operation": operation("productpage")}})
         })
         .collect();
     let ip = match listen.ip() {
@@ -426,6 +449,11 @@ impl Envoy {
     /// Writes `config` under `dir` and starts Envoy with it; returns once its admin endpoint
     /// says it is live.
     pub fn start(binary: &Path, dir: &Path, name: &str, admin: Ipv4Addr, config: &Value) -> Self {
+        // An Envoy left over from a killed run would answer the readiness check in our place.
+        assert!(
+            std::net::TcpListener::bind((admin, 15000)).is_ok(),
+            "{admin}:15000 is taken: is an Envoy of an earlier run still there?"
+        );
         let file = dir.join(format!("{name}.json"));
         std::fs::write(&file, serde_json::to_vec_pretty(config).unwrap()).unwrap();
         let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();

@@ -92,6 +92,25 @@ pub fn allow_rules(app: &str) -> Vec<AllowRule> {
         }
         assert_eq!(spec["action"], "ALLOW", "{}", policy.name());
         for rule in spec["rules"].as_array().unwrap() {
+            // What the translation below reads, and nothing else: a policy with paths, ports,
+            // namespaces or conditions would need more of it.
+            let keys = |value: &Value| -> Vec<String> {
+                value
+                    .as_object()
+                    .map(|o| o.keys().cloned().collect())
+                    .unwrap_or_default()
+            };
+            assert!(
+                keys(rule).iter().all(|k| k == "from" || k == "to"),
+                "{}: {rule}",
+                policy.name()
+            );
+            for from in rule["from"].as_array().into_iter().flatten() {
+                assert_eq!(keys(&from["source"]), ["principals"], "{}", policy.name());
+            }
+            for to in rule["to"].as_array().into_iter().flatten() {
+                assert_eq!(keys(&to["operation"]), ["methods"], "{}", policy.name());
+            }
             let strings = |value: &Value| -> Vec<String> {
                 value
                     .as_array()

@@ -3,7 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use super::{Mesh, MeshOptions, TracerKind};
+use super::{Mesh, MeshOptions, TracerKind, envoy::operation};
+
+const SERVER: i32 = 2;
+const CLIENT: i32 = 3;
 use crate::support::{client, fetch, otlp::ReceivedSpan};
 
 /// Sidecar spans of one page: the gateway, productpage's inbound and its two outbound calls,
@@ -62,17 +65,55 @@ fn check_tree(test: &str, spans: &[ReceivedSpan], export: bool) {
         1,
         "{test}: every parent present but the gateway's: {roots:#?}"
     );
+    let gateway = roots[0];
     assert!(
-        roots[0].service.starts_with("istio-ingressgateway"),
+        gateway.service.starts_with("istio-ingressgateway"),
         "{test}: the root is the gateway's span: {roots:#?}"
     );
-    for service in ["productpage", "details", "reviews", "ratings"] {
-        assert!(
-            spans
-                .iter()
-                .any(|s| s.service == format!("{service}.istio-app") && s.kind == 2),
-            "{test}: {service}'s sidecar took part"
+    // Every edge, not only every parent: a span hung off a stale parent that is still in the
+    // trace (defect 1) shows here.
+    let one = |service: &str, kind: i32, name: &str| -> &ReceivedSpan {
+        let found: Vec<&ReceivedSpan> = spans
+            .iter()
+            .filter(|s| s.service == service && s.kind == kind && s.name == name)
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "{test}: one {service} {name} span in {spans:#?}"
         );
+        found[0]
+    };
+    let sidecar =
+        |app: &str, kind: i32, host: &str| one(&format!("{app}.istio-app"), kind, &operation(host));
+    let child_of = |child: &ReceivedSpan, parent: &ReceivedSpan| {
+        assert_eq!(
+            child.parent_span_id, parent.span_id,
+            "{test}: {} {} should be a child of {} {}",
+            child.service, child.name, parent.service, parent.name
+        );
+    };
+    child_of(sidecar("productpage", SERVER, "productpage"), gateway);
+    for (caller, callee) in [
+        ("productpage", "details"),
+        ("productpage", "reviews"),
+        ("reviews", "ratings"),
+    ] {
+        let inbound = sidecar(caller, SERVER, caller);
+        let outbound = sidecar(caller, CLIENT, callee);
+        child_of(sidecar(callee, SERVER, callee), outbound);
+        if export {
+            let server = spans
+                .iter()
+                .find(|s| s.service == caller && s.kind == SERVER)
+                .unwrap_or_else(|| panic!("{test}: {caller}'s own server span"));
+            let client = one(caller, CLIENT, &format!("GET {callee}"));
+            child_of(server, inbound);
+            child_of(client, server);
+            child_of(outbound, client);
+        } else {
+            child_of(outbound, inbound);
+        }
     }
 }
 
