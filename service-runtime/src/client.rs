@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderMap, Request, StatusCode, Uri};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_rustls::HttpsConnector;
 use hyper_util::{client::legacy::connect::HttpConnector, rt::TokioExecutor};
 use opentelemetry::{Context, KeyValue, trace::SpanKind};
 
@@ -139,7 +139,7 @@ impl HttpClient {
             builder.pool_max_idle_per_host(0);
         }
         Self {
-            inner: builder.build(connector(tls)),
+            inner: builder.build(tls::connector(tls, false)),
             metrics: observability.metrics.outbound(),
             tracer: observability.tracer.clone(),
         }
@@ -230,16 +230,4 @@ impl HttpClient {
             .to_bytes();
         Ok(Reply { status, body })
     }
-}
-
-fn connector(tls: std::sync::Arc<rustls::ClientConfig>) -> HttpsConnector<HttpConnector> {
-    let mut http = HttpConnector::new();
-    http.set_nodelay(true);
-    // The TLS layer decides by scheme; the TCP layer must let https URLs through.
-    http.enforce_http(false);
-    HttpsConnectorBuilder::new()
-        .with_tls_config((*tls).clone())
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http)
 }

@@ -1,11 +1,11 @@
 //! The OTLP span exporter, over HTTP/protobuf or gRPC, with TLS for `https://` collectors from
 //! the one client configuration of [`crate::tls`].
 
-use std::{collections::HashMap, fmt, sync::Arc};
+use std::{collections::HashMap, fmt};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_rustls::HttpsConnector;
 use hyper_util::{client::legacy::connect::HttpConnector, rt::TokioExecutor};
 use opentelemetry_http::{HttpClient as OtlpHttpClient, HttpError, Request, Response};
 use opentelemetry_otlp::{SpanExporter, WithExportConfig, WithHttpConfig, WithTonicConfig};
@@ -39,7 +39,10 @@ pub fn exporter(endpoint: &str, config: &TraceConfig) -> Result<SpanExporter, Ex
         OtlpProtocol::HttpProtobuf => builder
             .with_http()
             .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-            .with_http_client(HyperExportClient::new(config.timeout)?)
+            .with_http_client(HyperExportClient::new(
+                endpoint.starts_with("https://"),
+                config.timeout,
+            )?)
             .with_headers(config.headers.iter().cloned().collect::<HashMap<_, _>>())
             .with_endpoint(endpoint)
             .with_timeout(config.timeout)
@@ -65,7 +68,7 @@ pub fn exporter(endpoint: &str, config: &TraceConfig) -> Result<SpanExporter, Ex
                 // tonic's own TLS would bring a second configuration; ours is the one.
                 let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())?
                     .timeout(config.timeout)
-                    .connect_with_connector_lazy(grpc_connector(tls::client_config()?));
+                    .connect_with_connector_lazy(tls::connector(tls::client_config()?, true));
                 builder.with_channel(channel).build()?
             } else {
                 builder.with_endpoint(endpoint).build()?
@@ -73,17 +76,6 @@ pub fn exporter(endpoint: &str, config: &TraceConfig) -> Result<SpanExporter, Ex
         }
     };
     Ok(exporter)
-}
-
-fn grpc_connector(tls: Arc<rustls::ClientConfig>) -> HttpsConnector<HttpConnector> {
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_nodelay(true);
-    HttpsConnectorBuilder::new()
-        .with_tls_config((*tls).clone())
-        .https_only()
-        .enable_http2()
-        .wrap_connector(http)
 }
 
 /// OTLP/HTTP over the services' own stack (hyper with rustls and the system's CA
@@ -104,19 +96,16 @@ impl fmt::Debug for HyperExportClient {
 }
 
 impl HyperExportClient {
-    fn new(timeout: std::time::Duration) -> Result<Self, ExporterError> {
-        let tls = tls::client_config()?;
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        let connector = HttpsConnectorBuilder::new()
-            .with_tls_config((*tls).clone())
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+    /// Reads the certificate store only for an `https://` collector.
+    fn new(https: bool, timeout: std::time::Duration) -> Result<Self, ExporterError> {
+        let roots = if https {
+            tls::client_config()?
+        } else {
+            tls::no_roots()?
+        };
         Ok(Self {
             client: hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-                .build(connector),
+                .build(tls::connector(roots, false)),
             runtime: tokio::runtime::Handle::try_current()?,
             timeout,
         })

@@ -4,6 +4,8 @@
 
 use std::sync::{Arc, OnceLock};
 
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
 use rustls::{ClientConfig, RootCertStore, crypto::ring};
 
 /// Why the TLS client configuration could not be built.
@@ -54,4 +56,19 @@ fn build() -> Result<ClientConfig, TlsError> {
     }
     tracing::debug!(added, "CA certificates loaded");
     with_roots(roots)
+}
+
+/// The TCP and TLS connector of every outbound client: HTTP/1.1 to `http://` and `https://`
+/// URLs, or, for gRPC, HTTPS only with HTTP/2.
+pub fn connector(config: Arc<ClientConfig>, grpc: bool) -> HttpsConnector<HttpConnector> {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    // The TLS layer decides by scheme; the TCP layer must let https URLs through.
+    http.enforce_http(false);
+    let builder = HttpsConnectorBuilder::new().with_tls_config((*config).clone());
+    if grpc {
+        builder.https_only().enable_http2().wrap_connector(http)
+    } else {
+        builder.https_or_http().enable_http1().wrap_connector(http)
+    }
 }

@@ -565,19 +565,19 @@ async fn authorization_allows_and_denies_as_the_policies_say() {
 /// after 7 s (delay, which productpage's two 3 s attempts give up on after about 6 s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn end_user_routing_with_an_abort_and_a_delay() {
-    let routing = vec![
-        ("reviews", "virtual-service-reviews-test-v2.yaml"),
-        ("ratings", "virtual-service-ratings-test-abort.yaml"),
-    ];
-    let Some(mesh) = Mesh::start(
-        "end_user_routing_with_an_abort_and_a_delay",
-        MeshOptions {
-            virtual_services: routing,
-            ..MeshOptions::default()
-        },
-    )
-    .await
-    else {
+    let with_ratings_rule = |file: &'static str| {
+        Mesh::start(
+            "end_user_routing_with_an_abort_and_a_delay",
+            MeshOptions {
+                virtual_services: vec![
+                    ("reviews", "virtual-service-reviews-test-v2.yaml"),
+                    ("ratings", file),
+                ],
+                ..MeshOptions::default()
+            },
+        )
+    };
+    let Some(mesh) = with_ratings_rule("virtual-service-ratings-test-abort.yaml").await else {
         return;
     };
     let jason = page(&mesh, Some("jason")).await;
@@ -599,19 +599,7 @@ async fn end_user_routing_with_an_abort_and_a_delay() {
     );
     mesh.stop().await;
 
-    let routing = vec![
-        ("reviews", "virtual-service-reviews-test-v2.yaml"),
-        ("ratings", "virtual-service-ratings-test-delay.yaml"),
-    ];
-    let Some(mesh) = Mesh::start(
-        "end_user_routing_with_an_abort_and_a_delay",
-        MeshOptions {
-            virtual_services: routing,
-            ..MeshOptions::default()
-        },
-    )
-    .await
-    else {
+    let Some(mesh) = with_ratings_rule("virtual-service-ratings-test-delay.yaml").await else {
         return;
     };
     let started = Instant::now();
