@@ -128,6 +128,8 @@ async fn observe_request(
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     spans::finish(&context, Some(status), None);
+    // The access line belongs to the request too (no await follows).
+    let _in_request = log_span.enter();
     // One line per request at DEBUG (RUST_LOG=access=debug), as podinfo does: at INFO the
     // formatting alone cost about a tenth of a page view's instructions.
     tracing::debug!(

@@ -35,6 +35,29 @@ pub enum ExporterError {
 /// exports run on it.
 pub fn exporter(endpoint: &str, config: &TraceConfig) -> Result<SpanExporter, ExporterError> {
     let builder = SpanExporter::builder();
+    // The exporter frames its own requests: headers that would change the framing are left out.
+    let framing = [
+        "content-type",
+        "content-length",
+        "transfer-encoding",
+        "host",
+        "connection",
+    ];
+    let headers: Vec<(String, String)> = config
+        .headers
+        .iter()
+        .filter(|(key, _)| {
+            let framing = framing.contains(&key.to_ascii_lowercase().as_str());
+            if framing {
+                tracing::warn!(
+                    key,
+                    "an OTLP header that would change the framing is left out"
+                );
+            }
+            !framing
+        })
+        .cloned()
+        .collect();
     let exporter = match config.protocol {
         OtlpProtocol::HttpProtobuf => builder
             .with_http()
@@ -43,13 +66,13 @@ pub fn exporter(endpoint: &str, config: &TraceConfig) -> Result<SpanExporter, Ex
                 endpoint.starts_with("https://"),
                 config.timeout,
             )?)
-            .with_headers(config.headers.iter().cloned().collect::<HashMap<_, _>>())
+            .with_headers(headers.iter().cloned().collect::<HashMap<_, _>>())
             .with_endpoint(endpoint)
             .with_timeout(config.timeout)
             .build()?,
         OtlpProtocol::Grpc => {
             let mut metadata = tonic::metadata::MetadataMap::new();
-            for (key, value) in &config.headers {
+            for (key, value) in &headers {
                 match (
                     key.parse::<tonic::metadata::MetadataKey<tonic::metadata::Ascii>>(),
                     value.parse(),

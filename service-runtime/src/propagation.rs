@@ -152,7 +152,7 @@ impl FromStr for PropagatorKind {
     type Err = String;
 
     fn from_str(name: &str) -> Result<Self, String> {
-        match name.trim() {
+        match name.trim().to_ascii_lowercase().as_str() {
             "tracecontext" => Ok(Self::TraceContext),
             "baggage" => Ok(Self::Baggage),
             "b3" => Ok(Self::B3),
@@ -201,17 +201,31 @@ pub fn remote_decision(context: &Context) -> Option<bool> {
     }
 }
 
+/// The propagator of `kind`. Both B3 kinds read either B3 form, with the debug flag in both:
+/// the B3 crate reads `d` only when it also writes the single header. What they write is cut
+/// down to the configured form afterwards ([`PropagatorKind::writes`]).
 fn propagator(kind: PropagatorKind) -> Option<Box<dyn TextMapPropagator + Send + Sync>> {
     match kind {
         PropagatorKind::TraceContext => Some(Box::new(TraceContextPropagator::new())),
         PropagatorKind::Baggage => Some(Box::new(BaggagePropagator::new())),
-        PropagatorKind::B3 => Some(Box::new(B3Propagator::with_encoding(
-            B3Encoding::SingleHeader,
-        ))),
-        PropagatorKind::B3Multi => Some(Box::new(B3Propagator::with_encoding(
-            B3Encoding::MultipleHeader,
-        ))),
+        PropagatorKind::B3 | PropagatorKind::B3Multi => Some(Box::new(
+            B3Propagator::with_encoding(B3Encoding::SingleAndMultiHeader),
+        )),
         PropagatorKind::None => None,
+    }
+}
+
+impl PropagatorKind {
+    /// The headers this format writes.
+    fn writes(self, name: &HeaderName) -> bool {
+        let name = name.as_str();
+        match self {
+            Self::TraceContext => name == "traceparent" || name == "tracestate",
+            Self::Baggage => name == "baggage",
+            Self::B3 => name == "b3",
+            Self::B3Multi => name.starts_with("x-b3-"),
+            Self::None => false,
+        }
     }
 }
 
@@ -220,6 +234,8 @@ fn propagator(kind: PropagatorKind) -> Option<Box<dyn TextMapPropagator + Send +
 pub struct Propagation {
     /// Whether this service exports its own spans.
     exporting: bool,
+    /// The configured formats: with export on, nothing else is written.
+    kinds: Vec<PropagatorKind>,
     /// With export on: the configured propagators. With export off: W3C and B3, only to
     /// read the caller's ids for log lines.
     propagators: TextMapCompositePropagator,
@@ -227,14 +243,15 @@ pub struct Propagation {
 
 impl Propagation {
     pub fn new(kinds: &[PropagatorKind], exporting: bool) -> Self {
-        let kinds: Vec<PropagatorKind> = if exporting {
+        let readers: Vec<PropagatorKind> = if exporting {
             kinds.to_vec()
         } else {
             vec![PropagatorKind::TraceContext, PropagatorKind::B3]
         };
-        let propagators = kinds.into_iter().filter_map(propagator).collect();
+        let propagators = readers.into_iter().filter_map(propagator).collect();
         Self {
             exporting,
+            kinds: kinds.to_vec(),
             propagators: TextMapCompositePropagator::new(propagators),
         }
     }
@@ -249,7 +266,7 @@ impl Propagation {
             }
         }
         self.propagators
-            .extract(&HeaderExtractor(&received))
+            .extract_with_context(&Context::new(), &HeaderExtractor(&combined(&received)))
             .with_value(IncomingTrace(received))
     }
 
@@ -258,8 +275,15 @@ impl Propagation {
     /// received plus the missing W3C or B3 form (docs/behaviour.md#trace-context).
     pub fn outgoing(&self, context: &Context, headers: &mut HeaderMap) {
         if self.exporting {
+            let mut written = HeaderMap::new();
             self.propagators
-                .inject_context(&decided(context), &mut HeaderInjector(headers));
+                .inject_context(&decided(context), &mut HeaderInjector(&mut written));
+            for (name, value) in written.iter() {
+                let configured = self.kinds.iter().any(|kind| kind.writes(name));
+                if configured && !value.as_bytes().trim_ascii().is_empty() {
+                    headers.insert(name.clone(), value.clone());
+                }
+            }
             return;
         }
         let Some(IncomingTrace(received)) = context.get::<IncomingTrace>() else {
@@ -270,6 +294,24 @@ impl Propagation {
         }
         add_missing_forms(headers);
     }
+}
+
+/// `tracestate` and `baggage` may arrive on several lines; W3C reads them as one list.
+fn combined(received: &HeaderMap) -> HeaderMap {
+    let mut out = received.clone();
+    for name in ["tracestate", "baggage"] {
+        let lines: Vec<&str> = received
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        if lines.len() > 1
+            && let Ok(joined) = lines.join(",").parse()
+        {
+            out.insert(name, joined);
+        }
+    }
+    out
 }
 
 /// `context` with its span's "deferred" mark cleared: once our sampler has decided, the
@@ -295,7 +337,10 @@ fn decided(context: &Context) -> Context {
 /// decided", and a guessed `00` would stop the trace.
 fn add_missing_forms(headers: &mut HeaderMap) {
     let has_w3c = headers.contains_key("traceparent");
-    let has_b3 = headers.contains_key("x-b3-traceid") || headers.contains_key("b3");
+    let has_b3 = headers.contains_key("b3")
+        || headers
+            .keys()
+            .any(|name| name.as_str().starts_with("x-b3-"));
     if has_w3c == has_b3 {
         return;
     }
@@ -312,7 +357,8 @@ fn add_missing_forms(headers: &mut HeaderMap) {
             Box::new(B3Propagator::with_encoding(B3Encoding::MultipleHeader)),
         )
     };
-    let context = from.extract(&HeaderExtractor(headers));
+    // From nothing but the headers: the request's own span must never stand in for them.
+    let context = from.extract_with_context(&Context::new(), &HeaderExtractor(headers));
     let span = context.span();
     let parent = span.span_context();
     if !parent.is_valid() {
@@ -333,10 +379,18 @@ fn add_missing_forms(headers: &mut HeaderMap) {
         true,
         parent.trace_state().clone(),
     );
+    let mut derived = HeaderMap::new();
     to.inject_context(
         &Context::new().with_remote_span_context(normalised),
-        &mut HeaderInjector(headers),
+        &mut HeaderInjector(&mut derived),
     );
+    // Only the ids' headers, and never over a header that came in.
+    let ids = ["traceparent", "x-b3-traceid", "x-b3-spanid", "x-b3-sampled"];
+    for (name, value) in derived.iter() {
+        if ids.contains(&name.as_str()) && !headers.contains_key(name) {
+            headers.insert(name.clone(), value.clone());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -462,6 +516,49 @@ mod tests {
             sorted(&copied),
             [("end-user".to_owned(), "jason".to_owned())]
         );
+    }
+
+    fn written_with_export(
+        kinds: &[PropagatorKind],
+        incoming: &[(&'static str, &'static str)],
+    ) -> HeaderMap {
+        let propagation = Propagation::new(kinds, true);
+        let context = propagation.extract(&headers(incoming));
+        let mut out = HeaderMap::new();
+        propagation.outgoing(&context, &mut out);
+        out
+    }
+
+    #[test]
+    fn with_export_each_b3_kind_writes_its_own_form_and_reads_both() {
+        let debug = [("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-d")];
+        let single = written_with_export(&[PropagatorKind::B3], &debug);
+        assert!(single.contains_key("b3"), "{single:?}");
+        assert!(
+            !single.keys().any(|k| k.as_str().starts_with("x-b3-")),
+            "{single:?}"
+        );
+        let multi = written_with_export(&[PropagatorKind::B3Multi], &debug);
+        assert_eq!(
+            multi["x-b3-traceid"], "80f198ee56343ba864fe8b2a57d3eff7",
+            "{multi:?}"
+        );
+        assert!(!multi.contains_key("b3"));
+        let w3c = written_with_export(&[PropagatorKind::TraceContext], &[]);
+        assert!(
+            !w3c.contains_key("tracestate"),
+            "no empty tracestate: {w3c:?}"
+        );
+        // tracestate on two lines is one list.
+        let state = written_with_export(
+            &[PropagatorKind::TraceContext],
+            &[
+                ("traceparent", TRACEPARENT),
+                ("tracestate", "a=1"),
+                ("tracestate", "b=2"),
+            ],
+        );
+        assert_eq!(state["tracestate"], "a=1,b=2");
     }
 
     #[test]

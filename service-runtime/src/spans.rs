@@ -52,14 +52,15 @@ impl ServiceTracer {
     /// because tracing must never stop a service from serving. Call it inside the service's
     /// tokio runtime: exports run on it.
     pub fn new(config: &TraceConfig) -> Self {
+        // OTEL_SERVICE_NAME wins over a service.name among the resource attributes.
         let resource = Resource::builder_empty()
-            .with_service_name(config.service_name.clone())
             .with_attributes(
                 config
                     .resource
                     .iter()
                     .map(|(key, value)| KeyValue::new(key.clone(), value.clone())),
             )
+            .with_service_name(config.service_name.clone())
             .build();
         let builder = SdkTracerProvider::builder().with_resource(resource);
         let exporter = config.endpoint.as_deref().and_then(|endpoint| {

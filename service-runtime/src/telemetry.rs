@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use crate::{
-    config::{millis, upstream_switch},
+    config::{positive_millis, upstream_switch},
     propagation::{DEFAULT_PROPAGATORS, PropagatorKind},
 };
 
@@ -34,8 +34,10 @@ pub enum SamplerKind {
     #[default]
     #[value(name = "parentbased_always_on")]
     ParentBasedAlwaysOn,
+    /// The caller's decision; new traces not sampled.
     #[value(name = "parentbased_always_off")]
     ParentBasedAlwaysOff,
+    /// The caller's decision; a share of new traces, OTEL_TRACES_SAMPLER_ARG.
     #[value(name = "parentbased_traceidratio")]
     ParentBasedTraceIdRatio,
 }
@@ -63,7 +65,7 @@ pub struct TelemetryArgs {
     pub otel_exporter_otlp_headers: Option<KeyValues>,
     /// How long one export may take, in milliseconds. Exports never hold a request; this bounds
     /// the flush at shutdown.
-    #[arg(long, env, value_parser = millis, default_value = "10000")]
+    #[arg(long, env, value_parser = positive_millis, default_value = "10000")]
     pub otel_exporter_otlp_timeout: Duration,
     /// Trace-context formats read and written while spans are exported, comma-separated:
     /// tracecontext, baggage, b3 (single header), b3multi (x-b3-*), none. Under Istio, b3multi
@@ -76,7 +78,7 @@ pub struct TelemetryArgs {
     )]
     pub otel_propagators: Vec<PropagatorKind>,
     /// Which traces are recorded.
-    #[arg(long, env, value_enum, default_value_t)]
+    #[arg(long, env, value_enum, ignore_case = true, default_value_t)]
     pub otel_traces_sampler: SamplerKind,
     /// The share for the traceidratio samplers, from 0 to 1 [default: 1].
     #[arg(long, env, value_parser = ratio)]
@@ -91,8 +93,8 @@ pub struct TelemetryArgs {
     /// `true` turns span export off whatever else is set.
     #[arg(long, env, value_parser = upstream_switch, default_value = "false", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub otel_sdk_disabled: bool,
-    /// The pod name (`k8s.pod.name`; reviews also answers it as `podname`); Kubernetes sets
-    /// HOSTNAME to it.
+    /// The pod name, resource attribute `k8s.pod.name` (reviews also answers it as its
+    /// `podname`); Kubernetes sets HOSTNAME to it.
     #[arg(long = "pod-name", env = "HOSTNAME", value_name = "HOSTNAME")]
     pub pod_name: Option<String>,
 }
@@ -144,11 +146,21 @@ fn ratio(text: &str) -> Result<f64, String> {
 }
 
 fn otlp_url(url: &str) -> Result<String, String> {
-    match url.parse::<axum::http::Uri>() {
-        Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() => {
-            Ok(url.to_owned())
-        }
-        _ => Err("expected an http:// or https:// URL".to_owned()),
+    let uri = match url.parse::<axum::http::Uri>() {
+        Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) => uri,
+        _ => return Err("expected an http:// or https:// URL".to_owned()),
+    };
+    let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
+    let host = uri.host().unwrap_or_default();
+    if host.is_empty() || authority.contains('@') {
+        return Err("expected a host, without user information".to_owned());
+    }
+    match authority.get(host.len()..).unwrap_or_default() {
+        "" => Ok(url.to_owned()),
+        port => match port.trim_start_matches(':').parse::<u16>() {
+            Ok(1..) => Ok(url.to_owned()),
+            _ => Err(format!("{port}: not a port from 1 to 65535")),
+        },
     }
 }
 
@@ -292,5 +304,8 @@ mod tests {
         assert!(otlp_url("http://jaeger:4317").is_ok());
         assert!(otlp_url("https://collector.example").is_ok());
         assert!(otlp_url("jaeger:4317").is_err());
+        assert!(otlp_url("http://127.0.0.1:99999").is_err());
+        assert!(otlp_url("http://u:p@collector:4318").is_err());
+        assert!(otlp_url("http://[::1]:4318/v1/traces").is_ok());
     }
 }

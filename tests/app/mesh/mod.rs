@@ -399,11 +399,17 @@ impl Mesh {
     }
 
     /// Stops the apps (flushing their spans) and the proxies; returns the apps' own spans.
+    /// The configuration, keys and logs are removed unless BOOKINFO_ENVOY_LOG asked for logs.
     pub async fn stop(mut self) -> Vec<ReceivedSpan> {
         for app in self.apps.drain(..) {
             app.stop().await.unwrap();
         }
         self.envoys.clear();
+        if std::env::var_os("BOOKINFO_ENVOY_LOG").is_none() {
+            let _ = std::fs::remove_dir_all(&self._dir);
+        } else {
+            println!("Envoy's configuration and logs: {}", self._dir.display());
+        }
         self.app_spans
             .as_ref()
             .map(Receiver::spans)

@@ -44,6 +44,18 @@ async fn one_page_trace(tracer: TracerKind, export: bool, client_traceparent: bo
     // Stopping the apps flushes their own spans.
     spans.extend(mesh.stop().await);
     check_tree(&test, &spans, export);
+    if client_traceparent && tracer == TracerKind::OpenTelemetry {
+        // The W3C gateway continues the client's trace; Zipkin's reads only B3.
+        assert_eq!(
+            spans[0].trace_id, "0af7651916cd43dd8448eb211c80319c",
+            "{test}"
+        );
+        let gateway = spans
+            .iter()
+            .find(|s| s.service.starts_with("istio-ingressgateway"))
+            .unwrap();
+        assert_eq!(gateway.parent_span_id, "b7ad6b7169203331", "{test}");
+    }
 }
 
 fn check_tree(test: &str, spans: &[ReceivedSpan], export: bool) {
