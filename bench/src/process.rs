@@ -1,5 +1,5 @@
-//! The processes under test: spawned from the release binaries beside this one, timed until
-//! they answer, measured through /proc, killed when dropped.
+//! The processes under test: spawned from the binaries beside this one (release, or debug for
+//! the smoke run), timed until they answer, measured through /proc, killed when dropped.
 
 use std::{
     io::{Read, Write},
