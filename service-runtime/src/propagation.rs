@@ -9,7 +9,7 @@
 //! trace headers travel as received, as the original services forward them, and the W3C or
 //! B3 form that is missing is added with the same ids when the sampling decision is known.
 
-use std::{convert::Infallible, fmt, str::FromStr};
+use std::{borrow::Cow, convert::Infallible, fmt, str::FromStr};
 
 use axum::{
     extract::FromRequestParts,
@@ -266,7 +266,10 @@ impl Propagation {
             }
         }
         self.propagators
-            .extract_with_context(&Context::new(), &HeaderExtractor(&combined(&received)))
+            .extract_with_context(
+                &Context::new(),
+                &HeaderExtractor(combined(&received).as_ref()),
+            )
             .with_value(IncomingTrace(received))
     }
 
@@ -297,8 +300,8 @@ impl Propagation {
 }
 
 /// `tracestate` and `baggage` may arrive on several lines; W3C reads them as one list.
-fn combined(received: &HeaderMap) -> HeaderMap {
-    let mut out = received.clone();
+fn combined(received: &HeaderMap) -> Cow<'_, HeaderMap> {
+    let mut out = Cow::Borrowed(received);
     for name in ["tracestate", "baggage"] {
         let lines: Vec<&str> = received
             .get_all(name)
@@ -308,7 +311,7 @@ fn combined(received: &HeaderMap) -> HeaderMap {
         if lines.len() > 1
             && let Ok(joined) = lines.join(",").parse()
         {
-            out.insert(name, joined);
+            out.to_mut().insert(name, joined);
         }
     }
     out
