@@ -38,6 +38,7 @@ struct Cli {
 async fn main() -> ExitCode {
     let (cli, _) = parse_command_line::<Cli>(Cli::command());
     logging::init(&cli.log);
+    service_runtime::server::raise_open_file_limit();
     let options = LaunchOptions {
         port: cli.port,
         telemetry: cli.telemetry,

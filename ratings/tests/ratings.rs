@@ -224,8 +224,58 @@ async fn unhealthy_fails_health_and_gets_in_its_second_period() {
         (500, r#"{"status":"Ratings is not healthy"}"#.into())
     );
     assert_eq!(get(format!("{}/ratings/0", server.url())).await.status, 503);
+    // Readiness follows health, so an unhealthy pod leaves the Service's endpoints too.
+    assert_eq!(get(format!("{}/ready", server.url())).await.status, 503);
     let healthy = start(FaultMode::Unhealthy, |_| {}).await;
     assert_eq!(get(format!("{}/health", healthy.url())).await.status, 200);
+    assert_eq!(get(format!("{}/ready", healthy.url())).await.status, 200);
+}
+
+/// One 1.8 MB POST used to blank every rating (reviews reads at most 1 MiB) and 40 of them
+/// took 600 MB: bodies, reviewers and products are now bounded.
+#[tokio::test]
+async fn the_store_is_bounded() {
+    let server = start(FaultMode::None, |_| {}).await;
+    let client = http_client();
+    let post_json = |id: i64, body: String| {
+        let request = client
+            .post(format!("{}/ratings/{id}", server.url()))
+            .body(body);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.text().await.unwrap())
+        }
+    };
+    let huge: String = format!(
+        "{{{}}}",
+        (0..100_000)
+            .map(|n| format!("\"reviewer{n}\":5"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let (status, body) = post_json(0, huge).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("at most 16384 bytes"), "{body}");
+    let too_many = format!(
+        "{{{}}}",
+        (0..101)
+            .map(|n| format!("\"r{n}\":1"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    assert_eq!(post_json(0, too_many).await.0, 400);
+    assert_eq!(
+        get(format!("{}/ratings/0", server.url())).await.body,
+        r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#,
+        "nothing refused was stored"
+    );
+    for id in 0..1000 {
+        assert_eq!(post_json(id, r#"{"a":1}"#.into()).await.0, 200);
+    }
+    let (status, body) = post_json(1000, r#"{"a":1}"#.into()).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(post_json(5, r#"{"b":2}"#.into()).await.0, 200);
 }
 
 #[test]
@@ -273,6 +323,7 @@ fn sigterm_drains_in_flight_requests_then_exits_zero() {
             ("FAULT_DELAY_MS", "1500"),
             ("RUST_LOG", "info"),
             ("LOG_FORMAT", "text"),
+            ("SHUTDOWN_DELAY_MS", "0"),
         ],
     )
     .unwrap();
@@ -293,11 +344,7 @@ fn sigterm_drains_in_flight_requests_then_exits_zero() {
     });
     // The server logs the injected delay once the request is being handled.
     assert!(ratings.wait_for("injecting a delay").is_some());
-    let killed = Command::new("kill")
-        .args(["-TERM", &ratings.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    ratings.terminate().unwrap();
     let (status, body) = in_flight.join().unwrap();
     assert_eq!(
         (status, body.as_str()),

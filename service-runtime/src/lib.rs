@@ -7,6 +7,7 @@ pub mod address;
 pub mod client;
 pub mod config;
 pub mod downstream;
+pub mod exposition;
 pub mod json;
 pub mod logging;
 pub mod metrics;
@@ -16,6 +17,7 @@ pub mod process;
 pub mod propagation;
 pub mod sampling;
 pub mod serve;
+pub mod server;
 pub mod spans;
 pub mod telemetry;
 #[cfg(feature = "testing")]

@@ -1,21 +1,17 @@
-//! The HTTP server every service runs: dual-stack bind, TCP_NODELAY, graceful shutdown.
+//! A service's process: its command line, its server, and its shutdown (drain, then flush
+//! spans, then exit 0).
 
-use std::{
-    future::Future,
-    io,
-    net::{Ipv4Addr, Ipv6Addr, SocketAddr},
-    process::ExitCode,
-};
+use std::{io, net::SocketAddr, process::ExitCode, time::Duration};
 
-use axum::{Router, serve::ListenerExt};
-use socket2::{Domain, Protocol, Socket, Type};
+use axum::Router;
+use clap::{Args, CommandFactory, Parser, error::ErrorKind};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
-use clap::{Args, CommandFactory, Parser, error::ErrorKind};
-
+pub use crate::server::listener::bind_dual_stack;
 use crate::{
     config::{ConfigError, DEFAULT_PORT, LogArgs, parse_command_line},
     logging,
+    server::{self, ServerArgs, connection_cap, open_file_limit, raise_open_file_limit},
     spans::ServiceTracer,
 };
 
@@ -38,69 +34,12 @@ impl From<Router> for App {
     }
 }
 
-/// Exports buffered spans; the exporter blocks, so it runs off the async workers.
-async fn flush(tracer: Option<ServiceTracer>) {
+/// Exports buffered spans, for at most `timeout`; the exporter blocks, so it runs off the
+/// async workers.
+async fn flush(tracer: Option<ServiceTracer>, timeout: Duration) {
     if let Some(tracer) = tracer {
-        let _ = tokio::task::spawn_blocking(move || tracer.shutdown()).await;
+        let _ = tokio::task::spawn_blocking(move || tracer.shutdown(timeout)).await;
     }
-}
-
-/// Binds `[::]:port` with IPV6_V6ONLY off, so IPv4 and IPv6 clients both connect
-/// (dual-stack Services need it; docs/behaviour.md#ports-and-binding);
-/// on a host with IPv6 disabled, `0.0.0.0:port`.
-pub fn bind_dual_stack(port: u16) -> io::Result<TcpListener> {
-    match bind(
-        Domain::IPV6,
-        SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)),
-    ) {
-        Err(err) if ipv6_unavailable(&err) => {
-            tracing::warn!(%err, "no IPv6 on this host; listening on IPv4 only");
-            bind(
-                Domain::IPV4,
-                SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
-            )
-        }
-        bound => bound,
-    }
-}
-
-/// EAFNOSUPPORT (IPv6 disabled in the kernel) or EADDRNOTAVAIL (no IPv6 address).
-fn ipv6_unavailable(err: &io::Error) -> bool {
-    const EAFNOSUPPORT: i32 = 97;
-    err.kind() == io::ErrorKind::AddrNotAvailable || err.raw_os_error() == Some(EAFNOSUPPORT)
-}
-
-fn bind(domain: Domain, addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
-    if domain == Domain::IPV6 {
-        socket.set_only_v6(false)?;
-    }
-    socket.set_reuse_address(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(1024)?;
-    TcpListener::from_std(socket.into())
-}
-
-/// Serves `app` until `shutdown` completes, then lets in-flight requests finish.
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> io::Result<()> {
-    // Without TCP_NODELAY a small response can wait ~40 ms for the peer's delayed ACK.
-    let listener = listener.tap_io(|stream| {
-        if let Err(err) = stream.set_nodelay(true) {
-            tracing::debug!(%err, "could not set TCP_NODELAY");
-        }
-    });
-    // Connect info lets handlers and tests see the peer (fresh vs reused connections).
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
 }
 
 /// Completes on SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
@@ -125,32 +64,55 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutdown signal received, draining in-flight requests");
+    tracing::info!("shutdown signal received");
 }
 
 /// A server running on a background task; used by the whole-app launcher and by tests.
 pub struct RunningServer {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<io::Result<()>>,
+    task: JoinHandle<()>,
     tracer: Option<ServiceTracer>,
+    span_flush_timeout: Duration,
 }
 
 impl RunningServer {
     /// Starts serving on an already bound listener. The socket accepts connections before this
     /// returns, so callers can send requests at once without polling for readiness.
+    /// In-process servers (the launcher, tests) have no load balancer to wait for, so they
+    /// shut down without the readiness delay.
     pub fn start(listener: TcpListener, app: impl Into<App>) -> io::Result<Self> {
+        let args = ServerArgs {
+            shutdown_delay: Duration::ZERO,
+            ..ServerArgs::default()
+        };
+        Self::start_with(listener, app, args)
+    }
+
+    /// [`RunningServer::start`] with these timers, cap and shutdown budget; [`stop`]
+    /// (`RunningServer::stop`) then follows the same shutdown as SIGTERM.
+    pub fn start_with(
+        listener: TcpListener,
+        app: impl Into<App>,
+        args: ServerArgs,
+    ) -> io::Result<Self> {
         let App { router, tracer } = app.into();
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, router, async {
-            let _ = stopped.await;
-        }));
+        let span_flush_timeout = args.span_flush_timeout;
+        let cap = connection_cap(args.max_connections, open_file_limit());
+        let task = tokio::spawn(async move {
+            server::serve(listener, router, &args, cap, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
         Ok(Self {
             addr,
             stop: Some(stop),
             task,
             tracer,
+            span_flush_timeout,
         })
     }
 
@@ -168,14 +130,13 @@ impl RunningServer {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting, waits for in-flight requests, flushes spans, and returns the
-    /// server's result.
+    /// Shuts down as on SIGTERM (readiness delay, bounded drain), then flushes spans.
     pub async fn stop(mut self) -> io::Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let served = (&mut self.task).await.map_err(io::Error::other)?;
-        flush(self.tracer.take()).await;
+        let served = (&mut self.task).await.map_err(io::Error::other);
+        flush(self.tracer.take(), self.span_flush_timeout).await;
         served
     }
 }
@@ -190,12 +151,15 @@ struct ServiceCli<A: Args> {
     #[command(flatten)]
     log: LogArgs,
     #[command(flatten)]
+    server: ServerArgs,
+    #[command(flatten)]
     service: A,
 }
 
 /// The whole `main` of a service binary: the command line and environment (`--help`,
 /// `--version`; a bad value stops start-up, exit 2, with a message naming the variable),
-/// logging, dual-stack bind, serve until SIGTERM or Ctrl-C, then flush spans.
+/// logging, the open-file limit raised, dual-stack bind, serve until SIGTERM or Ctrl-C, shut
+/// down within the budget of [`ServerArgs`], flush spans, exit 0.
 pub async fn run_service<A: Args, C, E: std::fmt::Display>(
     service: &'static str,
     about: &'static str,
@@ -214,6 +178,7 @@ pub async fn run_service<A: Args, C, E: std::fmt::Display>(
         Err(err) => command.error(ErrorKind::ValueValidation, err).exit(),
     };
     logging::init(&cli.log);
+    let cap = connection_cap(cli.server.max_connections, raise_open_file_limit());
     let port = cli.port;
     let listener = match bind_dual_stack(port) {
         Ok(listener) => listener,
@@ -233,13 +198,8 @@ pub async fn run_service<A: Args, C, E: std::fmt::Display>(
             return ExitCode::FAILURE;
         }
     };
-    let result = serve(listener, router, shutdown_signal()).await;
-    flush(tracer).await;
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("{service}: server error: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    server::serve(listener, router, &cli.server, cap, shutdown_signal()).await;
+    flush(tracer, cli.server.span_flush_timeout).await;
+    tracing::info!(service, "stopped");
+    ExitCode::SUCCESS
 }

@@ -97,10 +97,11 @@ impl ServiceTracer {
         self.inner.exporting
     }
 
-    /// Exports what is buffered and stops exporting. Blocks: call it off the async workers.
-    pub fn shutdown(&self) {
+    /// Exports what is buffered, for at most `timeout`, and stops exporting. Blocks: call it
+    /// off the async workers.
+    pub fn shutdown(&self, timeout: std::time::Duration) {
         if self.inner.exporting
-            && let Err(err) = self.inner.provider.shutdown()
+            && let Err(err) = self.inner.provider.shutdown_with_timeout(timeout)
         {
             tracing::debug!(%err, "span exporter shutdown");
         }

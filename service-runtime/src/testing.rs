@@ -227,10 +227,32 @@ pub struct SpawnedBinary {
 impl SpawnedBinary {
     /// Starts `path 0` with `envs` and waits for its "listening on" line (text or JSON log).
     pub fn start(path: &str, envs: &[(&str, &str)]) -> std::io::Result<Self> {
+        let mut command = Command::new(path);
+        command.arg("0");
+        Self::spawn(command, envs)
+    }
+
+    /// [`SpawnedBinary::start`] under an open-file limit of `limit` (soft and hard), set by
+    /// the shell's `ulimit` before it runs the binary.
+    pub fn start_with_open_file_limit(
+        path: &str,
+        limit: u32,
+        envs: &[(&str, &str)],
+    ) -> std::io::Result<Self> {
+        let mut command = Command::new("sh");
+        command.args([
+            "-c",
+            r#"ulimit -n "$1" && exec "$0" 0"#,
+            path,
+            &limit.to_string(),
+        ]);
+        Self::spawn(command, envs)
+    }
+
+    fn spawn(mut command: Command, envs: &[(&str, &str)]) -> std::io::Result<Self> {
         // Only the given variables: the services read many, and a developer's shell must not
         // change what a test sees.
-        let mut child = Command::new(path)
-            .arg("0")
+        let mut child = command
             .env_clear()
             .envs(envs.iter().copied())
             .stdout(Stdio::piped())
@@ -256,6 +278,35 @@ impl SpawnedBinary {
             .and_then(|a| a.rsplit(':').next()?.parse().ok())
             .ok_or_else(|| std::io::Error::other(format!("no port in {line:?}")))?;
         Ok(spawned)
+    }
+
+    /// Sends SIGTERM, as Kubernetes does to stop a pod (by the shell's `kill`: no `unsafe`).
+    pub fn terminate(&self) -> std::io::Result<()> {
+        let status = Command::new("sh")
+            .args(["-c", r#"kill -TERM "$0""#, &self.child.id().to_string()])
+            .status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(std::io::Error::other(format!(
+                "kill -TERM failed: {status}"
+            )))
+        }
+    }
+
+    /// Waits at most `within` for the process to exit; its status, or `None` if it is still
+    /// running.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let started = std::time::Instant::now();
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) if started.elapsed() < within => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                _ => return None,
+            }
+        }
     }
 
     /// The next log line containing `needle`; `None` once the output ends.

@@ -1,0 +1,346 @@
+//! One accepted connection's activity, shared by its I/O (bytes arriving), its service
+//! (requests starting and finishing) and its watchdog, which closes it when a timer runs out
+//! or the server asks. hyper's own HTTP/1.1 header timer also runs while a keep-alive
+//! connection waits for its next request, so it would cut idle connections at 30 s; these
+//! timers keep the phases apart, for HTTP/1.1 and HTTP/2 alike.
+
+use std::{
+    io,
+    pin::Pin,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    sync::Notify,
+    time::Instant,
+};
+
+use super::frames::{FrameTracker, PREFACE};
+
+/// The three connection timers.
+#[derive(Debug, Clone, Copy)]
+pub struct Timers {
+    pub first_request: Duration,
+    pub header_read: Duration,
+    pub idle: Duration,
+}
+
+/// Which protocol the client speaks, known from its first bytes.
+#[derive(Debug)]
+enum Protocol {
+    /// Still matching the HTTP/2 preface; this many bytes matched so far.
+    Detecting(usize),
+    Http1,
+    Http2(FrameTracker),
+}
+
+#[derive(Debug)]
+struct Activity {
+    protocol: Protocol,
+    requests: u64,
+    in_flight: usize,
+    idle_since: Instant,
+    /// HTTP/1.1: the first byte of a head not yet complete. HTTP/2: an incomplete frame or
+    /// header block.
+    head_started: Option<Instant>,
+    evicted: bool,
+}
+
+/// Why a connection was closed by the server rather than by its client or its protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    FirstRequestTimeout,
+    HeaderReadTimeout,
+    IdleTimeout,
+    /// The connection cap was reached and this was the oldest connection with nothing in
+    /// progress.
+    Evicted,
+}
+
+/// The shared activity record of one connection.
+#[derive(Debug)]
+pub struct Tracker {
+    accepted: Instant,
+    activity: Mutex<Activity>,
+    changed: Notify,
+}
+
+impl Tracker {
+    pub fn new() -> Self {
+        let now = Instant::now();
+        Self {
+            accepted: now,
+            activity: Mutex::new(Activity {
+                protocol: Protocol::Detecting(0),
+                requests: 0,
+                in_flight: 0,
+                idle_since: now,
+                head_started: None,
+                evicted: false,
+            }),
+            changed: Notify::new(),
+        }
+    }
+
+    fn activity(&self) -> MutexGuard<'_, Activity> {
+        // The record stays consistent whatever a panicking holder did: every update is one
+        // assignment.
+        self.activity.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Bytes arrived from the client.
+    fn bytes_read(&self, bytes: &[u8]) {
+        let mut activity = self.activity();
+        if let Protocol::Detecting(matched) = activity.protocol {
+            let candidate = &PREFACE[matched..];
+            let compared = candidate.len().min(bytes.len());
+            activity.protocol = if bytes[..compared] != candidate[..compared] {
+                Protocol::Http1
+            } else if compared == candidate.len() {
+                Protocol::Http2(FrameTracker::after_preface_bytes(matched))
+            } else {
+                Protocol::Detecting(matched + compared)
+            };
+        }
+        let head_pending = match &mut activity.protocol {
+            Protocol::Http2(frames) => {
+                frames.feed(bytes);
+                frames.incomplete()
+            }
+            // Bytes while no request is in progress start the next head (pipelined bytes
+            // that arrive during a request are counted from when it finishes).
+            _ => activity.in_flight == 0 || activity.head_started.is_some(),
+        };
+        let was_pending = activity.head_started.is_some();
+        if head_pending && !was_pending {
+            activity.head_started = Some(Instant::now());
+        } else if !head_pending && was_pending {
+            activity.head_started = None;
+        }
+        drop(activity);
+        if head_pending != was_pending {
+            self.changed.notify_one();
+        }
+    }
+
+    /// A request head is complete and its handling starts. The guard ends it when dropped.
+    pub fn request_started(self: &Arc<Self>) -> RequestGuard {
+        let mut activity = self.activity();
+        activity.requests += 1;
+        activity.in_flight += 1;
+        if !matches!(activity.protocol, Protocol::Http2(_)) {
+            activity.head_started = None;
+        }
+        drop(activity);
+        self.changed.notify_one();
+        RequestGuard {
+            tracker: self.clone(),
+        }
+    }
+
+    fn request_finished(&self) {
+        let mut activity = self.activity();
+        activity.in_flight = activity.in_flight.saturating_sub(1);
+        if activity.in_flight == 0 {
+            activity.idle_since = Instant::now();
+        }
+        drop(activity);
+        self.changed.notify_one();
+    }
+
+    /// Whether a request is being served (its head is complete and its answer not yet
+    /// sent).
+    pub fn busy(&self) -> bool {
+        self.activity().in_flight > 0
+    }
+
+    /// Whether nothing is in progress: no request served, no head or frame half received.
+    pub fn quiet(&self) -> bool {
+        let activity = self.activity();
+        activity.in_flight == 0 && activity.head_started.is_none()
+    }
+
+    pub fn is_http2(&self) -> bool {
+        matches!(self.activity().protocol, Protocol::Http2(_))
+    }
+
+    /// Asks the watchdog to close the connection at once.
+    pub fn evict(&self) {
+        self.activity().evicted = true;
+        self.changed.notify_one();
+    }
+
+    pub fn evicted(&self) -> bool {
+        self.activity().evicted
+    }
+
+    /// When the connection must close next, and why; `None` while only a request in
+    /// progress holds it (the body timer and the drain bound cover that).
+    pub fn deadline(&self, timers: &Timers) -> Option<(Instant, CloseReason)> {
+        let activity = self.activity();
+        if activity.evicted {
+            return Some((self.accepted, CloseReason::Evicted));
+        }
+        let waiting = if activity.in_flight > 0 {
+            None
+        } else if activity.requests == 0 {
+            Some((
+                self.accepted + timers.first_request,
+                CloseReason::FirstRequestTimeout,
+            ))
+        } else {
+            Some((activity.idle_since + timers.idle, CloseReason::IdleTimeout))
+        };
+        let head = activity
+            .head_started
+            .map(|at| (at + timers.header_read, CloseReason::HeaderReadTimeout));
+        match (waiting, head) {
+            (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Completes when the activity changes (a deadline may have moved).
+    pub async fn changed(&self) {
+        self.changed.notified().await;
+    }
+}
+
+/// One request in progress; dropping it (when hyper drops the answer's body) ends it.
+#[derive(Debug)]
+pub struct RequestGuard {
+    tracker: Arc<Tracker>,
+}
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        self.tracker.request_finished();
+    }
+}
+
+/// A socket that reports what arrives on it to its [`Tracker`].
+#[derive(Debug)]
+pub struct WatchedIo<S> {
+    inner: S,
+    tracker: Arc<Tracker>,
+}
+
+impl<S> WatchedIo<S> {
+    pub fn new(inner: S, tracker: Arc<Tracker>) -> Self {
+        Self { inner, tracker }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for WatchedIo<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled
+            && buf.filled().len() > before
+        {
+            self.tracker.bytes_read(&buf.filled()[before..]);
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for WatchedIo<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TIMERS: Timers = Timers {
+        first_request: Duration::from_secs(30),
+        header_read: Duration::from_secs(10),
+        idle: Duration::from_secs(3600),
+    };
+
+    #[tokio::test(start_paused = true)]
+    async fn each_phase_has_its_own_timer() {
+        let tracker = Arc::new(Tracker::new());
+        let accepted = Instant::now();
+        assert_eq!(
+            tracker.deadline(&TIMERS),
+            Some((
+                accepted + TIMERS.first_request,
+                CloseReason::FirstRequestTimeout
+            ))
+        );
+        tokio::time::advance(Duration::from_secs(1)).await;
+        tracker.bytes_read(b"GET / HTTP/1.1\r\n");
+        assert_eq!(
+            tracker.deadline(&TIMERS),
+            Some((
+                Instant::now() + TIMERS.header_read,
+                CloseReason::HeaderReadTimeout
+            ))
+        );
+        let request = tracker.request_started();
+        assert_eq!(tracker.deadline(&TIMERS), None, "a request in progress");
+        tracker.bytes_read(b"body");
+        assert_eq!(tracker.deadline(&TIMERS), None, "its body");
+        tokio::time::advance(Duration::from_secs(2)).await;
+        drop(request);
+        assert_eq!(
+            tracker.deadline(&TIMERS),
+            Some((Instant::now() + TIMERS.idle, CloseReason::IdleTimeout)),
+            "keep-alive wait: the idle timer, not the header timer"
+        );
+        tracker.evict();
+        assert_eq!(
+            tracker.deadline(&TIMERS).map(|(_, why)| why),
+            Some(CloseReason::Evicted)
+        );
+    }
+
+    #[test]
+    fn http2_is_told_by_its_preface_and_tracked_by_frames() {
+        let tracker = Tracker::new();
+        tracker.bytes_read(&PREFACE[..10]);
+        assert!(!tracker.is_http2());
+        tracker.bytes_read(&PREFACE[10..]);
+        assert!(tracker.is_http2());
+        assert!(tracker.quiet(), "the whole preface");
+        tracker.bytes_read(&[0, 0, 5, 1, 4, 0, 0, 0, 1, 0]);
+        assert!(!tracker.quiet(), "a HEADERS frame cut short");
+        let http1 = Tracker::new();
+        http1.bytes_read(b"GET");
+        assert!(!http1.is_http2());
+    }
+}

@@ -1,0 +1,98 @@
+//! The server's connection and shutdown settings, each a flag and a variable of the same name.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::config::{millis, positive_millis};
+
+/// Connection timers, the connection cap and the shutdown budget.
+///
+/// The shutdown budget is what a pod needs between Kubernetes deciding to stop it and the
+/// process exiting: the manifests' `preStop` sleep, then [`ServerArgs::shutdown_delay`], then
+/// at most [`ServerArgs::drain_timeout`], then at most [`ServerArgs::span_flush_timeout`].
+/// The manifests' `terminationGracePeriodSeconds` (30 s) holds their sum (5 + 5 + 10 + 5 s),
+/// and a test keeps it so.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Connections and shutdown")]
+pub struct ServerArgs {
+    /// From accepting a connection until its first request head is complete (this covers
+    /// telling HTTP/1.1 from HTTP/2), in milliseconds.
+    #[arg(long = "first-request-timeout-ms", env = "FIRST_REQUEST_TIMEOUT_MS", value_name = "FIRST_REQUEST_TIMEOUT_MS", default_value = "30000", value_parser = positive_millis)]
+    pub first_request_timeout: Duration,
+    /// From the first byte of a request head until the head is complete, in milliseconds. On
+    /// HTTP/2 it bounds every frame and header block, whichever stream it belongs to.
+    #[arg(long = "header-read-timeout-ms", env = "HEADER_READ_TIMEOUT_MS", value_name = "HEADER_READ_TIMEOUT_MS", default_value = "30000", value_parser = positive_millis)]
+    pub header_read_timeout: Duration,
+    /// How long a connection may wait for its next request, in milliseconds. Longer than
+    /// Envoy's upstream idle timeout (1 h), so a sidecar always closes first and never sends
+    /// a request on a connection the service is closing (503 UC).
+    #[arg(long = "idle-timeout-ms", env = "IDLE_TIMEOUT_MS", value_name = "IDLE_TIMEOUT_MS", default_value = "3900000", value_parser = positive_millis)]
+    pub idle_timeout: Duration,
+    /// Longest wait for the next piece of a request body, in milliseconds; then the request
+    /// fails (408).
+    #[arg(long = "body-read-timeout-ms", env = "BODY_READ_TIMEOUT_MS", value_name = "BODY_READ_TIMEOUT_MS", default_value = "30000", value_parser = positive_millis)]
+    pub body_read_timeout: Duration,
+    /// Open connections at most; never more than half the open-file limit (raised to its hard
+    /// limit at start). At the cap, the oldest connection with no request in progress closes.
+    #[arg(long, env = "MAX_CONNECTIONS", value_name = "MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// After SIGTERM, how long `/ready` fails while requests are still served (answers then
+    /// carry `Connection: close`), so load balancers stop sending first; in milliseconds.
+    #[arg(long = "shutdown-delay-ms", env = "SHUTDOWN_DELAY_MS", value_name = "SHUTDOWN_DELAY_MS", default_value = "5000", value_parser = millis)]
+    pub shutdown_delay: Duration,
+    /// Then, how long requests in progress may take to finish before their connections are
+    /// dropped, in milliseconds.
+    #[arg(long = "drain-timeout-ms", env = "DRAIN_TIMEOUT_MS", value_name = "DRAIN_TIMEOUT_MS", default_value = "10000", value_parser = millis)]
+    pub drain_timeout: Duration,
+    /// Then, how long exporting the last spans may take, in milliseconds.
+    #[arg(long = "span-flush-timeout-ms", env = "SPAN_FLUSH_TIMEOUT_MS", value_name = "SPAN_FLUSH_TIMEOUT_MS", default_value = "5000", value_parser = positive_millis)]
+    pub span_flush_timeout: Duration,
+}
+
+impl Default for ServerArgs {
+    fn default() -> Self {
+        Self {
+            first_request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(65 * 60),
+            body_read_timeout: Duration::from_secs(30),
+            max_connections: 10_000,
+            shutdown_delay: Duration::from_secs(5),
+            drain_timeout: Duration::from_secs(10),
+            span_flush_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl ServerArgs {
+    /// The whole shutdown budget after SIGTERM: delay, drain and span flush.
+    pub fn shutdown_budget(&self) -> Duration {
+        self.shutdown_delay + self.drain_timeout + self.span_flush_timeout
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, FromArgMatches, Parser};
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        server: ServerArgs,
+    }
+
+    #[test]
+    fn the_defaults_are_the_documented_ones() {
+        let matches = Cli::command().get_matches_from(["test"]);
+        let parsed = Cli::from_arg_matches(&matches).map(|cli| cli.server);
+        let parsed = parsed.ok().map(|args| format!("{args:?}"));
+        assert_eq!(parsed, Some(format!("{:?}", ServerArgs::default())));
+        assert_eq!(
+            ServerArgs::default().shutdown_budget(),
+            Duration::from_secs(20)
+        );
+    }
+}

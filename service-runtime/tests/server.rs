@@ -1,0 +1,411 @@
+//! The server's connection handling over real sockets: the three connection timers, the
+//! body timer, h2c, the Host rule, the connection cap, `/ready`, and shutdown.
+
+use std::{
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
+
+use axum::{Router, http::StatusCode, routing::get};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use service_runtime::{RunningServer, server::ServerArgs};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+
+/// Generous: these tests show that a timer fires, not how precisely.
+const WITHIN: Duration = Duration::from_secs(10);
+
+fn app() -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route(
+            "/hello",
+            get(|| async { "hello" }).post(|body: Bytes| async move { body }),
+        )
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                "slow"
+            }),
+        )
+        .route(
+            "/forever",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                "never"
+            }),
+        )
+}
+
+fn quick_shutdown() -> ServerArgs {
+    ServerArgs {
+        shutdown_delay: Duration::ZERO,
+        drain_timeout: Duration::from_secs(5),
+        ..ServerArgs::default()
+    }
+}
+
+async fn start(args: ServerArgs) -> RunningServer {
+    start_app(app(), args).await
+}
+
+async fn start_app(app: Router, args: ServerArgs) -> RunningServer {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a local port");
+    RunningServer::start_with(listener, app, args).expect("the server starts")
+}
+
+/// Reads until the server closes the connection; returns what arrived and when it closed.
+async fn read_until_closed(stream: &mut TcpStream) -> (String, Instant) {
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(WITHIN, stream.read_to_end(&mut received)).await;
+    assert!(
+        read.is_ok(),
+        "the connection is still open after {WITHIN:?}"
+    );
+    (
+        String::from_utf8_lossy(&received).into_owned(),
+        Instant::now(),
+    )
+}
+
+/// Reads one whole answer (headers and a Content-Length body) off a keep-alive connection.
+async fn read_answer(stream: &mut TcpStream) -> String {
+    let mut received = Vec::new();
+    let mut chunk = [0_u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&received).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if body.len() >= length {
+                return text;
+            }
+        }
+        let n = tokio::time::timeout(WITHIN, stream.read(&mut chunk))
+            .await
+            .expect("an answer in time")
+            .expect("the connection reads");
+        assert!(n > 0, "closed before a whole answer: {text:?}");
+        received.extend_from_slice(&chunk[..n]);
+    }
+}
+
+async fn connect(addr: SocketAddr) -> TcpStream {
+    TcpStream::connect(addr).await.expect("the server accepts")
+}
+
+#[tokio::test]
+async fn a_head_cut_short_is_closed_at_the_header_timeout() {
+    let server = start(ServerArgs {
+        header_read_timeout: Duration::from_millis(300),
+        ..quick_shutdown()
+    })
+    .await;
+    let mut stream = connect(server.addr()).await;
+    let started = Instant::now();
+    stream
+        .write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\nX-Pad: a")
+        .await
+        .expect("sends");
+    let (_, closed) = read_until_closed(&mut stream).await;
+    assert!(closed - started >= Duration::from_millis(250));
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_closed_at_the_first_request_timeout() {
+    let server = start(ServerArgs {
+        first_request_timeout: Duration::from_millis(300),
+        ..quick_shutdown()
+    })
+    .await;
+    let started = Instant::now();
+    let mut stream = connect(server.addr()).await;
+    let (received, closed) = read_until_closed(&mut stream).await;
+    assert_eq!(received, "");
+    assert!(closed - started >= Duration::from_millis(250));
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_keep_alive_connection_outlives_the_header_timeout_and_closes_when_idle() {
+    let header_read = Duration::from_millis(200);
+    let idle = Duration::from_millis(1500);
+    let server = start(ServerArgs {
+        header_read_timeout: header_read,
+        first_request_timeout: header_read,
+        idle_timeout: idle,
+        ..quick_shutdown()
+    })
+    .await;
+    let mut stream = connect(server.addr()).await;
+    let request = b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+    stream.write_all(request).await.expect("sends");
+    assert!(read_answer(&mut stream).await.ends_with("hello"));
+    // Waiting between requests is not reading a head: the header timer must not fire.
+    tokio::time::sleep(header_read * 3).await;
+    stream.write_all(request).await.expect("sends");
+    assert!(read_answer(&mut stream).await.ends_with("hello"));
+    let answered = Instant::now();
+    let (_, closed) = read_until_closed(&mut stream).await;
+    assert!(closed - answered >= idle - Duration::from_millis(100));
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_stalled_body_is_answered_408() {
+    let server = start(ServerArgs {
+        body_read_timeout: Duration::from_millis(300),
+        ..quick_shutdown()
+    })
+    .await;
+    let mut stream = connect(server.addr()).await;
+    stream
+        .write_all(b"POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        .await
+        .expect("sends");
+    let (received, _) = read_until_closed(&mut stream).await;
+    assert!(received.starts_with("HTTP/1.1 408"), "{received}");
+    assert!(
+        received.contains("no request body data for 300 ms"),
+        "{received}"
+    );
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn http1_requests_need_exactly_one_host() {
+    let server = start(quick_shutdown()).await;
+    for (request, status) in [
+        (&b"GET /hello HTTP/1.1\r\n\r\n"[..], "400"),
+        (b"GET /hello HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "400"),
+        (b"GET /hello HTTP/1.0\r\n\r\n", "200"),
+        (
+            b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            "200",
+        ),
+    ] {
+        let mut stream = connect(server.addr()).await;
+        stream.write_all(request).await.expect("sends");
+        let (received, _) = read_until_closed(&mut stream).await;
+        assert!(
+            received.starts_with(&format!("HTTP/1.1 {status}"))
+                || received.starts_with(&format!("HTTP/1.0 {status}")),
+            "{:?} → {received}",
+            String::from_utf8_lossy(request)
+        );
+    }
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn http2_with_prior_knowledge_is_served_on_the_same_port() {
+    let server = start(quick_shutdown()).await;
+    let stream = connect(server.addr()).await;
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .expect("the HTTP/2 handshake succeeds");
+    tokio::spawn(connection);
+    for _ in 0..2 {
+        let request = http::Request::get(format!("http://{}/hello", server.addr()))
+            .body(Empty::<Bytes>::new())
+            .expect("a request");
+        let response = sender.send_request(request).await.expect("answered");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.version(), http::Version::HTTP_2);
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("a body")
+            .to_bytes();
+        assert_eq!(body, "hello");
+    }
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn an_http2_headers_frame_cut_short_is_closed_at_the_header_timeout() {
+    let server = start(ServerArgs {
+        header_read_timeout: Duration::from_millis(300),
+        ..quick_shutdown()
+    })
+    .await;
+    let mut stream = connect(server.addr()).await;
+    let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    bytes.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]); // empty SETTINGS
+    bytes.extend_from_slice(&[0, 0, 40, 1, 4, 0, 0, 0, 1, 0x82]); // HEADERS, 1 of 40 bytes
+    let started = Instant::now();
+    stream.write_all(&bytes).await.expect("sends");
+    let (_, closed) = read_until_closed(&mut stream).await;
+    assert!(closed - started >= Duration::from_millis(250));
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn at_the_connection_cap_silent_connections_make_room() {
+    let server = start(ServerArgs {
+        max_connections: 8,
+        ..quick_shutdown()
+    })
+    .await;
+    let mut silent = Vec::new();
+    for _ in 0..30 {
+        silent.push(connect(server.addr()).await);
+    }
+    let started = Instant::now();
+    let mut stream = connect(server.addr()).await;
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("sends");
+    let (received, _) = read_until_closed(&mut stream).await;
+    assert!(received.starts_with("HTTP/1.1 200"), "{received}");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn ready_follows_health() {
+    let unhealthy = Router::new().route(
+        "/health",
+        get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "no") }),
+    );
+    for (app, status) in [(app(), "200"), (unhealthy, "503")] {
+        let server = start_app(app, quick_shutdown()).await;
+        let mut stream = connect(server.addr()).await;
+        stream
+            .write_all(b"GET /ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("sends");
+        let (received, _) = read_until_closed(&mut stream).await;
+        assert!(
+            received.starts_with(&format!("HTTP/1.1 {status}")),
+            "{received}"
+        );
+        server.stop().await.expect("stops");
+    }
+}
+
+/// During the shutdown delay `/ready` fails while every request is still answered, with
+/// `Connection: close`; then the server stops.
+#[tokio::test]
+async fn shutdown_fails_readiness_first_and_keeps_serving_through_the_delay() {
+    let delay = Duration::from_millis(1500);
+    let server = start(ServerArgs {
+        shutdown_delay: delay,
+        ..quick_shutdown()
+    })
+    .await;
+    let addr = server.addr();
+    let mut keep_alive = connect(addr).await;
+    keep_alive
+        .write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("sends");
+    let first = read_answer(&mut keep_alive).await;
+    assert!(
+        !first.to_ascii_lowercase().contains("connection: close"),
+        "{first}"
+    );
+    let stopping = tokio::spawn(server.stop());
+    let started = Instant::now();
+    let mut saw_not_ready = false;
+    while started.elapsed() < delay - Duration::from_millis(500) {
+        let mut stream = connect(addr).await;
+        stream
+            .write_all(b"GET /ready HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("sends");
+        let ready = read_answer(&mut stream).await;
+        saw_not_ready |= ready.starts_with("HTTP/1.1 503");
+        let mut stream = connect(addr).await;
+        stream
+            .write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("sends");
+        let answer = read_answer(&mut stream).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.contains("connection: close"), "{answer}");
+    }
+    assert!(saw_not_ready);
+    // The keep-alive connection opened before is told to go, too.
+    keep_alive
+        .write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("sends");
+    let (last, _) = read_until_closed(&mut keep_alive).await;
+    assert!(
+        last.starts_with("HTTP/1.1 200") && last.contains("connection: close"),
+        "{last}"
+    );
+    stopping.await.expect("joins").expect("stops");
+    assert!(TcpStream::connect(addr).await.is_err(), "still accepting");
+}
+
+/// A request whose bytes arrived before shutdown is answered, on a keep-alive connection too.
+#[tokio::test]
+async fn requests_sent_before_shutdown_are_answered() {
+    for _ in 0..20 {
+        let server = start(quick_shutdown()).await;
+        let mut stream = connect(server.addr()).await;
+        stream
+            .write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("sends");
+        read_answer(&mut stream).await;
+        stream
+            .write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("sends");
+        let stopping = tokio::spawn(server.stop());
+        let (answer, _) = read_until_closed(&mut stream).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+        assert!(
+            answer.contains("connection: close") && answer.ends_with("slow"),
+            "{answer}"
+        );
+        stopping.await.expect("joins").expect("stops");
+    }
+}
+
+#[tokio::test]
+async fn the_drain_is_bounded() {
+    let server = start(ServerArgs {
+        drain_timeout: Duration::from_millis(500),
+        ..quick_shutdown()
+    })
+    .await;
+    let mut stream = connect(server.addr()).await;
+    stream
+        .write_all(b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("sends");
+    let mut unfinished = connect(server.addr()).await;
+    unfinished
+        .write_all(b"GET /hello HTTP/1.1\r\n")
+        .await
+        .expect("sends");
+    let started = Instant::now();
+    tokio::time::timeout(WITHIN, server.stop())
+        .await
+        .expect("the drain ends")
+        .expect("stops");
+    assert!(started.elapsed() >= Duration::from_millis(450));
+    let (answer, _) = read_until_closed(&mut stream).await;
+    assert_eq!(answer, "", "dropped, not answered");
+}
