@@ -1,5 +1,7 @@
 //! The log subscriber: human-readable, or JSON when `LOG_FORMAT=json`; level from `RUST_LOG`
-//! (default `info`). Request log lines carry `trace_id` and `span_id` (see observe).
+//! (default `info`). Request log lines carry `trace_id` and `span_id` (see observe); in JSON
+//! they and the event's own fields sit at the top level of each line, where log pipelines
+//! (Loki, Elastic, Cloud Logging) look for them.
 
 use std::io::IsTerminal;
 
@@ -22,10 +24,11 @@ pub fn init(args: &LogArgs) {
     let installed = if json {
         registry
             .with(
-                fmt::layer()
-                    .json()
-                    .with_current_span(true)
-                    .with_span_list(false),
+                json_subscriber::fmt::layer()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(false)
+                    .flatten_current_span_on_top_level(true),
             )
             .try_init()
     } else {

@@ -3,21 +3,20 @@
 
 use std::time::Duration;
 
-use crate::process::ProcessCollector;
+use crate::{
+    exposition::{Format, classic_text},
+    process::ProcessCollector,
+};
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
     metrics::{
         counter::Counter,
         family::Family,
+        gauge::Gauge,
         histogram::{Histogram, exponential_buckets},
     },
     registry::Registry,
 };
-
-/// prometheus-client writes OpenMetrics text, which Prometheus scrapes natively; upstream
-/// served text/html, which scrapers had to be told to accept
-/// (docs/behaviour.md#health-and-metrics).
-pub const PROMETHEUS_TEXT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
@@ -70,6 +69,7 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     request_duration: HistogramFamily<RouteLabels>,
+    active_requests: Gauge,
     outbound: OutboundMetrics,
 }
 
@@ -109,11 +109,18 @@ impl Metrics {
             "Time of outbound HTTP attempts, by destination and status",
             outbound.duration.clone(),
         );
+        let active_requests = Gauge::default();
+        registry.register(
+            "http_server_active_requests",
+            "HTTP requests being served now",
+            active_requests.clone(),
+        );
         registry.register_collector(Box::new(ProcessCollector));
         Self {
             registry,
             requests,
             request_duration,
+            active_requests,
             outbound,
         }
     }
@@ -125,6 +132,13 @@ impl Metrics {
 
     pub fn outbound(&self) -> OutboundMetrics {
         self.outbound.clone()
+    }
+
+    /// Counts a request in progress until the returned guard is dropped (also when the
+    /// client goes away and the handler is cancelled).
+    pub fn start_request(&self) -> ActiveRequest {
+        self.active_requests.inc();
+        ActiveRequest(self.active_requests.clone())
     }
 
     /// Counts one served request.
@@ -144,12 +158,25 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// The text exposition of every metric.
-    pub fn render(&self) -> String {
+    /// Every metric, in `format`.
+    pub fn render(&self, format: Format) -> String {
         let mut out = String::new();
         if let Err(err) = encode(&mut out, &self.registry) {
             tracing::error!(%err, "could not encode metrics");
         }
-        out
+        match format {
+            Format::OpenMetrics => out,
+            Format::Classic => classic_text(&out),
+        }
+    }
+}
+
+/// One request counted in `http_server_active_requests`.
+#[derive(Debug)]
+pub struct ActiveRequest(Gauge);
+
+impl Drop for ActiveRequest {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }

@@ -16,7 +16,8 @@ use opentelemetry::{KeyValue, context::FutureExt};
 use tracing::Instrument;
 
 use crate::{
-    metrics::{Metrics, PROMETHEUS_TEXT},
+    exposition::Format,
+    metrics::Metrics,
     serve::App,
     spans::{self, ServiceTracer},
     telemetry::TraceConfig,
@@ -48,10 +49,12 @@ impl Observability {
         let router = router
             .route(
                 "/metrics",
-                get(move || async move {
+                get(move |headers: axum::http::HeaderMap| async move {
+                    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+                    let format = Format::negotiate(accept);
                     (
-                        [(header::CONTENT_TYPE, PROMETHEUS_TEXT)],
-                        scrape.metrics.render(),
+                        [(header::CONTENT_TYPE, format.content_type())],
+                        scrape.metrics.render(format),
                     )
                 }),
             )
@@ -87,6 +90,7 @@ async fn observe_request(
     next: Next,
 ) -> Response {
     let started = Instant::now();
+    let _active = shared.metrics.start_request();
     let method = request.method().clone();
     let route = request
         .extensions()
@@ -128,7 +132,8 @@ async fn observe_request(
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     spans::finish(&context, Some(status), None);
-    // The access line belongs to the request too (no await follows).
+    // The access line belongs to the request too (no await follows), and takes `trace_id`
+    // and `span_id` from it.
     let _in_request = log_span.enter();
     // One line per request at DEBUG (RUST_LOG=access=debug), as podinfo does: at INFO the
     // formatting alone cost about a tenth of a page view's instructions.
@@ -138,8 +143,6 @@ async fn observe_request(
         route,
         status,
         elapsed_ms = elapsed.as_secs_f64() * 1e3,
-        %trace_id,
-        %span_id,
         "served"
     );
     shared

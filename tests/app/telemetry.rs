@@ -339,7 +339,7 @@ async fn every_service_serves_parseable_metrics_after_traffic() {
             response.headers["content-type"]
                 .to_str()
                 .unwrap()
-                .starts_with("application/openmetrics-text")
+                .starts_with("text/plain; version=0.0.4")
         );
         let samples = parse_metrics(&response.body);
         let find = |name: &str, label: (&str, &str)| {

@@ -188,13 +188,46 @@ async fn health_head_unknown_paths_and_metrics() {
 
     // HEAD above rendered the page too: two logical calls to each backend, one per view.
     get(format!("{base}/productpage")).await;
+    // A scraper that does not ask for OpenMetrics gets the classic text format.
     let metrics = get(format!("{base}/metrics")).await;
+    assert_eq!(
+        metrics.headers["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    assert!(!metrics.body.contains("# EOF"), "{}", metrics.body);
     assert!(
-        metrics.headers["content-type"]
+        metrics
+            .body
+            .contains("# TYPE request_result_total counter\n")
+    );
+    for standard in [
+        "process_start_time_seconds ",
+        "process_open_fds ",
+        "process_max_fds ",
+        "process_virtual_memory_bytes ",
+        "process_resident_memory_bytes ",
+        "process_cpu_seconds_total ",
+        // This scrape itself is in progress.
+        "http_server_active_requests 1\n",
+    ] {
+        assert!(
+            metrics.body.contains(standard),
+            "{standard}: {}",
+            metrics.body
+        );
+    }
+    let open_metrics = fetch(client().get(format!("{base}/metrics")).header(
+        "accept",
+        "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+    ))
+    .await;
+    assert!(
+        open_metrics.headers["content-type"]
             .to_str()
             .unwrap()
-            .starts_with("application/openmetrics-text")
+            .starts_with("application/openmetrics-text; version=1.0.0")
     );
+    assert!(open_metrics.body.ends_with("# EOF\n"));
     assert!(
         metrics
             .body
