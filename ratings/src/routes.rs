@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::{
     Router,
     body::Bytes,
-    extract::{Path, State},
+    extract::{DefaultBodyLimit, Path, State, rejection::BytesRejection},
     http::StatusCode,
     response::{IntoResponse, Response},
     routing::get,
@@ -20,7 +20,7 @@ use service_runtime::{
 use crate::{
     config::Config,
     faults::GetFault,
-    store::{RatingsStore, validate_ratings},
+    store::{MAX_BODY_BYTES, RatingsStore, StoreError, validate_ratings},
 };
 
 const HEALTHY: &str = r#"{"status":"Ratings is healthy"}"#;
@@ -38,6 +38,9 @@ enum RatingsError {
     BadId,
     BadJson,
     BadShape(&'static str),
+    Store(StoreError),
+    /// The body could not be read: too large (413), or the client stalled or went away.
+    Body(StatusCode),
     Unavailable,
 }
 
@@ -47,6 +50,12 @@ impl IntoResponse for RatingsError {
             Self::BadId => error_response(StatusCode::BAD_REQUEST, BAD_ID),
             Self::BadJson => error_response(StatusCode::BAD_REQUEST, BAD_JSON),
             Self::BadShape(why) => error_response(StatusCode::BAD_REQUEST, why),
+            Self::Store(full) => error_response(StatusCode::CONFLICT, &full.to_string()),
+            Self::Body(StatusCode::PAYLOAD_TOO_LARGE) => error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("ratings bodies are at most {MAX_BODY_BYTES} bytes"),
+            ),
+            Self::Body(status) => error_response(status, "the request body could not be read"),
             Self::Unavailable => error_response(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
         }
     }
@@ -67,7 +76,12 @@ pub fn app(config: Config) -> App {
     });
     let router = Router::new()
         .route("/health", get(health))
-        .route("/ratings/{id}", get(get_ratings).post(post_ratings))
+        .route(
+            "/ratings/{id}",
+            get(get_ratings)
+                .post(post_ratings)
+                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+        )
         .fallback(not_found)
         .with_state(state);
     observability.into_app(router)
@@ -113,12 +127,16 @@ async fn get_ratings(
 async fn post_ratings(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, RatingsError> {
     let id = parse_id(&id)?;
+    let body = body.map_err(|rejection| RatingsError::Body(rejection.status()))?;
     let body: Value = serde_json::from_slice(&body).map_err(|_| RatingsError::BadJson)?;
     let ratings = validate_ratings(body).map_err(RatingsError::BadShape)?;
-    state.store.put(id, ratings.clone());
+    state
+        .store
+        .put(id, ratings.clone())
+        .map_err(RatingsError::Store)?;
     Ok(json_response(
         StatusCode::OK,
         &ProductRatings { id, ratings },

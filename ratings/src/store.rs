@@ -7,6 +7,25 @@ use serde_json::{Map, Value};
 /// Stars a reviewer may give.
 const STARS: std::ops::RangeInclusive<i64> = 0..=5;
 
+/// Largest ratings POST body, in bytes (413 above it). Bookinfo's own are a few dozen bytes;
+/// this bounds what one product can store, and keeps every GET answer far below the 1 MiB
+/// that reviews reads at most.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Reviewers per product at most (422 above it).
+pub const MAX_REVIEWERS: usize = 100;
+
+/// Products with posted ratings at most; a POST for another product is refused (409) until
+/// the process restarts. With [`MAX_BODY_BYTES`], the store stays under about 16 MiB.
+pub const MAX_PRODUCTS: usize = 1000;
+
+/// Why the store refused ratings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("at most {MAX_PRODUCTS} products can have posted ratings; this one cannot be added")]
+    Full,
+}
+
 /// The ratings every product has until someone POSTs others: 5 and 4 stars, what the docs
 /// show (docs/behaviour.md#the-ratings-json).
 pub fn default_ratings() -> Map<String, Value> {
@@ -32,23 +51,33 @@ impl RatingsStore {
         stored.unwrap_or_else(default_ratings)
     }
 
-    pub fn put(&self, id: i64, ratings: Map<String, Value>) {
+    /// Replaces a product's ratings; a new product is refused once [`MAX_PRODUCTS`] have
+    /// ratings.
+    pub fn put(&self, id: i64, ratings: Map<String, Value>) -> Result<(), StoreError> {
         let mut map = self
             .by_product
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= MAX_PRODUCTS && !map.contains_key(&id) {
+            return Err(StoreError::Full);
+        }
         map.insert(id, ratings);
+        Ok(())
     }
 }
 
-/// Accepts only an object mapping reviewer names to whole stars 0–5 (upstream stored any JSON,
-/// which later made reviews fail).
+/// Accepts only an object mapping at most [`MAX_REVIEWERS`] reviewer names to whole stars 0–5
+/// (upstream stored any JSON, which later made reviews fail).
 pub fn validate_ratings(body: Value) -> Result<Map<String, Value>, &'static str> {
     const SHAPE: &str =
         "ratings must be a JSON object mapping reviewer names to whole stars from 0 to 5";
+    const TOO_MANY: &str = "at most 100 reviewers per product";
     let Value::Object(ratings) = body else {
         return Err(SHAPE);
     };
+    if ratings.len() > MAX_REVIEWERS {
+        return Err(TOO_MANY);
+    }
     let valid = ratings
         .values()
         .all(|stars| stars.as_i64().is_some_and(|n| STARS.contains(&n)));
@@ -59,6 +88,33 @@ pub fn validate_ratings(body: Value) -> Result<Map<String, Value>, &'static str>
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_largest_answer_fits_what_reviews_reads() {
+        // An answer is `{"id":<i64>,"ratings":<the posted object>}`: the body plus 40 bytes.
+        const { assert!(MAX_BODY_BYTES + 40 < service_runtime::client::MAX_BODY_BYTES) };
+        assert!(TOO_MANY_MESSAGE.contains(&MAX_REVIEWERS.to_string()));
+    }
+
+    const TOO_MANY_MESSAGE: &str = "at most 100 reviewers per product";
+
+    #[test]
+    fn the_store_is_bounded_in_products_and_reviewers() {
+        let store = RatingsStore::default();
+        for id in 0..MAX_PRODUCTS as i64 {
+            assert_eq!(store.put(id, default_ratings()), Ok(()));
+        }
+        assert_eq!(store.put(-1, default_ratings()), Err(StoreError::Full));
+        assert_eq!(
+            store.put(7, Map::new()),
+            Ok(()),
+            "an existing product changes"
+        );
+        let many: Map<String, Value> = (0..=MAX_REVIEWERS)
+            .map(|n| (format!("r{n}"), json!(3)))
+            .collect();
+        assert_eq!(validate_ratings(Value::Object(many)), Err(TOO_MANY_MESSAGE));
+    }
 
     #[test]
     fn validation_accepts_only_reviewer_star_maps() {

@@ -1,6 +1,6 @@
 //! The reviews router and its handler.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use axum::{
     Router,
@@ -9,7 +9,6 @@ use axum::{
     response::Response,
     routing::get,
 };
-use serde_json::{Map, Value};
 use service_runtime::{
     App, ForwardedHeaders, HttpClient, Observability,
     json::{error_response, json_response, not_found, raw_json},
@@ -18,7 +17,7 @@ use service_runtime::{
 
 use crate::{
     config::Config,
-    ratings_client::RatingsClient,
+    ratings_client::{RatingsClient, Stars},
     review::{RATINGS_UNAVAILABLE, REVIEWS, Rating, Review, ReviewsResponse},
 };
 
@@ -101,10 +100,10 @@ async fn reviews(
 }
 
 /// A reviewer's stars, or the unavailable marker when ratings failed or lack that reviewer.
-fn rating_for(ratings: &Map<String, Value>, reviewer: &str, color: &str) -> Rating {
-    match ratings.get(reviewer).and_then(Value::as_i64) {
-        Some(stars) => Rating::Stars {
-            stars,
+fn rating_for(ratings: &HashMap<String, Stars>, reviewer: &str, color: &str) -> Rating {
+    match ratings.get(reviewer) {
+        Some(&stars) => Rating::Stars {
+            stars: stars.into(),
             color: color.to_owned(),
         },
         None => Rating::Error {
