@@ -21,3 +21,4 @@ mod view;
 
 pub use app::app;
 pub use config::{Config, DEFAULT_SESSION_SECRET, PageArgs, ProductpageArgs};
+pub use view::MAX_REVIEW_CARDS;

@@ -5,6 +5,13 @@ use service_runtime::DownstreamError;
 
 use crate::backends::{Details, RatingEntry, Reviews};
 
+/// Review cards shown at most. reviews sends two; a larger answer (up to the 1 MiB a call
+/// reads) would otherwise be amplified about twentyfold by each card's markup.
+pub const MAX_REVIEW_CARDS: usize = 20;
+
+/// Longest star colour kept, in characters: it is written into every star's class.
+const MAX_COLOR_CHARS: usize = 32;
+
 /// The details block: `None` shows the error block.
 pub fn details_view(result: Result<Details, DownstreamError>) -> Option<Details> {
     result.ok()
@@ -52,6 +59,7 @@ impl ReviewsView {
             cards: reviews
                 .reviews
                 .into_iter()
+                .take(MAX_REVIEW_CARDS)
                 .map(|review| ReviewCard {
                     reviewer: review.reviewer,
                     text: review.text,
@@ -77,6 +85,7 @@ impl StarsView {
         let color: String = color
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .take(MAX_COLOR_CHARS)
             .collect();
         Self {
             color_class: format!("text-{color}-500"),

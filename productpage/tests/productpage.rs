@@ -540,3 +540,83 @@ async fn login_refuses_what_is_not_a_small_utf8_form() {
     .await;
     assert_eq!(answer.status, 302);
 }
+
+/// A 990 KB reviews answer once became a 20.8 MB page: cards and colours are capped, so the
+/// page stays about the size of the answer.
+#[tokio::test]
+async fn a_huge_reviews_answer_is_not_amplified_into_the_page() {
+    let backends = stubs().await;
+    let review = r#"{"reviewer":"R","text":"t","rating":{"stars":5,"color":"red"}}"#;
+    let many = vec![review; 15_000].join(",");
+    let huge = format!(r#"{{"id":"0","podname":"p","clustername":"null","reviews":[{many}]}}"#);
+    assert!(huge.len() > 900_000 && huge.len() < 1024 * 1024);
+    backends.reviews.set_answer(Answer::json(200, &huge));
+    let server = productpage(backends.config()).await;
+    let page = get(format!("{}/productpage", server.url())).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(full_stars(&page.body), 5 * productpage::MAX_REVIEW_CARDS);
+    assert!(page.body.len() < 200_000, "{} bytes", page.body.len());
+    let long_colour = format!(
+        r#"{{"id":"0","podname":"p","clustername":"null","reviews":[{{"reviewer":"R","text":"t","rating":{{"stars":5,"color":"{}"}}}}]}}"#,
+        "r".repeat(900_000)
+    );
+    backends.reviews.set_answer(Answer::json(200, &long_colour));
+    let page = get(format!("{}/productpage", server.url())).await;
+    assert!(page.body.len() < 200_000, "{} bytes", page.body.len());
+}
+
+/// Without pooling each call asks the backend to close first, so TIME_WAIT stays on the
+/// backend's side, not on productpage's ephemeral ports.
+#[tokio::test]
+async fn one_shot_calls_ask_the_server_to_close_first() {
+    for (pooling, close) in [(false, Some("close")), (true, None)] {
+        let backends = stubs().await;
+        let mut config = backends.config();
+        config.page.backend_connection_pooling = pooling;
+        let server = productpage(config).await;
+        get(format!("{}/productpage", server.url())).await;
+        for stub in [&backends.details, &backends.reviews] {
+            let requests = stub.requests();
+            let connection = requests
+                .first()
+                .and_then(|r| r.headers.get("connection"))
+                .and_then(|v| v.to_str().ok());
+            assert_eq!(connection, close, "pooling={pooling}");
+        }
+    }
+}
+
+/// 300 silent connections under an open-file limit of 256 used to make `/health`
+/// unreachable: at the connection cap the oldest idle connection now makes room.
+#[test]
+fn health_answers_while_silent_connections_exceed_the_open_file_limit() {
+    service_runtime::server::raise_open_file_limit();
+    let productpage = service_runtime::testing::SpawnedBinary::start_with_open_file_limit(
+        env!("CARGO_BIN_EXE_productpage"),
+        256,
+        &[],
+    )
+    .unwrap();
+    let address = ("127.0.0.1", productpage.port);
+    let silent: Vec<_> = (0..300)
+        .map(|_| std::net::TcpStream::connect(address).unwrap())
+        .collect();
+    let started = Instant::now();
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    use std::io::{Read, Write};
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(silent);
+}
