@@ -2,6 +2,7 @@
 //! document against a strict schema, then the cross references a cluster would only reveal
 //! at run time.
 
+use std::time::Duration;
 use std::{
     collections::{BTreeMap, BTreeSet, btree_map::Entry},
     path::{Path, PathBuf},
@@ -445,6 +446,54 @@ fn every_container_runs_non_root_under_the_restricted_profile() {
             assert_eq!(
                 container["name"], app,
                 "{name}: container named after the service"
+            );
+        }
+    }
+}
+
+/// A rolling update loses no request only if the whole shutdown fits the grace period: the
+/// preStop sleep, then the readiness delay, the drain bound and the span flush (each from the
+/// container's environment, or the services' default).
+#[test]
+fn the_shutdown_budget_fits_the_termination_grace_period() {
+    let defaults = service_runtime::server::ServerArgs::default();
+    let documents = documents();
+    for deployment in of_kind(&documents, "Deployment") {
+        let pod = &deployment.spec()["template"]["spec"];
+        let name = deployment.name();
+        let grace = pod["terminationGracePeriodSeconds"].as_u64().unwrap_or(30);
+        for container in pod["containers"].as_array().unwrap() {
+            assert_eq!(
+                container["readinessProbe"]["httpGet"]["path"], "/ready",
+                "{name}"
+            );
+            assert_eq!(
+                container["livenessProbe"]["httpGet"]["path"], "/health",
+                "{name}"
+            );
+            let pre_stop = &container["lifecycle"]["preStop"];
+            assert!(
+                pre_stop["exec"].is_null(),
+                "{name}: the images have no shell"
+            );
+            let sleep = Duration::from_secs(pre_stop["sleep"]["seconds"].as_u64().unwrap_or(0));
+            assert!(sleep > Duration::ZERO, "{name}: a preStop sleep");
+            let setting = |variable: &str, default: Duration| {
+                container["env"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|env| env["name"] == variable)
+                    .and_then(|env| env["value"].as_str()?.parse().ok())
+                    .map_or(default, Duration::from_millis)
+            };
+            let budget = sleep
+                + setting("SHUTDOWN_DELAY_MS", defaults.shutdown_delay)
+                + setting("DRAIN_TIMEOUT_MS", defaults.drain_timeout)
+                + setting("SPAN_FLUSH_TIMEOUT_MS", defaults.span_flush_timeout);
+            assert!(
+                budget <= Duration::from_secs(grace),
+                "{name}: {budget:?} of shutdown in a {grace} s grace period"
             );
         }
     }
