@@ -417,3 +417,80 @@ async fn log_lines_written_while_serving_carry_the_trace_id() {
         "event fields at the top level: {line}"
     );
 }
+
+/// One unfinished request head used to keep the process alive long after SIGTERM: the drain
+/// is bounded, then the process flushes and exits 0.
+#[test]
+fn sigterm_with_an_unfinished_request_exits_zero_at_the_drain_bound() {
+    use std::io::{Read, Write};
+    let mut details = SpawnedBinary::start(
+        env!("CARGO_BIN_EXE_details"),
+        &[("SHUTDOWN_DELAY_MS", "0"), ("DRAIN_TIMEOUT_MS", "1000")],
+    )
+    .unwrap();
+    let address = ("127.0.0.1", details.port);
+    let mut unfinished = std::net::TcpStream::connect(address).unwrap();
+    unfinished
+        .write_all(b"GET /details/0 HTTP/1.1\r\n")
+        .unwrap();
+    // Connections are accepted in order: once a later one is answered, the unfinished one
+    // is being served.
+    let mut later = std::net::TcpStream::connect(address).unwrap();
+    later
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    later.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let started = Instant::now();
+    details.terminate().unwrap();
+    let status = details.wait_exit(Duration::from_secs(30));
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(900), "{elapsed:?}");
+}
+
+/// A rolling update as a client sees it: through SIGTERM and the readiness delay, `/ready`
+/// fails while every request is still answered.
+#[test]
+fn a_client_looping_through_sigterm_sees_no_failed_request() {
+    let delay = Duration::from_millis(2000);
+    let mut details = SpawnedBinary::start(
+        env!("CARGO_BIN_EXE_details"),
+        &[("SHUTDOWN_DELAY_MS", "2000")],
+    )
+    .unwrap();
+    let base = format!("http://127.0.0.1:{}", details.port);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (served, not_ready) = runtime.block_on(async {
+        let client = http_client();
+        let (mut served, mut not_ready) = (0, 0);
+        let mut terminated: Option<Instant> = None;
+        while terminated.is_none_or(|at| at.elapsed() < delay - Duration::from_millis(500)) {
+            let answer = client.get(format!("{base}/details/0")).send().await;
+            let status = answer.map(|a| a.status().as_u16());
+            assert_eq!(status.as_ref().ok(), Some(&200), "{status:?}");
+            served += 1;
+            let ready = client.get(format!("{base}/ready")).send().await;
+            match ready.map(|r| r.status().as_u16()) {
+                Ok(200) => assert!(terminated.is_none(), "ready after SIGTERM"),
+                Ok(503) => not_ready += 1,
+                other => panic!("/ready: {other:?}"),
+            }
+            if terminated.is_none() && served == 20 {
+                details.terminate().unwrap();
+                terminated = Some(Instant::now());
+            }
+        }
+        (served, not_ready)
+    });
+    assert!(
+        served > 20 && not_ready > 0,
+        "{served} served, {not_ready} not ready"
+    );
+    let status = details.wait_exit(Duration::from_secs(30));
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+}

@@ -620,3 +620,63 @@ fn health_answers_while_silent_connections_exceed_the_open_file_limit() {
     );
     drop(silent);
 }
+
+/// After a burst, pooled connections beyond the per-destination bound close as their calls
+/// end (a 1,000-connection burst once left 1,907 descriptors open for minutes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_leaves_at_most_the_pool_bound_open() {
+    let slow = |body: &str| Answer::json(200, body).delayed(Duration::from_millis(300));
+    let details = Stub::start(slow(DETAILS)).await.unwrap();
+    let reviews = Stub::start(slow(REVIEWS_V1)).await.unwrap();
+    let (details_host, reviews_host) = (
+        details.url().replace("http://", ""),
+        reviews.url().replace("http://", ""),
+    );
+    let productpage = service_runtime::testing::SpawnedBinary::start(
+        env!("CARGO_BIN_EXE_productpage"),
+        &[
+            ("BACKEND_CONNECTION_POOLING", "true"),
+            ("DETAILS_HOSTNAME", &details_host),
+            ("REVIEWS_HOSTNAME", &reviews_host),
+            ("RATINGS_HOSTNAME", &reviews_host),
+        ],
+    )
+    .unwrap();
+    let base = format!("http://127.0.0.1:{}", productpage.port);
+    let open_fds = || {
+        let base = base.clone();
+        async move {
+            let metrics = get(format!("{base}/metrics")).await.body;
+            metrics
+                .lines()
+                .find_map(|line| line.strip_prefix("process_open_fds ")?.parse::<f64>().ok())
+                .unwrap_or(f64::MAX)
+        }
+    };
+    let before = open_fds().await;
+    {
+        let burst = client();
+        let views: Vec<_> = (0..150)
+            .map(|_| {
+                let request = burst.get(format!("{base}/productpage")).send();
+                tokio::spawn(request)
+            })
+            .collect();
+        for view in views {
+            assert!(view.await.unwrap().unwrap().status().is_success());
+        }
+    }
+    // Two destinations, at most 32 idle connections each; the burst's own connections to
+    // productpage close with its client.
+    let bound = before + 2.0 * 32.0 + 8.0;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut now_open = open_fds().await;
+    while now_open > bound && Instant::now() < deadline {
+        tokio::task::yield_now().await;
+        now_open = open_fds().await;
+    }
+    assert!(
+        now_open <= bound,
+        "{now_open} descriptors open, {before} before the burst"
+    );
+}
