@@ -3,6 +3,8 @@
 
 use std::io;
 
+pub mod traffic;
+
 use productpage::PageArgs;
 use ratings::FaultMode;
 use service_runtime::{

@@ -2,8 +2,11 @@
 
 use std::process::ExitCode;
 
-use bookinfo::{LaunchOptions, launch};
-use clap::{CommandFactory, Parser};
+use bookinfo::{
+    LaunchOptions, launch,
+    traffic::{self, OutputFormat, TrafficArgs},
+};
+use clap::{CommandFactory, Parser, Subcommand};
 use productpage::PageArgs;
 use service_runtime::{
     TelemetryArgs,
@@ -15,8 +18,10 @@ use service_runtime::{
 /// The whole Bookinfo application on localhost: details, ratings, reviews v1, v2 and v3, and
 /// productpage, in one process. productpage calls the three reviews versions in turn.
 #[derive(Debug, Parser)]
-#[command(name = "bookinfo", version)]
+#[command(name = "bookinfo", version, args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// productpage's port; the other services take the next free ports after it. 0 binds
     /// every service to an ephemeral port on 127.0.0.1.
     #[arg(
@@ -34,10 +39,52 @@ struct Cli {
     telemetry: TelemetryArgs,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Load a Bookinfo page at a fixed rate or concurrency and report what the pages said:
+    /// status codes, latency, reviews versions, stars, degraded blocks.
+    Traffic(TrafficArgs),
+}
+
+/// `bookinfo traffic`: the summary on stdout, each expectation's result on stderr; exit 1 when
+/// one fails.
+async fn traffic(args: TrafficArgs) -> ExitCode {
+    let summary = match traffic::run(&args, shutdown_signal()).await {
+        Ok(summary) => summary,
+        Err(err) => {
+            eprintln!("bookinfo traffic: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let text = match args.output {
+        OutputFormat::Table => summary.table(),
+        OutputFormat::Json => format!("{:#}\n", summary.json()),
+    };
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
+    let mut failed = false;
+    for expectation in &args.expect {
+        match expectation.evaluate(&summary) {
+            Ok(held) => eprintln!("ok    {held}"),
+            Err(failure) => {
+                eprintln!("FAIL  {failure}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let (cli, _) = parse_command_line::<Cli>(Cli::command());
     logging::init(&cli.log);
+    if let Some(Command::Traffic(args)) = cli.command {
+        return traffic(args).await;
+    }
     service_runtime::server::raise_open_file_limit();
     let options = LaunchOptions {
         port: cli.port,

@@ -11,4 +11,5 @@ mod manifests;
 mod mesh;
 mod support;
 mod telemetry;
+mod traffic;
 mod whole_app;

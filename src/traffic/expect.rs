@@ -1,0 +1,233 @@
+//! `--expect`: checks that turn a run into a test. The grammar:
+//!
+//! - `pNN<DURATION`: the NNth latency percentile is below DURATION (`p99<500ms`, `p50<1s`);
+//! - `MEASURE=PERCENT%[±POINTS]`: the share of pages (of requests, for `errors`) is PERCENT,
+//!   within ±POINTS percentage points (exactly, without `±`). MEASURE is `errors`, `degraded`,
+//!   `details-error`, `reviews-error`, `ratings-unavailable`, `stars=none|black|red:` or
+//!   `served-by=TEXT:` (pods whose name contains TEXT): `stars=red:50%±10`, `errors=0%`;
+//! - `user=NAME:` before either, for one user's requests only
+//!   (`user=jason:ratings-unavailable=100%`).
+
+use std::{fmt, str::FromStr, time::Duration};
+
+use super::{page::Stars, summary::Summary};
+
+/// One `--expect` check, as written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expectation {
+    text: String,
+    pub user: Option<String>,
+    check: Check,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Check {
+    Latency {
+        percentile: f64,
+        below: Duration,
+    },
+    Share {
+        measure: Measure,
+        percent: f64,
+        tolerance: f64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Measure {
+    Errors,
+    Degraded,
+    DetailsError,
+    ReviewsError,
+    RatingsUnavailable,
+    Stars(Stars),
+    ServedBy(String),
+}
+
+impl fmt::Display for Expectation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl FromStr for Expectation {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let trimmed = text.trim();
+        let (user, rest) = match trimmed.strip_prefix("user=") {
+            Some(scoped) => {
+                let (name, rest) = scoped
+                    .split_once(':')
+                    .ok_or("`user=NAME:` must be followed by a check")?;
+                (Some(name.to_owned()), rest)
+            }
+            None => (None, trimmed),
+        };
+        let check = parse_check(rest)?;
+        Ok(Self {
+            text: trimmed.to_owned(),
+            user,
+            check,
+        })
+    }
+}
+
+fn parse_check(text: &str) -> Result<Check, String> {
+    if let Some(rest) = text.strip_prefix('p')
+        && let Some((percentile, below)) = rest.split_once('<')
+    {
+        let percentile: f64 = percentile
+            .parse()
+            .ok()
+            .filter(|p| (0.0..=100.0).contains(p))
+            .ok_or_else(|| format!("`p{percentile}` is not a percentile from p0 to p100"))?;
+        let below = humantime::parse_duration(below.trim())
+            .map_err(|err| format!("`{below}` is not a duration like 500ms ({err})"))?;
+        return Ok(Check::Latency { percentile, below });
+    }
+    let (name, value) = text
+        .split_once('=')
+        .ok_or("expected `pNN<DURATION` or `MEASURE=PERCENT%`")?;
+    let (measure, share) = match name {
+        "errors" => (Measure::Errors, value),
+        "degraded" => (Measure::Degraded, value),
+        "details-error" => (Measure::DetailsError, value),
+        "reviews-error" => (Measure::ReviewsError, value),
+        "ratings-unavailable" => (Measure::RatingsUnavailable, value),
+        "stars" | "served-by" => {
+            let (what, share) = value
+                .split_once(':')
+                .ok_or_else(|| format!("`{name}=` needs `:PERCENT%`, as in stars=red:50%±10"))?;
+            let measure = if name == "served-by" {
+                Measure::ServedBy(what.to_owned())
+            } else {
+                Measure::Stars(match what {
+                    "none" => Stars::None,
+                    "black" => Stars::Black,
+                    "red" => Stars::Red,
+                    other => return Err(format!("`{other}` stars: expected none, black or red")),
+                })
+            };
+            (measure, share)
+        }
+        other => {
+            return Err(format!(
+                "unknown measure `{other}`: expected errors, degraded, details-error, \
+                 reviews-error, ratings-unavailable, stars=COLOUR: or served-by=TEXT:"
+            ));
+        }
+    };
+    let (percent, tolerance) = match share.split_once('±') {
+        Some((percent, tolerance)) => (percent, Some(tolerance)),
+        None => (share, None),
+    };
+    let percent: f64 = percent
+        .strip_suffix('%')
+        .and_then(|p| p.parse().ok())
+        .filter(|p| (0.0..=100.0).contains(p))
+        .ok_or_else(|| format!("`{percent}` is not a percentage like 50%"))?;
+    let tolerance: f64 = match tolerance {
+        None => 0.0,
+        Some(points) => points
+            .trim_end_matches('%')
+            .parse()
+            .ok()
+            .filter(|t: &f64| *t >= 0.0)
+            .ok_or_else(|| format!("`±{points}` is not a number of percentage points"))?,
+    };
+    Ok(Check::Share {
+        measure,
+        percent,
+        tolerance,
+    })
+}
+
+impl Expectation {
+    /// Checks `summary` (the run's, or the expectation's user's): what was seen, as the
+    /// error when it does not hold.
+    pub fn evaluate(&self, summary: &Summary) -> Result<String, String> {
+        if let Some(user) = &self.user {
+            return Err(format!(
+                "expectation `{self}`: no user {user} took part in this run"
+            ));
+        }
+        let (holds, seen) = match &self.check {
+            Check::Latency { percentile, below } => {
+                let seen = summary.percentile(*percentile);
+                (seen < *below, format!("p{percentile} was {seen:?}"))
+            }
+            Check::Share {
+                measure,
+                percent,
+                tolerance,
+            } => {
+                let (part, whole) = match measure {
+                    Measure::Errors => (summary.failed, summary.requests()),
+                    Measure::Degraded => (summary.degraded, summary.pages()),
+                    Measure::DetailsError => (summary.details_error, summary.pages()),
+                    Measure::ReviewsError => (summary.reviews_error, summary.pages()),
+                    Measure::RatingsUnavailable => (summary.ratings_unavailable, summary.pages()),
+                    Measure::Stars(stars) => (
+                        summary.stars.get(stars).copied().unwrap_or(0),
+                        summary.pages(),
+                    ),
+                    Measure::ServedBy(text) => (
+                        summary
+                            .pods
+                            .iter()
+                            .filter(|(pod, _)| pod.contains(text.as_str()))
+                            .map(|(_, n)| n)
+                            .sum(),
+                        summary.pages(),
+                    ),
+                };
+                let share = Summary::share(part, whole);
+                (
+                    whole > 0 && (share - percent).abs() <= *tolerance + 1e-9,
+                    format!("{share:.1}% ({part} of {whole})"),
+                )
+            }
+        };
+        if holds {
+            Ok(format!("{self}: {seen}"))
+        } else {
+            Err(format!("expectation `{self}` failed: {seen}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_forms_parse() {
+        for text in [
+            "stars=red:50%±10",
+            "user=jason:ratings-unavailable=100%",
+            "p99<500ms",
+            "errors=0%",
+            "served-by=v3:33%±5",
+        ] {
+            assert!(text.parse::<Expectation>().is_ok(), "{text}");
+        }
+        let scoped: Expectation = "user=jason:ratings-unavailable=100%".parse().unwrap();
+        assert_eq!(scoped.user.as_deref(), Some("jason"));
+    }
+
+    #[test]
+    fn bad_forms_say_what_is_wrong() {
+        for (text, says) in [
+            ("stars=blue:50%", "blue"),
+            ("stars=red:50", "percentage"),
+            ("p99<soon", "duration"),
+            ("p120<1s", "percentile"),
+            ("colour=red", "unknown measure"),
+            ("stars=red:50%±x", "percentage points"),
+        ] {
+            let err = text.parse::<Expectation>().unwrap_err();
+            assert!(err.contains(says), "{text}: {err}");
+        }
+    }
+}
