@@ -117,14 +117,19 @@ fn tracer_cluster(tracer: Tracer) -> Value {
     };
     let mut cluster = static_cluster("tracer", &[addr]);
     if http2 {
-        cluster["typed_extension_protocol_options"] = json!({
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                "explicit_http_config": {"http2_protocol_options": {}},
-            },
-        });
+        cluster["typed_extension_protocol_options"] = http2_protocol_options();
     }
     cluster
+}
+
+/// An upstream spoken to in HTTP/2 without TLS (prior knowledge).
+fn http2_protocol_options() -> Value {
+    json!({
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+            "explicit_http_config": {"http2_protocol_options": {}},
+        },
+    })
 }
 
 fn address(addr: SocketAddr) -> Value {
@@ -328,6 +333,7 @@ pub fn sidecar(
     outbound: &[Outbound],
     upstreams: &[Upstream],
     tracer: Tracer,
+    app_http2: bool,
 ) -> Value {
     let inbound_tls = json!({
         "name": "envoy.transport_sockets.tls",
@@ -377,10 +383,11 @@ pub fn sidecar(
             )]}),
         ));
     }
-    let mut clusters = vec![
-        static_cluster("inbound|9080", &[app]),
-        tracer_cluster(tracer),
-    ];
+    let mut app_cluster = static_cluster("inbound|9080", &[app]);
+    if app_http2 {
+        app_cluster["typed_extension_protocol_options"] = http2_protocol_options();
+    }
+    let mut clusters = vec![app_cluster, tracer_cluster(tracer)];
     clusters.extend(upstreams.iter().map(|u| mtls_cluster(u, identity)));
     bootstrap(service, ip, listeners, clusters)
 }

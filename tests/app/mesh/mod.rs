@@ -59,6 +59,9 @@ pub struct MeshOptions {
     pub export: bool,
     /// (host, VirtualService file under k8s/networking) in force.
     pub virtual_services: Vec<(&'static str, &'static str)>,
+    /// Every sidecar talks HTTP/2 without TLS to its app, as istiod configures it for a port
+    /// with `appProtocol: http2` (or named `http2` or `grpc`).
+    pub app_protocol_http2: bool,
 }
 
 impl Default for MeshOptions {
@@ -67,6 +70,7 @@ impl Default for MeshOptions {
             tracer: TracerKind::OpenTelemetry,
             export: false,
             virtual_services: Vec::new(),
+            app_protocol_http2: false,
         }
     }
 }
@@ -331,6 +335,7 @@ impl Mesh {
                 &outbound,
                 &upstreams_for(&workload.app),
                 tracer,
+                options.app_protocol_http2,
             );
             envoys.push(Envoy::start(&binary, &dir, &workload.name, *ip, &config));
         }
@@ -622,6 +627,29 @@ async fn end_user_routing_with_an_abort_and_a_delay() {
         (Duration::from_millis(5500)..Duration::from_secs(9)).contains(&elapsed),
         "{elapsed:?}"
     );
+    mesh.stop().await;
+}
+
+/// A port declared HTTP/2 (`appProtocol: http2`): every sidecar speaks h2c to its app. The
+/// services used to refuse it, and every request was a 503 UC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apps_behind_an_http2_port_are_served() {
+    let Some(mesh) = Mesh::start(
+        "apps_behind_an_http2_port_are_served",
+        MeshOptions {
+            app_protocol_http2: true,
+            ..MeshOptions::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    for _ in 0..6 {
+        let page = page(&mesh, None).await;
+        assert_eq!(page.status, 200);
+        assert!(!page.body.contains("Error fetching"), "{}", page.body);
+    }
     mesh.stop().await;
 }
 

@@ -27,6 +27,7 @@ async fn one_page_trace(tracer: TracerKind, export: bool, client_traceparent: bo
             export,
             // Every page then goes through ratings too.
             virtual_services: vec![("reviews", "virtual-service-reviews-v3.yaml")],
+            ..MeshOptions::default()
         },
     )
     .await
