@@ -47,6 +47,7 @@ struct Activity {
     /// header block.
     head_started: Option<Instant>,
     evicted: bool,
+    report_quiet: bool,
 }
 
 /// Why a connection was closed by the server rather than by its client or its protocol.
@@ -80,6 +81,7 @@ impl Tracker {
                 idle_since: now,
                 head_started: None,
                 evicted: false,
+                report_quiet: false,
             }),
             changed: Notify::new(),
         }
@@ -120,10 +122,8 @@ impl Tracker {
         } else if !head_pending && was_pending {
             activity.head_started = None;
         }
-        drop(activity);
-        if head_pending != was_pending {
-            self.changed.notify_one();
-        }
+        // No wake-up: the watchdog looks again within a header-read timeout anyway (see
+        // `next_check`), which keeps this path off the request's cost.
     }
 
     /// A request head is complete and its handling starts. The guard ends it when dropped.
@@ -135,7 +135,6 @@ impl Tracker {
             activity.head_started = None;
         }
         drop(activity);
-        self.changed.notify_one();
         RequestGuard {
             tracker: self.clone(),
         }
@@ -146,9 +145,17 @@ impl Tracker {
         activity.in_flight = activity.in_flight.saturating_sub(1);
         if activity.in_flight == 0 {
             activity.idle_since = Instant::now();
+            if activity.report_quiet {
+                drop(activity);
+                self.changed.notify_one();
+            }
         }
-        drop(activity);
-        self.changed.notify_one();
+    }
+
+    /// From now on, wakes the watchdog whenever the last request in progress ends (a
+    /// draining server closes connections as soon as they are quiet).
+    pub fn report_quiet(&self) {
+        self.activity().report_quiet = true;
     }
 
     /// Whether a request is being served (its head is complete and its answer not yet
@@ -203,7 +210,21 @@ impl Tracker {
         }
     }
 
-    /// Completes when the activity changes (a deadline may have moved).
+    /// What the watchdog does next: close now (and why), or look again at the returned
+    /// instant. It looks again at least once per header-read timeout, so a head that starts,
+    /// or a request that ends, needs no wake-up to be timed: at that look the head's deadline
+    /// has not passed yet (it started after the previous look), and the next look is set to it.
+    pub fn next_check(&self, timers: &Timers, now: Instant) -> Result<Instant, CloseReason> {
+        let look_again = now + timers.header_read;
+        match self.deadline(timers) {
+            Some((at, reason)) if at <= now => Err(reason),
+            Some((at, _)) => Ok(at.min(look_again)),
+            None => Ok(look_again),
+        }
+    }
+
+    /// Completes when the server asks something of the connection (eviction), or when a
+    /// draining connection becomes quiet.
     pub async fn changed(&self) {
         self.changed.notified().await;
     }
@@ -321,6 +342,19 @@ mod tests {
             tracker.deadline(&TIMERS),
             Some((Instant::now() + TIMERS.idle, CloseReason::IdleTimeout)),
             "keep-alive wait: the idle timer, not the header timer"
+        );
+        let now = Instant::now();
+        assert_eq!(
+            tracker.next_check(&TIMERS, now),
+            Ok(now + TIMERS.header_read),
+            "an idle connection is looked at again within a header-read timeout"
+        );
+        tokio::time::advance(Duration::from_secs(5)).await;
+        tracker.bytes_read(b"GET");
+        assert_eq!(
+            tracker.next_check(&TIMERS, now + TIMERS.header_read),
+            Ok(Instant::now() + TIMERS.header_read),
+            "a head started between two looks keeps its whole timeout"
         );
         tracker.evict();
         assert_eq!(

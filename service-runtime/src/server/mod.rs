@@ -179,8 +179,12 @@ async fn serve_connection(
     tokio::pin!(connection);
     let mut draining = shared.lifecycle.draining();
     let mut goaway_sent = false;
+    // One timer for the connection's life, moved rather than made anew at each look.
+    let check = tokio::time::sleep(shared.timers.header_read);
+    tokio::pin!(check);
     loop {
         if *draining.borrow_and_update() {
+            tracker.report_quiet();
             if tracker.is_http2() {
                 if !goaway_sent {
                     // GOAWAY: streams already open finish, no new ones start.
@@ -192,14 +196,14 @@ async fn serve_connection(
                 break;
             }
         }
-        let deadline = tracker.deadline(&shared.timers);
-        if let Some((at, reason)) = deadline
-            && at <= Instant::now()
-        {
-            tracing::debug!(%peer, ?reason, "closing connection");
-            break;
-        }
-        let wake = deadline.map(|(at, _)| at);
+        let look_again = match tracker.next_check(&shared.timers, Instant::now()) {
+            Ok(at) => at,
+            Err(reason) => {
+                tracing::debug!(%peer, ?reason, "closing connection");
+                break;
+            }
+        };
+        check.as_mut().reset(look_again);
         tokio::select! {
             // The connection first: bytes already received are read (and counted) before
             // a drain decides the connection is quiet.
@@ -210,16 +214,12 @@ async fn serve_connection(
                 }
                 break;
             }
+            () = &mut check => {}
             () = tracker.changed() => {}
-            () = tokio::time::sleep_until(wake.unwrap_or_else(far_future)), if wake.is_some() => {}
             _ = draining.changed() => {}
         }
     }
     drop(admission);
-}
-
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86_400)
 }
 
 /// The service of one connection: counts requests for its timers, checks `Host`, times
