@@ -80,11 +80,14 @@ async fn traffic(args: TrafficArgs) -> ExitCode {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let (cli, _) = parse_command_line::<Cli>(Cli::command());
-    logging::init(&cli.log);
+    let (mut cli, _) = parse_command_line::<Cli>(Cli::command());
     if let Some(Command::Traffic(args)) = cli.command {
+        // The summary reports every failed request; one log line each would bury it.
+        cli.log.rust_log = format!("{},service_runtime::client=warn", cli.log.rust_log);
+        logging::init(&cli.log);
         return traffic(args).await;
     }
+    logging::init(&cli.log);
     service_runtime::server::raise_open_file_limit();
     let options = LaunchOptions {
         port: cli.port,

@@ -178,7 +178,15 @@ pub async fn run_service<A: Args, C, E: std::fmt::Display>(
         Err(err) => command.error(ErrorKind::ValueValidation, err).exit(),
     };
     logging::init(&cli.log);
-    let cap = connection_cap(cli.server.max_connections, raise_open_file_limit());
+    let open_files = raise_open_file_limit();
+    let cap = connection_cap(cli.server.max_connections, open_files);
+    if cap < usize::try_from(cli.server.max_connections).unwrap_or(usize::MAX) {
+        tracing::info!(
+            max_connections = cli.server.max_connections,
+            open_file_limit = open_files,
+            "connection cap lowered to {cap}, half the open-file limit"
+        );
+    }
     let port = cli.port;
     let listener = match bind_dual_stack(port) {
         Ok(listener) => listener,

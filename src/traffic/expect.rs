@@ -1,12 +1,14 @@
 //! `--expect`: checks that turn a run into a test. The grammar:
 //!
 //! - `pNN<DURATION`: the NNth latency percentile is below DURATION (`p99<500ms`, `p50<1s`);
+//! - `rate>=N`: at least N requests a second over the whole run (`rate>=950`);
 //! - `MEASURE=PERCENT%[±POINTS]`: the share of pages (of requests, for `errors`) is PERCENT,
 //!   within ±POINTS percentage points (exactly, without `±`). MEASURE is `errors`, `degraded`,
 //!   `details-error`, `reviews-error`, `ratings-unavailable`, `stars=none|black|red:` or
 //!   `served-by=TEXT:` (pods whose name contains TEXT): `stars=red:50%±10`, `errors=0%`;
 //! - `user=NAME:` before either, for one user's requests only
-//!   (`user=jason:ratings-unavailable=100%`).
+//!   (`user=jason:ratings-unavailable=100%`); it parses, but fails until the tool can sign
+//!   users in.
 
 use std::{fmt, str::FromStr, time::Duration};
 
@@ -25,6 +27,9 @@ enum Check {
     Latency {
         percentile: f64,
         below: Duration,
+    },
+    Rate {
+        at_least: f64,
     },
     Share {
         measure: Measure,
@@ -74,6 +79,15 @@ impl FromStr for Expectation {
 }
 
 fn parse_check(text: &str) -> Result<Check, String> {
+    if let Some(at_least) = text.strip_prefix("rate>=") {
+        let at_least: f64 = at_least
+            .trim()
+            .parse()
+            .ok()
+            .filter(|rate: &f64| *rate > 0.0)
+            .ok_or_else(|| format!("`{at_least}` is not a number of requests per second"))?;
+        return Ok(Check::Rate { at_least });
+    }
     if let Some(rest) = text.strip_prefix('p')
         && let Some((percentile, below)) = rest.split_once('<')
     {
@@ -88,7 +102,7 @@ fn parse_check(text: &str) -> Result<Check, String> {
     }
     let (name, value) = text
         .split_once('=')
-        .ok_or("expected `pNN<DURATION` or `MEASURE=PERCENT%`")?;
+        .ok_or("expected `pNN<DURATION`, `rate>=N` or `MEASURE=PERCENT%`")?;
     let (measure, share) = match name {
         "errors" => (Measure::Errors, value),
         "degraded" => (Measure::Degraded, value),
@@ -149,13 +163,24 @@ impl Expectation {
     pub fn evaluate(&self, summary: &Summary) -> Result<String, String> {
         if let Some(user) = &self.user {
             return Err(format!(
-                "expectation `{self}`: no user {user} took part in this run"
+                "expectation `{self}`: no user {user} took part in this run (this version of \
+                 bookinfo traffic cannot sign users in yet)"
             ));
         }
         let (holds, seen) = match &self.check {
             Check::Latency { percentile, below } => {
                 let seen = summary.percentile(*percentile);
-                (seen < *below, format!("p{percentile} was {seen:?}"))
+                let millis = seen.as_secs_f64() * 1e3;
+                (seen < *below, format!("p{percentile} was {millis:.2} ms"))
+            }
+            Check::Rate { at_least } => {
+                let rate = summary.rate();
+                let seen = format!(
+                    "{rate:.1} requests/s ({} in {:.1} s)",
+                    summary.requests(),
+                    summary.elapsed.as_secs_f64()
+                );
+                (rate >= *at_least, seen)
             }
             Check::Share {
                 measure,
@@ -209,6 +234,7 @@ mod tests {
             "p99<500ms",
             "errors=0%",
             "served-by=v3:33%±5",
+            "rate>=950",
         ] {
             assert!(text.parse::<Expectation>().is_ok(), "{text}");
         }
@@ -225,6 +251,7 @@ mod tests {
             ("p120<1s", "percentile"),
             ("colour=red", "unknown measure"),
             ("stars=red:50%±x", "percentage points"),
+            ("rate>=fast", "requests per second"),
         ] {
             let err = text.parse::<Expectation>().unwrap_err();
             assert!(err.contains(says), "{text}: {err}");

@@ -63,7 +63,7 @@ pub struct TrafficArgs {
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
     /// A check on the run, repeatable; exit 1 when one fails: `stars=red:50%±10`,
-    /// `user=jason:ratings-unavailable=100%`, `p99<500ms`, `errors=0%`.
+    /// `p99<500ms`, `rate>=950`, `errors=0%`, `degraded=0%`, `served-by=v3:33%±5`.
     #[arg(long = "expect", value_name = "CHECK")]
     pub expect: Vec<Expectation>,
     /// Summary format.
