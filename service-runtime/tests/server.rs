@@ -16,6 +16,9 @@ use tokio::{
     net::{TcpListener, TcpStream},
 };
 
+/// Larger than any socket buffer pair, so a client that stops reading stalls the answer.
+const BIG_ANSWER: usize = 32 * 1024 * 1024;
+
 /// Generous: these tests show that a timer fires, not how precisely.
 const WITHIN: Duration = Duration::from_secs(10);
 
@@ -33,6 +36,7 @@ fn app() -> Router {
                 "slow"
             }),
         )
+        .route("/big", get(|| async { vec![b'x'; BIG_ANSWER] }))
         .route(
             "/forever",
             get(|| async {
@@ -408,4 +412,68 @@ async fn the_drain_is_bounded() {
     assert!(started.elapsed() >= Duration::from_millis(450));
     let (answer, _) = read_until_closed(&mut stream).await;
     assert_eq!(answer, "", "dropped, not answered");
+}
+
+/// A client that stops reading its answer (or, on HTTP/2, never opens its window) held its
+/// connection, and a place under the cap, for ever.
+#[tokio::test]
+async fn an_answer_nobody_reads_is_closed_at_the_stall_timeout() {
+    let server = start(ServerArgs {
+        stall_timeout: Duration::from_millis(500),
+        ..quick_shutdown()
+    })
+    .await;
+    let mut stream = connect(server.addr()).await;
+    stream
+        .write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("sends");
+    // Not reading: the server's writes block once the socket buffers are full. Then the
+    // stall timer closes the connection, and what was buffered is all that arrives.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(WITHIN, stream.read_to_end(&mut received)).await;
+    assert!(read.is_ok(), "still open");
+    assert!(
+        received.len() < BIG_ANSWER,
+        "{} bytes: the whole answer",
+        received.len()
+    );
+    server.stop().await.expect("stops");
+}
+
+/// hyper waits for a PING acknowledgement after its GOAWAY; a client that never sends one
+/// used to hold the drain to its bound with nothing in progress.
+#[tokio::test]
+async fn an_idle_http2_client_does_not_hold_the_drain() {
+    let server = start(ServerArgs {
+        drain_timeout: Duration::from_secs(20),
+        ..quick_shutdown()
+    })
+    .await;
+    let mut stream = connect(server.addr()).await;
+    let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    bytes.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]); // empty SETTINGS
+    // HEADERS, END_STREAM | END_HEADERS, stream 1: GET http://x/ (HPACK static entries).
+    bytes.extend_from_slice(&[
+        0, 0, 6, 1, 5, 0, 0, 0, 1, 0x82, 0x86, 0x84, 0x41, 0x01, b'x',
+    ]);
+    stream.write_all(&bytes).await.expect("sends");
+    let mut answer = [0_u8; 256];
+    let n = tokio::time::timeout(WITHIN, stream.read(&mut answer))
+        .await
+        .expect("an answer")
+        .expect("reads");
+    assert!(n > 0);
+    let started = Instant::now();
+    tokio::time::timeout(WITHIN, server.stop())
+        .await
+        .expect("the drain ends")
+        .expect("stops");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(stream);
 }

@@ -20,12 +20,15 @@ use tokio::{
 
 use super::frames::{FrameTracker, PREFACE};
 
-/// The three connection timers.
+/// The connection timers.
 #[derive(Debug, Clone, Copy)]
 pub struct Timers {
     pub first_request: Duration,
     pub header_read: Duration,
     pub idle: Duration,
+    /// A request in progress with no byte read or written for this long: a client that stopped
+    /// reading its answer, or an HTTP/2 client that never opens its flow-control window.
+    pub stall: Duration,
 }
 
 /// Which protocol the client speaks, known from its first bytes.
@@ -46,6 +49,11 @@ struct Activity {
     /// HTTP/1.1: the first byte of a head not yet complete. HTTP/2: an incomplete frame or
     /// header block.
     head_started: Option<Instant>,
+    /// The last byte read or written.
+    last_io: Instant,
+    /// The socket refused the last write: an answer is still going out, even when hyper has
+    /// already released its body (and so the request).
+    write_blocked: bool,
     evicted: bool,
     report_quiet: bool,
 }
@@ -59,6 +67,8 @@ pub enum CloseReason {
     /// The connection cap was reached and this was the oldest connection with nothing in
     /// progress.
     Evicted,
+    /// A request was in progress but nothing moved for the stall timeout.
+    Stalled,
 }
 
 /// The shared activity record of one connection.
@@ -80,6 +90,8 @@ impl Tracker {
                 in_flight: 0,
                 idle_since: now,
                 head_started: None,
+                last_io: now,
+                write_blocked: false,
                 evicted: false,
                 report_quiet: false,
             }),
@@ -96,6 +108,7 @@ impl Tracker {
     /// Bytes arrived from the client.
     fn bytes_read(&self, bytes: &[u8]) {
         let mut activity = self.activity();
+        activity.last_io = Instant::now();
         if let Protocol::Detecting(matched) = activity.protocol {
             let candidate = &PREFACE[matched..];
             let compared = candidate.len().min(bytes.len());
@@ -124,6 +137,23 @@ impl Tracker {
         }
         // No wake-up: the watchdog looks again within a header-read timeout anyway (see
         // `next_check`), which keeps this path off the request's cost.
+    }
+
+    /// Bytes went out to the client.
+    fn bytes_written(&self) {
+        let mut activity = self.activity();
+        activity.last_io = Instant::now();
+        let unblocked = std::mem::take(&mut activity.write_blocked);
+        let quiet = unblocked && activity.in_flight == 0 && activity.report_quiet;
+        drop(activity);
+        if quiet {
+            self.changed.notify_one();
+        }
+    }
+
+    /// The socket's send buffer is full.
+    fn write_blocked(&self) {
+        self.activity().write_blocked = true;
     }
 
     /// A request head is complete and its handling starts. The guard ends it when dropped.
@@ -161,13 +191,14 @@ impl Tracker {
     /// Whether a request is being served (its head is complete and its answer not yet
     /// sent).
     pub fn busy(&self) -> bool {
-        self.activity().in_flight > 0
+        let activity = self.activity();
+        activity.in_flight > 0 || activity.write_blocked
     }
 
     /// Whether nothing is in progress: no request served, no head or frame half received.
     pub fn quiet(&self) -> bool {
         let activity = self.activity();
-        activity.in_flight == 0 && activity.head_started.is_none()
+        activity.in_flight == 0 && activity.head_started.is_none() && !activity.write_blocked
     }
 
     pub fn is_http2(&self) -> bool {
@@ -184,15 +215,15 @@ impl Tracker {
         self.activity().evicted
     }
 
-    /// When the connection must close next, and why; `None` while only a request in
-    /// progress holds it (the body timer and the drain bound cover that).
+    /// When the connection must close next, and why: while a request is in progress, when
+    /// nothing has moved for the stall timeout.
     pub fn deadline(&self, timers: &Timers) -> Option<(Instant, CloseReason)> {
         let activity = self.activity();
         if activity.evicted {
             return Some((self.accepted, CloseReason::Evicted));
         }
-        let waiting = if activity.in_flight > 0 {
-            None
+        let waiting = if activity.in_flight > 0 || activity.write_blocked {
+            Some((activity.last_io + timers.stall, CloseReason::Stalled))
         } else if activity.requests == 0 {
             Some((
                 self.accepted + timers.first_request,
@@ -211,11 +242,12 @@ impl Tracker {
     }
 
     /// What the watchdog does next: close now (and why), or look again at the returned
-    /// instant. It looks again at least once per header-read timeout, so a head that starts,
-    /// or a request that ends, needs no wake-up to be timed: at that look the head's deadline
-    /// has not passed yet (it started after the previous look), and the next look is set to it.
+    /// instant. It looks again at least once per header-read (or stall) timeout, so a head
+    /// that starts, or a request that starts or ends, needs no wake-up to be timed: at that
+    /// look the new deadline has not passed yet (it started after the previous look), and the
+    /// next look is set to it.
     pub fn next_check(&self, timers: &Timers, now: Instant) -> Result<Instant, CloseReason> {
-        let look_again = now + timers.header_read;
+        let look_again = now + timers.header_read.min(timers.stall);
         match self.deadline(timers) {
             Some((at, reason)) if at <= now => Err(reason),
             Some((at, _)) => Ok(at.min(look_again)),
@@ -255,6 +287,16 @@ impl<S> WatchedIo<S> {
     }
 }
 
+impl<S> WatchedIo<S> {
+    fn wrote(&self, polled: &Poll<io::Result<usize>>) {
+        match polled {
+            Poll::Ready(Ok(written)) if *written > 0 => self.tracker.bytes_written(),
+            Poll::Pending => self.tracker.write_blocked(),
+            Poll::Ready(_) => {}
+        }
+    }
+}
+
 impl<S: AsyncRead + Unpin> AsyncRead for WatchedIo<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -278,7 +320,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WatchedIo<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.wrote(&polled);
+        polled
     }
 
     fn poll_write_vectored(
@@ -286,7 +330,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WatchedIo<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.wrote(&polled);
+        polled
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -310,6 +356,7 @@ mod tests {
         first_request: Duration::from_secs(30),
         header_read: Duration::from_secs(10),
         idle: Duration::from_secs(3600),
+        stall: Duration::from_secs(60),
     };
 
     #[tokio::test(start_paused = true)]
@@ -333,9 +380,18 @@ mod tests {
             ))
         );
         let request = tracker.request_started();
-        assert_eq!(tracker.deadline(&TIMERS), None, "a request in progress");
+        assert_eq!(
+            tracker.deadline(&TIMERS),
+            Some((Instant::now() + TIMERS.stall, CloseReason::Stalled)),
+            "a request in progress: only the stall timer"
+        );
+        tokio::time::advance(Duration::from_secs(1)).await;
         tracker.bytes_read(b"body");
-        assert_eq!(tracker.deadline(&TIMERS), None, "its body");
+        assert_eq!(
+            tracker.deadline(&TIMERS),
+            Some((Instant::now() + TIMERS.stall, CloseReason::Stalled)),
+            "its body moves the stall timer"
+        );
         tokio::time::advance(Duration::from_secs(2)).await;
         drop(request);
         assert_eq!(

@@ -90,6 +90,7 @@ pub async fn serve(
             first_request: args.first_request_timeout,
             header_read: args.header_read_timeout,
             idle: args.idle_timeout,
+            stall: args.stall_timeout,
         },
         body_read_timeout: args.body_read_timeout,
     });
@@ -125,6 +126,7 @@ pub async fn serve(
 /// Accepts connections for ever.
 async fn accept(listener: &TcpListener, shared: &Arc<Shared>, registry: &Arc<Registry>) {
     loop {
+        registry.wait_for_room().await;
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(err) if connection_error(&err) => continue,
@@ -141,7 +143,7 @@ async fn accept(listener: &TcpListener, shared: &Arc<Shared>, registry: &Arc<Reg
             tracing::debug!(%err, "could not set TCP_NODELAY");
         }
         let Some(admission) = registry.admit() else {
-            tracing::warn!(%peer, "connection cap reached and every connection busy; refused");
+            tracing::warn!(%peer, "connection cap reached and no connection can close; refused");
             continue;
         };
         let id = admission.id();
@@ -178,7 +180,7 @@ async fn serve_connection(
     let connection = shared.protocols.serve_connection(io, service);
     tokio::pin!(connection);
     let mut draining = shared.lifecycle.draining();
-    let mut goaway_sent = false;
+    let mut goaway_sent: Option<Instant> = None;
     // One timer for the connection's life, moved rather than made anew at each look.
     let check = tokio::time::sleep(shared.timers.header_read);
     tokio::pin!(check);
@@ -186,10 +188,16 @@ async fn serve_connection(
         if *draining.borrow_and_update() {
             tracker.report_quiet();
             if tracker.is_http2() {
-                if !goaway_sent {
-                    // GOAWAY: streams already open finish, no new ones start.
-                    connection.as_mut().graceful_shutdown();
-                    goaway_sent = true;
+                match goaway_sent {
+                    None => {
+                        // GOAWAY: streams already open finish, no new ones start.
+                        connection.as_mut().graceful_shutdown();
+                        goaway_sent = Some(Instant::now());
+                    }
+                    // hyper then waits for the client to acknowledge a PING; a client that
+                    // never does must not hold the drain when nothing is in progress.
+                    Some(at) if at.elapsed() >= GOAWAY_GRACE && tracker.quiet() => break,
+                    Some(_) => {}
                 }
             } else if tracker.quiet() {
                 // Nothing arrived and nothing is in progress: closing loses nothing.
@@ -202,6 +210,10 @@ async fn serve_connection(
                 tracing::debug!(%peer, ?reason, "closing connection");
                 break;
             }
+        };
+        let look_again = match goaway_sent {
+            Some(at) => look_again.min(at + GOAWAY_GRACE),
+            None => look_again,
         };
         check.as_mut().reset(look_again);
         tokio::select! {
@@ -221,6 +233,10 @@ async fn serve_connection(
     }
     drop(admission);
 }
+
+/// How long an HTTP/2 connection with nothing in progress may stay after its GOAWAY, for
+/// requests the client sent before it saw it.
+const GOAWAY_GRACE: Duration = Duration::from_secs(1);
 
 /// The service of one connection: counts requests for its timers, checks `Host`, times
 /// request bodies, and marks answers `Connection: close` once the server is closing.

@@ -27,6 +27,7 @@ pub struct Registry {
     cap: usize,
     open: Mutex<Open>,
     emptied: Notify,
+    freed: Notify,
 }
 
 /// A connection's place in the registry; it leaves when this is dropped (the connection's
@@ -48,7 +49,10 @@ impl Drop for Admission {
     fn drop(&mut self) {
         let mut open = self.registry.open();
         open.entries.remove(&self.id);
-        if open.entries.is_empty() {
+        let empty = open.entries.is_empty();
+        drop(open);
+        self.registry.freed.notify_waiters();
+        if empty {
             self.registry.emptied.notify_waiters();
         }
     }
@@ -60,11 +64,31 @@ impl Registry {
             cap: cap.max(1),
             open: Mutex::new(Open::default()),
             emptied: Notify::new(),
+            freed: Notify::new(),
         })
     }
 
     fn open(&self) -> MutexGuard<'_, Open> {
         self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Connections open at most, counting those told to close that still hold their
+    /// descriptor: a quarter over the cap.
+    fn hard_limit(&self) -> usize {
+        self.cap + (self.cap / 4).max(1)
+    }
+
+    /// Completes when a connection may be accepted: evicted connections hold their
+    /// descriptors until their tasks run, so past [`Registry::hard_limit`] new connections
+    /// wait in the listen queue (which costs no descriptor) instead of being accepted.
+    pub async fn wait_for_room(&self) {
+        loop {
+            let freed = self.freed.notified();
+            if self.len() < self.hard_limit() {
+                return;
+            }
+            freed.await;
+        }
     }
 
     /// Admits a new connection. At the cap, the oldest connection with no request in
@@ -157,6 +181,21 @@ mod tests {
         assert!(busy.as_ref().is_some_and(|(a, _)| !a.tracker.evicted()));
         drop(quiet);
         assert_eq!(registry.len(), 2);
+    }
+
+    #[test]
+    fn connections_told_to_close_count_until_they_have() {
+        let registry = Registry::new(4);
+        let kept: Vec<_> = (0..5).filter_map(|_| registry.admit()).collect();
+        assert_eq!(kept.len(), 5, "the fifth evicts the first");
+        assert!(kept[0].tracker.evicted());
+        // Four open and one closing: a quarter over the cap, so the next waits.
+        let mut waiting = std::pin::pin!(registry.wait_for_room());
+        let waker = std::task::Waker::noop();
+        let mut context = std::task::Context::from_waker(waker);
+        assert!(waiting.as_mut().poll(&mut context).is_pending());
+        drop(kept);
+        assert!(waiting.as_mut().poll(&mut context).is_ready());
     }
 
     #[test]
