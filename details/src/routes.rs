@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use axum::{
     Router,
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
     routing::get,
 };
 use service_runtime::{
-    App, CallError, ForwardedHeaders, HttpClient, Observability,
+    App, CallError, ForwardedHeaders, HttpClient, Observability, PathParam,
     json::{error_response, json_response, not_found, raw_json},
     tls::TlsError,
 };
@@ -82,7 +82,7 @@ pub fn app(config: Config) -> Result<App, TlsError> {
 
 async fn details(
     State(books): State<Arc<Books>>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     ForwardedHeaders(forwarded): ForwardedHeaders,
 ) -> Result<Response, DetailsError> {
     let id = ProductId::parse(&id).ok_or(DetailsError::BadId)?;

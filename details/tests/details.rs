@@ -494,3 +494,14 @@ fn a_client_looping_through_sigterm_sees_no_failed_request() {
     let status = details.wait_exit(Duration::from_secs(30));
     assert_eq!(status.and_then(|s| s.code()), Some(0));
 }
+
+/// An id that does not percent-decode to UTF-8 is a bad id like any other: the documented
+/// JSON error, not the framework's plain-text one.
+#[tokio::test]
+async fn an_undecodable_id_is_the_documented_bad_id() {
+    let server = static_details().await;
+    let (status, body) =
+        service_runtime::testing::get_json(format!("{}/details/%ff", server.url())).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "please provide numeric product id");
+}

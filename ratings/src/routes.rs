@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::{
     Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, Path, State, rejection::BytesRejection},
+    extract::{DefaultBodyLimit, State, rejection::BytesRejection},
     http::StatusCode,
     response::{IntoResponse, Response},
     routing::get,
@@ -13,7 +13,7 @@ use axum::{
 use serde::Serialize;
 use serde_json::{Map, Value};
 use service_runtime::{
-    App, Observability,
+    App, Observability, PathParam,
     json::{error_response, json_response, not_found, raw_json},
 };
 
@@ -106,7 +106,7 @@ fn parse_id(text: &str) -> Result<i64, RatingsError> {
 
 async fn get_ratings(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
 ) -> Result<Response, RatingsError> {
     let id = parse_id(&id)?;
     match state.config.faults.on_get() {
@@ -126,7 +126,7 @@ async fn get_ratings(
 
 async fn post_ratings(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, RatingsError> {
     let id = parse_id(&id)?;

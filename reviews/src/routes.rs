@@ -2,15 +2,9 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use axum::{
-    Router,
-    extract::{Path, State},
-    http::StatusCode,
-    response::Response,
-    routing::get,
-};
+use axum::{Router, extract::State, http::StatusCode, response::Response, routing::get};
 use service_runtime::{
-    App, ForwardedHeaders, HttpClient, Observability,
+    App, ForwardedHeaders, HttpClient, Observability, PathParam,
     json::{error_response, json_response, not_found, raw_json},
     tls::TlsError,
 };
@@ -63,7 +57,7 @@ pub fn app(config: Config) -> Result<App, TlsError> {
 
 async fn reviews(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     ForwardedHeaders(forwarded): ForwardedHeaders,
 ) -> Response {
     // The original's JAX-RS `int` parameter: `+5` and `007` are fine, anything else a 404.

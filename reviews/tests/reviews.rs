@@ -291,3 +291,13 @@ fn help_version_and_bad_values_speak_to_the_user() {
         ("RATINGS_HOSTNAME", ","),
     );
 }
+
+/// An id that does not percent-decode to UTF-8 is not an integer: the documented 404.
+#[tokio::test]
+async fn an_undecodable_id_is_the_documented_404() {
+    let server = start(config(None, "black", Duration::from_secs(1))).await;
+    let (status, body) =
+        service_runtime::testing::get_json(format!("{}/reviews/%ff", server.url())).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"], "product id must be an integer");
+}

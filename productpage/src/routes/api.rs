@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{MatchedPath, Path, State},
+    extract::{MatchedPath, State},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
+use service_runtime::PathParam;
 
 use crate::{
     backends::Backend, json_style::to_python_json, product::PRODUCT, routes::outbound_headers,
@@ -58,7 +59,7 @@ async fn proxy(state: &AppState, backend: Backend, id: &str, headers: &HeaderMap
 pub async fn product_backend(
     State(state): State<Arc<AppState>>,
     route: MatchedPath,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     headers: HeaderMap,
 ) -> Response {
     let backend = match route.as_str().rsplit('/').next() {

@@ -2,10 +2,10 @@
 //! only `/static` for assets). Revalidation by ETag answers 304, as Flask's static files did.
 
 use axum::{
-    extract::Path,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use service_runtime::PathParam;
 
 use crate::render::html_error;
 
@@ -62,7 +62,7 @@ const fn etag_of(bytes: &[u8]) -> u64 {
     hash
 }
 
-pub async fn serve_static(Path(path): Path<String>, headers: HeaderMap) -> Response {
+pub async fn serve_static(PathParam(path): PathParam, headers: HeaderMap) -> Response {
     let Some(asset) = ASSETS.iter().find(|a| a.path == path) else {
         return html_error(StatusCode::NOT_FOUND, "No such file.");
     };
