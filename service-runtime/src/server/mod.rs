@@ -285,24 +285,23 @@ async fn handle(
     request: Request<Incoming>,
     peer: SocketAddr,
 ) -> (axum::response::Response, bool) {
-    let timed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut request = request.map(|body| {
-        if body.is_end_stream() {
-            axum::body::Body::new(body)
-        } else {
-            axum::body::Body::new(TimedBody::new(
-                body,
-                shared.body_read_timeout,
-                timed_out.clone(),
-            ))
+    let (parts, body) = request.into_parts();
+    // Most requests carry no body: they need no timer and no flag.
+    let timed_out =
+        (!body.is_end_stream()).then(|| Arc::new(std::sync::atomic::AtomicBool::new(false)));
+    let body = match &timed_out {
+        None => axum::body::Body::new(body),
+        Some(flag) => {
+            axum::body::Body::new(TimedBody::new(body, shared.body_read_timeout, flag.clone()))
         }
-    });
+    };
+    let mut request = Request::from_parts(parts, body);
     request.extensions_mut().insert(ConnectInfo(peer));
     let response = match shared.router.clone().oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
     };
-    if timed_out.load(std::sync::atomic::Ordering::Relaxed) {
+    if timed_out.is_some_and(|flag| flag.load(std::sync::atomic::Ordering::Relaxed)) {
         let message = BodyReadTimeout(shared.body_read_timeout).to_string();
         return (error_response(StatusCode::REQUEST_TIMEOUT, &message), true);
     }
