@@ -1,5 +1,5 @@
-//! ratings' settings: `SERVICE_VERSION` selects the fault mode, as the original images do; our
-//! additions tune the faults so tests and demos need not wait minutes.
+//! ratings' settings: `SERVICE_VERSION` selects the fault mode or (v2) the database, as the
+//! original images do; our additions tune the faults so tests and demos need not wait minutes.
 
 use std::time::Duration;
 
@@ -9,14 +9,17 @@ use service_runtime::{
     config::{ConfigError, millis, positive_millis},
 };
 
-use crate::faults::{FaultMode, Faults};
+use crate::{
+    database::{DatabaseArgs, DatabaseConfig},
+    faults::{FaultMode, Faults},
+};
 
 /// ratings' command line and environment.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "ratings")]
 pub struct RatingsArgs {
-    /// v1 (in memory), v-faulty, v-delayed, v-unavailable or v-unhealthy; any other label is
-    /// v1, as in the original. v2 (database) is not built yet and stops start-up.
+    /// v1 (in memory), v2 (MySQL or MongoDB, see DB_TYPE), v-faulty, v-delayed,
+    /// v-unavailable or v-unhealthy; any other label is v1, as in the original.
     #[arg(long, env, default_value = "v1")]
     pub service_version: String,
     /// Share of GETs that v-faulty and v-delayed hit, from 0 to 1.
@@ -31,6 +34,8 @@ pub struct RatingsArgs {
     /// v-unhealthy's period of health and ill health, in milliseconds.
     #[arg(long, env, value_parser = positive_millis, default_value = "900000")]
     pub unhealthy_period_ms: Duration,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
 }
@@ -48,6 +53,8 @@ fn probability(value: &str) -> Result<f64, String> {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub faults: Faults,
+    /// v2: where the stars are read; `None` keeps them in memory.
+    pub database: Option<DatabaseConfig>,
     pub tracing: TraceConfig,
 }
 
@@ -56,7 +63,16 @@ impl Config {
     pub fn new(mode: FaultMode) -> Self {
         Self {
             faults: Faults::new(mode),
+            database: None,
             tracing: TraceConfig::disabled("ratings"),
+        }
+    }
+
+    /// ratings v2 reading `database`.
+    pub fn v2(database: DatabaseConfig) -> Self {
+        Self {
+            database: Some(database),
+            ..Self::new(FaultMode::None)
         }
     }
 }
@@ -65,15 +81,11 @@ impl TryFrom<RatingsArgs> for Config {
     type Error = ConfigError;
 
     fn try_from(args: RatingsArgs) -> Result<Self, ConfigError> {
+        let database = match args.service_version.as_str() {
+            "v2" => Some(DatabaseConfig::try_from(args.database)?),
+            _ => None,
+        };
         let mode = match args.service_version.as_str() {
-            "v2" => {
-                return Err(ConfigError::new(
-                    "SERVICE_VERSION",
-                    "v2",
-                    "database-backed ratings (v2) are not implemented yet; use v1, v-faulty, \
-                     v-delayed, v-unavailable or v-unhealthy",
-                ));
-            }
             "v-faulty" => FaultMode::Faulty,
             "v-delayed" => FaultMode::Delayed,
             "v-unavailable" => FaultMode::Unavailable,
@@ -88,6 +100,7 @@ impl TryFrom<RatingsArgs> for Config {
                 unhealthy_period: args.unhealthy_period_ms,
                 ..Faults::new(mode)
             },
+            database,
             tracing: args
                 .telemetry
                 .trace_config("ratings", &args.service_version),

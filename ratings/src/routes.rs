@@ -19,6 +19,7 @@ use service_runtime::{
 
 use crate::{
     config::Config,
+    database::{DatabaseError, RatingsDatabase, ReviewerStars},
     faults::GetFault,
     store::{MAX_BODY_BYTES, RatingsStore, StoreError, validate_ratings},
 };
@@ -28,10 +29,13 @@ const NOT_HEALTHY: &str = r#"{"status":"Ratings is not healthy"}"#;
 const BAD_ID: &str = "please provide numeric product ID";
 const BAD_JSON: &str = "please provide valid ratings JSON";
 const UNAVAILABLE: &str = "Service unavailable";
+const POST_ON_DATABASE: &str = "Post not implemented for database backed ratings";
 
 struct AppState {
     config: Config,
     store: RatingsStore,
+    /// v2's database; `None` serves [`AppState::store`].
+    database: Option<RatingsDatabase>,
 }
 
 enum RatingsError {
@@ -42,6 +46,9 @@ enum RatingsError {
     /// The body could not be read: too large (413), or the client stalled or went away.
     Body(StatusCode),
     Unavailable,
+    Database(DatabaseError),
+    /// v2 takes no POST, as upstream.
+    PostOnDatabase,
 }
 
 impl IntoResponse for RatingsError {
@@ -57,6 +64,8 @@ impl IntoResponse for RatingsError {
             ),
             Self::Body(status) => error_response(status, "the request body could not be read"),
             Self::Unavailable => error_response(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
+            Self::Database(err) => error_response(err.status(), &err.to_string()),
+            Self::PostOnDatabase => error_response(StatusCode::NOT_IMPLEMENTED, POST_ON_DATABASE),
         }
     }
 }
@@ -67,12 +76,18 @@ struct ProductRatings {
     ratings: Map<String, Value>,
 }
 
-/// The ratings service with `/health` and `/metrics`.
+/// The ratings service with `/health` and `/metrics`. v2 sets up its connection pool here
+/// but connects only on the first GET, so it starts while the database is down.
 pub fn app(config: Config) -> App {
-    let observability = Observability::new(&config.tracing);
+    let mut observability = Observability::new(&config.tracing);
+    let database = config
+        .database
+        .as_ref()
+        .map(|database| RatingsDatabase::new(database, observability.metrics.registry_mut()));
     let state = Arc::new(AppState {
         config,
         store: RatingsStore::default(),
+        database,
     });
     let router = Router::new()
         .route("/health", get(health))
@@ -117,7 +132,17 @@ async fn get_ratings(
         }
         GetFault::None => {}
     }
-    let ratings = state.store.get(id);
+    let ratings = match &state.database {
+        Some(database) => {
+            let ReviewerStars([first, second]) =
+                database.read().await.map_err(RatingsError::Database)?;
+            let mut ratings = Map::new();
+            ratings.insert("Reviewer1".into(), first.into());
+            ratings.insert("Reviewer2".into(), second.into());
+            ratings
+        }
+        None => state.store.get(id),
+    };
     Ok(json_response(
         StatusCode::OK,
         &ProductRatings { id, ratings },
@@ -130,6 +155,9 @@ async fn post_ratings(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, RatingsError> {
     let id = parse_id(&id)?;
+    if state.database.is_some() {
+        return Err(RatingsError::PostOnDatabase);
+    }
     let body = body.map_err(|rejection| RatingsError::Body(rejection.status()))?;
     let body: Value = serde_json::from_slice(&body).map_err(|_| RatingsError::BadJson)?;
     let ratings = validate_ratings(body).map_err(RatingsError::BadShape)?;

@@ -3,7 +3,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ratings::{Config, FaultMode, Faults, RatingsArgs};
+use ratings::{Config, DatabaseKind, FaultMode, Faults, MySqlSettings, RatingsArgs, Secret};
 use service_runtime::{
     RunningServer,
     testing::{SpawnedBinary, get, http_client, parse_flags, post, serve},
@@ -279,38 +279,63 @@ async fn the_store_is_bounded() {
 }
 
 #[test]
-fn service_versions_select_modes_and_v2_refuses() {
-    let mode = |v: &str| {
-        let args = parse_flags::<RatingsArgs>(&["--service-version", v]).unwrap();
-        Config::try_from(args).map(|c| c.faults.mode)
+fn service_versions_select_modes_and_the_database() {
+    let config = |flags: &[&str]| {
+        let args = parse_flags::<RatingsArgs>(flags).unwrap();
+        Config::try_from(args)
     };
+    let mode = |v: &str| config(&["--service-version", v]).map(|c| c.faults.mode);
     assert_eq!(mode("v1"), Ok(FaultMode::None));
     assert_eq!(mode("v-faulty"), Ok(FaultMode::Faulty));
     assert_eq!(mode("v-delayed"), Ok(FaultMode::Delayed));
     assert_eq!(mode("v-unavailable"), Ok(FaultMode::Unavailable));
     assert_eq!(mode("v-unhealthy"), Ok(FaultMode::Unhealthy));
     assert_eq!(mode("anything"), Ok(FaultMode::None));
-    let err = mode("v2").unwrap_err();
-    assert_eq!(err.variable, "SERVICE_VERSION");
-    assert!(err.reason.contains("not implemented"));
+    assert_eq!(config(&["--service-version", "v1"]).unwrap().database, None);
+    let mysql = config(&["--service-version", "v2", "--db-type", "mysql"]).unwrap();
+    assert_eq!(
+        mysql.database.map(|db| db.kind),
+        Some(DatabaseKind::MySql(MySqlSettings {
+            host: "localhost".into(),
+            port: 3306,
+            user: "root".into(),
+            password: Secret::default(),
+        }))
+    );
+    // Any other DB_TYPE reads MongoDB, which needs its URL.
+    let err = config(&["--service-version", "v2", "--db-type", "mongo"]).unwrap_err();
+    assert_eq!(err.variable, "MONGO_DB_URL");
+    let mongo = config(&[
+        "--service-version",
+        "v2",
+        "--mongo-db-url",
+        "mongodb://mongodb:27017/test",
+    ])
+    .unwrap();
+    assert_eq!(mongo.database.unwrap().kind.system_name(), "mongodb");
     let bad = parse_flags::<RatingsArgs>(&["--fault-probability", "2"]).unwrap_err();
     assert!(bad.to_string().contains("FAULT_PROBABILITY"), "{bad}");
 }
 
 #[test]
-fn binary_refuses_v2_with_a_clear_message() {
-    let output = Command::new(env!("CARGO_BIN_EXE_ratings"))
-        .arg("0")
-        .env_clear()
-        .env("SERVICE_VERSION", "v2")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("SERVICE_VERSION") && stderr.contains("not implemented"),
-        "{stderr}"
-    );
+fn a_malformed_mongo_url_stops_start_up_naming_the_variable_but_not_its_value() {
+    for url in [
+        "mongo://user:hunter2@mongodb:27017/test",
+        "mongodb://user:hunter2@mongodb:notaport/test",
+        "mongodb+srv://user:hunter2@cluster.example.com/test",
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_ratings"))
+            .arg("0")
+            .env_clear()
+            .env("SERVICE_VERSION", "v2")
+            .env("MONGO_DB_URL", url)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{url}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("MONGO_DB_URL"), "{stderr}");
+        assert!(!stderr.contains("hunter2"), "the password leaked: {stderr}");
+    }
 }
 
 #[test]
@@ -368,6 +393,14 @@ fn help_version_and_bad_values_speak_to_the_user() {
             "FAULT_DELAY_MS",
             "UNAVAILABLE_PERIOD_MS",
             "UNHEALTHY_PERIOD_MS",
+            "DB_TYPE",
+            "MONGO_DB_URL",
+            "MYSQL_DB_HOST",
+            "MYSQL_DB_PORT",
+            "MYSQL_DB_USER",
+            "MYSQL_DB_PASSWORD",
+            "DB_TIMEOUT_MS",
+            "DB_POOL_MAX_CONNECTIONS",
             "OTEL_EXPORTER_OTLP_ENDPOINT",
         ],
         ("FAULT_PROBABILITY", "2"),

@@ -494,3 +494,19 @@ impl Default for TestCa {
         Self::new()
     }
 }
+
+/// A test's outside tool (Envoy, Chromium, Docker, MariaDB): `found`, or `None` after printing
+/// `SKIPPED <test>: <why>`; a panic instead when `require_variable` is `1`, as CI sets it
+/// after installing the tool.
+pub fn tool_or_skip<T>(test: &str, require_variable: &str, found: Result<T, String>) -> Option<T> {
+    match found {
+        Ok(tool) => Some(tool),
+        Err(why) if std::env::var(require_variable).is_ok_and(|v| v == "1") => {
+            panic!("{require_variable}=1 but {why}")
+        }
+        Err(why) => {
+            println!("SKIPPED {test}: {why}");
+            None
+        }
+    }
+}

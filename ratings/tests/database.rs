@@ -1,0 +1,197 @@
+//! ratings v2 against a real MariaDB (skipped without `mariadbd`, a failure under
+//! BOOKINFO_REQUIRE_MARIADB=1), and what can be checked of MongoDB without a server.
+
+use std::time::{Duration, Instant};
+
+use ratings::{
+    Config, DatabaseConfig, DatabaseKind, Secret,
+    testing::{LocalMariaDb, PASSWORD, REQUIRE_MARIADB},
+};
+use service_runtime::{
+    RunningServer,
+    testing::{SpawnedBinary, get, post, serve, tool_or_skip},
+};
+
+fn mariadb(test: &str) -> Option<LocalMariaDb> {
+    tool_or_skip(test, REQUIRE_MARIADB, LocalMariaDb::start())
+}
+
+async fn ratings_on(database: DatabaseConfig) -> RunningServer {
+    serve(ratings::app(Config::v2(database))).await
+}
+
+const DEFAULT: &str = r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#;
+const UNREACHABLE: &str = r#"{"error":"could not connect to ratings database"}"#;
+
+#[tokio::test]
+async fn v2_reads_the_current_rows_and_refuses_posts() {
+    let Some(db) = mariadb("v2_reads_the_current_rows_and_refuses_posts") else {
+        return;
+    };
+    let ratings = ratings_on(db.config(PASSWORD)).await;
+    let url = |id: &str| format!("{}/ratings/{id}", ratings.url());
+    assert_eq!(get(url("0")).await.status_and_body(), (200, DEFAULT.into()));
+    // Upstream ignores the id for the stars and echoes it.
+    assert_eq!(
+        get(url("7")).await.body,
+        r#"{"id":7,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#
+    );
+    // The istio.io VM task's edit shows on the next request.
+    db.sql("update ratings set rating=1 where reviewid=1")
+        .unwrap();
+    assert_eq!(
+        get(url("0")).await.body,
+        r#"{"id":0,"ratings":{"Reviewer1":1,"Reviewer2":4}}"#
+    );
+    assert_eq!(
+        post(url("0"), r#"{"Reviewer1":3}"#).await.status_and_body(),
+        (
+            501,
+            r#"{"error":"Post not implemented for database backed ratings"}"#.into()
+        )
+    );
+    // Rows that are not two ratings of 0-5 stars: a clear 500, never a crash.
+    db.sql("update ratings set rating=9 where reviewid=2")
+        .unwrap();
+    let (status, body) = get(url("0")).await.status_and_body();
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("ReviewID 2's Rating is 9"), "{body}");
+    db.sql("update ratings set rating=NULL where reviewid=2")
+        .unwrap();
+    assert_eq!(get(url("0")).await.status, 500);
+    db.sql("delete from ratings where reviewid=2").unwrap();
+    let (status, body) = get(url("0")).await.status_and_body();
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("ReviewID 1 and 2"), "{body}");
+    db.sql("drop table ratings").unwrap();
+    assert_eq!(
+        get(url("0")).await.status_and_body(),
+        (500, r#"{"error":"could not perform select"}"#.into())
+    );
+    let metrics = get(format!("{}/metrics", ratings.url())).await.body;
+    for line in [
+        r#"db_client_operations_total{db_system_name="mysql"} 7"#,
+        r#"db_client_operation_errors_total{db_system_name="mysql",error_type="data"} 3"#,
+        r#"db_client_operation_errors_total{db_system_name="mysql",error_type="query"} 1"#,
+    ] {
+        assert!(metrics.contains(line), "no {line} in\n{metrics}");
+    }
+}
+
+#[tokio::test]
+async fn a_stopped_database_gives_503_in_time_and_a_restart_recovers() {
+    let Some(db) = mariadb("a_stopped_database_gives_503_in_time_and_a_restart_recovers") else {
+        return;
+    };
+    let ratings = ratings_on(db.config(PASSWORD)).await;
+    let url = format!("{}/ratings/0", ratings.url());
+    assert_eq!(get(&url).await.status, 200);
+    db.stop().unwrap();
+    let asked = Instant::now();
+    assert_eq!(get(&url).await.status_and_body(), (503, UNREACHABLE.into()));
+    assert!(
+        asked.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        asked.elapsed()
+    );
+    // Liveness is the process's, not the database's.
+    assert_eq!(get(format!("{}/health", ratings.url())).await.status, 200);
+    assert_eq!(get(format!("{}/ready", ratings.url())).await.status, 200);
+    db.start_again().unwrap();
+    assert_eq!(get(&url).await.status_and_body(), (200, DEFAULT.into()));
+}
+
+#[test]
+fn wrong_credentials_give_503_and_no_password_anywhere() {
+    let Some(db) = mariadb("wrong_credentials_give_503_and_no_password_anywhere") else {
+        return;
+    };
+    const WRONG: &str = "wrong-pw-81b2-never-shown";
+    let mut env: Vec<(&str, String)> = db
+        .env()
+        .into_iter()
+        .filter(|(name, _)| *name != "MYSQL_DB_PASSWORD")
+        .collect();
+    env.extend([
+        ("MYSQL_DB_PASSWORD", WRONG.to_owned()),
+        ("SERVICE_VERSION", "v2".to_owned()),
+        ("RUST_LOG", "debug".to_owned()),
+        ("LOG_FORMAT", "text".to_owned()),
+        ("SHUTDOWN_DELAY_MS", "0".to_owned()),
+    ]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut ratings = SpawnedBinary::start(env!("CARGO_BIN_EXE_ratings"), &env).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{}/ratings/0", ratings.port);
+    let (status, body) = runtime.block_on(get(&url)).status_and_body();
+    assert_eq!((status, body.as_str()), (503, UNREACHABLE));
+    let failure = ratings.wait_for("ratings database read failed").unwrap();
+    assert!(failure.contains("Access denied"), "{failure}");
+    ratings.terminate().unwrap();
+    for secret in [WRONG, PASSWORD] {
+        assert!(!failure.contains(secret));
+        assert_eq!(ratings.wait_for(secret), None, "{secret} in the log");
+    }
+}
+
+/// A TCP port that accepts connections and never answers: a database that hangs.
+async fn silent_port() -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (port, holder)
+}
+
+fn bounded(kind: DatabaseKind) -> DatabaseConfig {
+    DatabaseConfig {
+        kind,
+        timeout: Duration::from_millis(500),
+        pool_max_connections: 2,
+    }
+}
+
+async fn assert_503_within_bound(ratings: &RunningServer) {
+    let asked = Instant::now();
+    let (status, body) = get(format!("{}/ratings/0", ratings.url()))
+        .await
+        .status_and_body();
+    let elapsed = asked.elapsed();
+    assert_eq!(status, 503, "{body}");
+    assert!(body.starts_with(r#"{"error":"#), "{body}");
+    // DB_TIMEOUT_MS is 500 here; generous for a loaded machine.
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn a_hanging_mysql_gives_503_within_db_timeout() {
+    let (port, _holder) = silent_port().await;
+    let ratings = ratings_on(bounded(DatabaseKind::MySql(ratings::MySqlSettings {
+        host: "127.0.0.1".into(),
+        port,
+        user: "root".into(),
+        password: Secret::default(),
+    })))
+    .await;
+    assert_503_within_bound(&ratings).await;
+    assert_503_within_bound(&ratings).await;
+}
+
+#[tokio::test]
+async fn an_unreachable_or_hanging_mongodb_gives_503_within_db_timeout() {
+    let closed = service_runtime::testing::closed_port().await.unwrap();
+    let (silent, _holder) = silent_port().await;
+    for port in [closed, silent] {
+        let url = Secret::new(format!("mongodb://127.0.0.1:{port}/test"));
+        let ratings = ratings_on(bounded(DatabaseKind::MongoDb(url))).await;
+        assert_503_within_bound(&ratings).await;
+        assert_eq!(get(format!("{}/health", ratings.url())).await.status, 200);
+    }
+}
