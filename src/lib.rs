@@ -6,7 +6,6 @@ use std::io;
 pub mod traffic;
 
 use productpage::PageArgs;
-use ratings::FaultMode;
 use service_runtime::{
     Endpoint, Endpoints, RunningServer, TelemetryArgs, serve::bind_dual_stack, tls::TlsError,
 };
@@ -22,6 +21,8 @@ pub struct LaunchOptions {
     pub telemetry: TelemetryArgs,
     /// productpage's own settings (pooling, flood factor, session key).
     pub page: PageArgs,
+    /// ratings' version (v1 by default; v2 reads a database). Its tracing is set here.
+    pub ratings: ratings::Config,
 }
 
 /// Why the application could not start.
@@ -116,8 +117,15 @@ pub async fn launch(options: LaunchOptions) -> Result<Bookinfo, LaunchError> {
     }
     let mut details_config = details::Config::v1();
     details_config.tracing = telemetry.trace_config("details", "v1");
-    let mut ratings_config = ratings::Config::new(FaultMode::None);
-    ratings_config.tracing = telemetry.trace_config("ratings", "v1");
+    let ratings_version = if options.ratings.database.is_some() {
+        "v2"
+    } else {
+        "v1"
+    };
+    let ratings_config = ratings::Config {
+        tracing: telemetry.trace_config("ratings", ratings_version),
+        ..options.ratings
+    };
     let reviews_endpoints = reviews
         .iter()
         .map(|listener| Ok(loopback(listener)?.pick().clone()))

@@ -6,11 +6,12 @@ use bookinfo::{
     LaunchOptions, launch,
     traffic::{self, OutputFormat, TrafficArgs},
 };
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand, error::ErrorKind};
 use productpage::PageArgs;
+use ratings::DatabaseArgs;
 use service_runtime::{
     TelemetryArgs,
-    config::{LogArgs, parse_command_line},
+    config::{ConfigError, LogArgs, parse_command_line},
     logging,
     serve::shutdown_signal,
 };
@@ -33,10 +34,36 @@ struct Cli {
     port: u16,
     #[command(flatten)]
     log: LogArgs,
+    /// ratings' version: v1 (in memory), v2 (MongoDB at MONGO_DB_URL), v2-mysql (MySQL or
+    /// MariaDB at MYSQL_DB_HOST:MYSQL_DB_PORT, see scripts/mariadb-local.sh), or a fault
+    /// mode: v-faulty, v-delayed, v-unavailable, v-unhealthy.
+    #[arg(
+        long,
+        env = "BOOKINFO_RATINGS",
+        value_name = "BOOKINFO_RATINGS",
+        default_value = "v1",
+        value_parser = ["v1", "v2", "v2-mysql", "v-faulty", "v-delayed", "v-unavailable", "v-unhealthy"]
+    )]
+    ratings: String,
+    #[command(flatten)]
+    database: DatabaseArgs,
     #[command(flatten)]
     page: PageArgs,
     #[command(flatten)]
     telemetry: TelemetryArgs,
+}
+
+/// ratings' configuration for `--ratings`: `v2-mysql` is v2 with DB_TYPE=mysql, as upstream's
+/// ratings-v2-mysql Deployment sets it.
+fn ratings_config(label: &str, mut database: DatabaseArgs) -> Result<ratings::Config, ConfigError> {
+    let version = match label {
+        "v2-mysql" => {
+            database.db_type = Some("mysql".into());
+            "v2"
+        }
+        other => other,
+    };
+    ratings::Config::for_version(version, database)
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,7 +107,7 @@ async fn traffic(args: TrafficArgs) -> ExitCode {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let (mut cli, _) = parse_command_line::<Cli>(Cli::command());
+    let (mut cli, mut command) = parse_command_line::<Cli>(Cli::command());
     if let Some(Command::Traffic(args)) = cli.command {
         // The summary reports every failed request; one log line each would bury it.
         cli.log.rust_log = format!("{},service_runtime::client=warn", cli.log.rust_log);
@@ -89,10 +116,15 @@ async fn main() -> ExitCode {
     }
     logging::init(&cli.log);
     service_runtime::server::raise_open_file_limit();
+    let ratings = match ratings_config(&cli.ratings, cli.database) {
+        Ok(config) => config,
+        Err(err) => command.error(ErrorKind::ValueValidation, err).exit(),
+    };
     let options = LaunchOptions {
         port: cli.port,
         telemetry: cli.telemetry,
         page: cli.page,
+        ratings,
     };
     let app = match launch(options).await {
         Ok(app) => app,
@@ -103,7 +135,11 @@ async fn main() -> ExitCode {
     };
     let mut banner = String::from("Bookinfo is running:\n");
     for (name, url) in app.services() {
-        banner.push_str(&format!("  {name:<12} {url}\n"));
+        if name == "ratings" && cli.ratings != "v1" {
+            banner.push_str(&format!("  {name:<12} {url}  ({})\n", cli.ratings));
+        } else {
+            banner.push_str(&format!("  {name:<12} {url}\n"));
+        }
     }
     banner.push_str(&format!(
         "\nOpen http://localhost:{}/productpage  (Ctrl-C stops everything)\n",

@@ -81,29 +81,45 @@ impl TryFrom<RatingsArgs> for Config {
     type Error = ConfigError;
 
     fn try_from(args: RatingsArgs) -> Result<Self, ConfigError> {
-        let database = match args.service_version.as_str() {
-            "v2" => Some(DatabaseConfig::try_from(args.database)?),
-            _ => None,
-        };
-        let mode = match args.service_version.as_str() {
-            "v-faulty" => FaultMode::Faulty,
-            "v-delayed" => FaultMode::Delayed,
-            "v-unavailable" => FaultMode::Unavailable,
-            "v-unhealthy" => FaultMode::Unhealthy,
-            _ => FaultMode::None,
-        };
+        let config = Self::for_version(&args.service_version, args.database)?;
         Ok(Self {
             faults: Faults {
                 probability: args.fault_probability,
                 delay: args.fault_delay_ms,
                 unavailable_period: args.unavailable_period_ms,
                 unhealthy_period: args.unhealthy_period_ms,
-                ..Faults::new(mode)
+                ..config.faults
             },
-            database,
             tracing: args
                 .telemetry
                 .trace_config("ratings", &args.service_version),
+            ..config
         })
+    }
+}
+
+impl Config {
+    /// The configuration `SERVICE_VERSION=version` selects, with the default fault tuning:
+    /// `v2` reads the database `database` describes; the fault labels pick their mode; any
+    /// other label is v1, as in the original.
+    ///
+    /// # Errors
+    /// v2 with database settings that cannot work (see [`DatabaseConfig`]).
+    pub fn for_version(version: &str, database: DatabaseArgs) -> Result<Self, ConfigError> {
+        let mode = match version {
+            "v2" => return Ok(Self::v2(DatabaseConfig::try_from(database)?)),
+            "v-faulty" => FaultMode::Faulty,
+            "v-delayed" => FaultMode::Delayed,
+            "v-unavailable" => FaultMode::Unavailable,
+            "v-unhealthy" => FaultMode::Unhealthy,
+            _ => FaultMode::None,
+        };
+        Ok(Self::new(mode))
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::new(FaultMode::None)
     }
 }

@@ -7,6 +7,7 @@
 
 mod browser;
 mod containers;
+mod database;
 mod manifests;
 mod mesh;
 mod support;

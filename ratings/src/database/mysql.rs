@@ -26,14 +26,18 @@ pub(super) struct MySqlRatings {
 
 impl MySqlRatings {
     pub(super) fn new(settings: &MySqlSettings, config: &DatabaseConfig) -> Self {
-        let options = MySqlConnectOptions::new()
+        let mut options = MySqlConnectOptions::new()
             .host(&settings.host)
             .port(settings.port)
             .username(&settings.user)
-            .password(settings.password.expose())
             .database("test")
             // The mesh encrypts (Istio mTLS), as upstream assumes.
             .ssl_mode(MySqlSslMode::Disabled);
+        // An empty password is no password: sqlx would otherwise sign in with a scrambled
+        // empty one, which MySQL refuses for an account that has none.
+        if !settings.password.expose().is_empty() {
+            options = options.password(settings.password.expose());
+        }
         let pool = MySqlPoolOptions::new()
             .max_connections(config.pool_max_connections)
             .min_connections(0)
