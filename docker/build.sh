@@ -32,6 +32,7 @@ build details-v2             details     --build-arg service_version=v2 --build-
 build productpage-v1         productpage --build-arg service_version=v1
 build productpage-v-flooding productpage --build-arg service_version=v-flooding --build-arg flood_factor=100
 build ratings-v1             ratings     --build-arg service_version=v1
+build ratings-v2             ratings     --build-arg service_version=v2
 build ratings-v-faulty       ratings     --build-arg service_version=v-faulty
 build ratings-v-delayed      ratings     --build-arg service_version=v-delayed
 build ratings-v-unavailable  ratings     --build-arg service_version=v-unavailable

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A local MariaDB for ratings v2, without Docker: Debian's mariadb-server on a data directory
 # of its own, listening on 127.0.0.1 only, loaded with upstream's schema and rows
-# (ratings/sql/mysqldb-init.sql). The test suite starts it the same way.
+# (ratings/db-init/mysqldb-init.sql). The test suite starts it the same way.
 #
 #   scripts/mariadb-local.sh start     # then: BOOKINFO_RATINGS=v2-mysql cargo run
 #   scripts/mariadb-local.sh sql "update ratings set rating=1 where reviewid=1"
@@ -19,7 +19,7 @@ dir="${BOOKINFO_MARIADB_DIR:-${TMPDIR:-/tmp}/bookinfo-mariadb}"
 port="${MYSQL_DB_PORT:-3306}"
 user="${MYSQL_DB_USER:-root}"
 password="${MYSQL_DB_PASSWORD:-}"
-schema="$(cd "$(dirname "$0")/.." && pwd)/ratings/sql/mysqldb-init.sql"
+schema="$(cd "$(dirname "$0")/.." && pwd)/ratings/db-init/mysqldb-init.sql"
 socket="$dir/mysqld.sock"
 pid_file="$dir/mysqld.pid"
 

@@ -16,6 +16,23 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const K8S: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/k8s");
 const SCHEMAS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/schemas");
 
+/// ratings v2's databases: the app, its official image (pinned), its port and the port's name
+/// (Istio's protocol selection: plain TCP).
+const DATABASES: [(&str, &str, u64, &str); 2] = [
+    ("mongodb", "docker.io/library/mongo:7.0", 27017, "mongo"),
+    ("mysqldb", "docker.io/library/mysql:8.4", 3306, "mysql"),
+];
+
+/// Database hosts that live outside k8s/: Istio's VM example registers its MySQL VM as
+/// `mysqldb` in namespace `vm`.
+const EXTERNAL_DATABASE_HOSTS: [&str; 1] = ["mysqldb.vm.svc.cluster.local"];
+
+/// ratings v2's database, if `deployment` runs one.
+fn database_of(deployment: &Document) -> Option<(&'static str, &'static str, u64, &'static str)> {
+    let app = deployment.spec()["template"]["metadata"]["labels"]["app"].as_str()?;
+    DATABASES.into_iter().find(|(name, ..)| *name == app)
+}
+
 pub(crate) struct Document {
     pub(crate) file: String,
     pub(crate) value: Value,
@@ -195,9 +212,13 @@ fn service_selectors_match_pod_labels_and_deployment_selectors() {
         );
         let ports = service.spec()["ports"].as_array().unwrap();
         assert_eq!(ports.len(), 1, "{}", service.name());
+        let expected = DATABASES
+            .iter()
+            .find(|(app, ..)| *app == service.name())
+            .map_or((9080, "http"), |(_, _, port, name)| (*port, *name));
         assert_eq!(
             (ports[0]["port"].as_u64(), ports[0]["name"].as_str()),
-            (Some(9080), Some("http")),
+            (Some(expected.0), Some(expected.1)),
             "{}",
             service.name()
         );
@@ -458,7 +479,8 @@ fn every_container_runs_non_root_under_the_restricted_profile() {
 fn the_shutdown_budget_fits_the_termination_grace_period() {
     let defaults = service_runtime::server::ServerArgs::default();
     let documents = documents();
-    for deployment in of_kind(&documents, "Deployment") {
+    // The databases are the official images with their own shutdown.
+    for deployment in of_kind(&documents, "Deployment").filter(|d| database_of(d).is_none()) {
         let pod = &deployment.spec()["template"]["spec"];
         let name = deployment.name();
         let grace = pod["terminationGracePeriodSeconds"].as_u64().unwrap_or(30);
@@ -571,12 +593,20 @@ fn differences(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
 }
 
 /// A Deployment without what may differ between the copies of one app's Deployment: the
-/// name, the `version` label (of the Deployment, its selector and its pods), and each
-/// container's env and image. Anything else that should differ goes here, with the reason.
+/// name, the `version` label (of the Deployment, its selector and its pods), each container's
+/// env and image, and the ServiceAccount (ratings v2 has its own, for the databases'
+/// policies; the copies test checks which). Anything else that should differ goes here, with
+/// the reason.
 fn without_intended_differences(deployment: &Value) -> Value {
     let mut value = deployment.clone();
     if let Some(metadata) = value["metadata"].as_object_mut() {
         metadata.remove("name");
+    }
+    if let Some(pod) = value
+        .pointer_mut("/spec/template/spec")
+        .and_then(Value::as_object_mut)
+    {
+        pod.remove("serviceAccountName");
     }
     for labels in [
         "/metadata/labels",
@@ -615,24 +645,48 @@ fn deployment_copies_differ_only_in_name_version_env_and_image() {
     for deployment in deployments {
         let labels = &deployment.spec()["template"]["metadata"]["labels"];
         let app = labels["app"].as_str().unwrap();
-        // env differs by design, but SERVICE_VERSION always names the version label.
+        let version = labels["version"].as_str().unwrap();
+        // env differs by design, but SERVICE_VERSION always names the version label, or its
+        // first part (ratings v2-mysql is SERVICE_VERSION v2 with DB_TYPE mysql).
         for container in deployment.spec()["template"]["spec"]["containers"]
             .as_array()
             .unwrap()
+            .iter()
+            .filter(|_| database_of(deployment).is_none())
         {
             let service_version = container["env"]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .find(|e| e["name"] == "SERVICE_VERSION");
-            assert_eq!(
-                service_version.map(|e| &e["value"]),
-                Some(&labels["version"]),
-                "{} {}: SERVICE_VERSION is the version label",
+                .find(|e| e["name"] == "SERVICE_VERSION")
+                .and_then(|e| e["value"].as_str())
+                .unwrap_or_default();
+            assert!(
+                version == service_version
+                    || (!service_version.is_empty()
+                        && version.starts_with(&format!("{service_version}-"))),
+                "{} {}: SERVICE_VERSION {service_version:?} names the version label {version}",
                 deployment.file,
                 deployment.name()
             );
         }
+        // Each app runs as its own account; ratings v2 as one of its own, the only one the
+        // databases let in.
+        let account = deployment.spec()["template"]["spec"]["serviceAccountName"]
+            .as_str()
+            .unwrap_or_default();
+        let expected = if app == "ratings" && version.starts_with("v2") {
+            "bookinfo-ratings-v2".to_owned()
+        } else {
+            format!("bookinfo-{app}")
+        };
+        assert_eq!(
+            account,
+            expected,
+            "{} {}",
+            deployment.file,
+            deployment.name()
+        );
         let body = without_intended_differences(&deployment.value);
         let (reference, reference_body) = match references.entry(app) {
             Entry::Occupied(entry) => entry.into_mut(),
@@ -777,14 +831,33 @@ fn every_image_reference_agrees_with_images_env() {
     assert!(images.len() >= 12, "found only {} images", images.len());
     for image in images {
         let image = image.as_str().unwrap_or_default();
-        assert!(references.contains(image), "k8s/: image {image}: {rerun}");
+        assert!(
+            references.contains(image) || DATABASES.iter().any(|db| db.1 == image),
+            "k8s/: image {image}: {rerun}"
+        );
     }
     for deployment in of_kind(&documents, "Deployment") {
+        if let Some((app, image, ..)) = database_of(deployment) {
+            let container = &deployment.spec()["template"]["spec"]["containers"][0];
+            assert_eq!(
+                container["image"], image,
+                "{app}: the pinned official image"
+            );
+            continue;
+        }
         let labels = &deployment.spec()["template"]["metadata"]["labels"];
+        // The image of the version the service runs: ratings v2-mysql is the v2 image with
+        // DB_TYPE=mysql, as upstream.
+        let service_version = deployment.spec()["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["name"] == "SERVICE_VERSION")
+            .and_then(|e| e["value"].as_str());
         let variant = format!(
             "{}-{}",
             labels["app"].as_str().unwrap(),
-            labels["version"].as_str().unwrap()
+            service_version.unwrap_or_else(|| labels["version"].as_str().unwrap())
         );
         assert!(
             variants.contains(&variant),
@@ -884,6 +957,14 @@ fn every_docs_scenario_has_its_upstream_file_name() {
         "networking/virtual-service-ratings-test-delay.yaml",
         "networking/virtual-service-ratings-test-abort.yaml",
         "networking/virtual-service-details-v2.yaml",
+        "networking/virtual-service-ratings-db.yaml",
+        "networking/virtual-service-ratings-mysql.yaml",
+        "networking/virtual-service-ratings-mysql-vm.yaml",
+        "platform/bookinfo-ratings-v2.yaml",
+        "platform/bookinfo-ratings-v2-mysql.yaml",
+        "platform/bookinfo-ratings-v2-mysql-vm.yaml",
+        "platform/bookinfo-db.yaml",
+        "platform/bookinfo-mysql.yaml",
         "networking/fault-injection-details-v1.yaml",
         "networking/egress-rule-google-apis.yaml",
         "gateway-api/bookinfo-gateway.yaml",
@@ -920,7 +1001,10 @@ fn fault_injection_rules_match_the_docs() {
 #[test]
 fn propagators_default_to_tracecontext_with_a_b3multi_component() {
     let documents = documents();
-    let deployments: Vec<&Document> = of_kind(&documents, "Deployment").collect();
+    // The databases export no spans.
+    let deployments: Vec<&Document> = of_kind(&documents, "Deployment")
+        .filter(|d| database_of(d).is_none())
+        .collect();
     assert!(deployments.len() >= 12);
     for deployment in deployments {
         let first = &deployment.spec()["template"]["spec"]["containers"][0]["env"][0];
@@ -948,4 +1032,90 @@ fn propagators_default_to_tracecontext_with_a_b3multi_component() {
             {"op": "replace", "path": "/spec/template/spec/containers/0/env/0/value", "value": "b3multi"}
         ])
     );
+}
+
+/// Every database a ratings v2 Deployment names is a Service of k8s/ (or an allowed external
+/// host), every Secret it reads without `optional` is created in k8s/, and the databases'
+/// init scripts are ratings/db-init/'s word for word.
+#[test]
+fn ratings_v2_finds_its_databases_and_credentials() {
+    let documents = documents();
+    let services = services(&documents);
+    let secrets: BTreeSet<&str> = of_kind(&documents, "Secret").map(Document::name).collect();
+    let mut hosts = 0;
+    for deployment in of_kind(&documents, "Deployment") {
+        for env in deployment.spec()["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let value = env["value"].as_str().unwrap_or_default();
+            let host = match env["name"].as_str() {
+                Some("MYSQL_DB_HOST") => value,
+                Some("MONGO_DB_URL") => value
+                    .strip_prefix("mongodb://")
+                    .and_then(|rest| rest.split([':', '/']).next())
+                    .unwrap_or_else(|| panic!("{}: MONGO_DB_URL {value}", deployment.file)),
+                _ => "",
+            };
+            if !host.is_empty() {
+                hosts += 1;
+                assert!(
+                    services.contains(short_host(host)) || EXTERNAL_DATABASE_HOSTS.contains(&host),
+                    "{}: database host {host} is no Service of k8s/",
+                    deployment.file
+                );
+            }
+            let secret = &env["valueFrom"]["secretKeyRef"];
+            if secret.is_object() && secret["optional"] != true {
+                let name = secret["name"].as_str().unwrap();
+                assert!(
+                    secrets.contains(name),
+                    "{}: no Secret {name}",
+                    deployment.file
+                );
+            }
+        }
+    }
+    assert_eq!(
+        hosts, 3,
+        "ratings v2, v2-mysql and v2-mysql-vm name their database"
+    );
+    for (config_map, file) in [
+        ("mysqldb-init", "mysqldb-init.sql"),
+        ("mongodb-init", "mongodb-init.js"),
+    ] {
+        let init = of_kind(&documents, "ConfigMap")
+            .find(|c| c.name() == config_map)
+            .unwrap();
+        assert_eq!(
+            init.value["data"][file],
+            repository_file(&format!("ratings/db-init/{file}")),
+            "{config_map}"
+        );
+    }
+}
+
+/// Only ratings v2 reaches the databases, only on their ports, by TCP rules: an HTTP field
+/// (methods, paths) in a rule for a TCP port makes Istio drop the rule, denying everything.
+#[test]
+fn only_ratings_v2_reaches_the_databases() {
+    let documents = documents();
+    for (app, _, port, _) in DATABASES {
+        let policies: Vec<&Document> = of_kind(&documents, "AuthorizationPolicy")
+            .filter(|p| p.spec()["selector"]["matchLabels"]["app"] == app)
+            .collect();
+        assert_eq!(policies.len(), 1, "one policy for {app}");
+        let spec = policies[0].spec();
+        assert_eq!(spec["action"], "ALLOW");
+        assert_eq!(
+            spec["rules"],
+            json!([{
+                "from": [{"source": {"principals": ["cluster.local/ns/istio-app/sa/bookinfo-ratings-v2"]}}],
+                "to": [{"operation": {"ports": [port.to_string()]}}]
+            }]),
+            "{}",
+            policies[0].file
+        );
+    }
 }

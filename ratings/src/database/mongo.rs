@@ -73,11 +73,13 @@ impl MongoRatings {
     }
 }
 
-/// `rating` as a whole number: mongoimport stores `5` as a 32-bit integer.
+/// `rating` as a whole number: mongoimport stores `5` as a 32-bit integer, while mongosh
+/// stores a typed `5` as a double, so a double without a fraction counts too.
 fn whole_number(document: &Document) -> Option<i64> {
     match document.get("rating")? {
         Bson::Int32(n) => Some(i64::from(*n)),
         Bson::Int64(n) => Some(*n),
+        Bson::Double(x) if x.fract() == 0.0 && (0.0..=5.0).contains(x) => Some(*x as i64),
         _ => None,
     }
 }
@@ -93,4 +95,21 @@ fn classify(err: mongodb::error::Error) -> ReadFailure {
         _ => DatabaseError::Unreachable,
     };
     ReadFailure::new(error, err.kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratings_are_whole_numbers_of_any_bson_integer_or_double_type() {
+        let rating = |value: Bson| whole_number(&doc! { "rating": value });
+        assert_eq!(rating(Bson::Int32(5)), Some(5));
+        assert_eq!(rating(Bson::Int64(4)), Some(4));
+        assert_eq!(rating(Bson::Double(1.0)), Some(1));
+        assert_eq!(rating(Bson::Double(4.5)), None);
+        assert_eq!(rating(Bson::Double(f64::NAN)), None);
+        assert_eq!(rating(Bson::String("5".into())), None);
+        assert_eq!(whole_number(&doc! { "stars": 5 }), None);
+    }
 }
