@@ -70,6 +70,8 @@ impl From<Cli> for Options {
 /// The processes of one run, by name.
 struct Fleet {
     services: BTreeMap<String, Service>,
+    /// ratings v2's database, while the run lasts (none without `mariadbd`).
+    database: Option<ratings::testing::LocalMariaDb>,
 }
 
 impl Fleet {
@@ -99,6 +101,22 @@ impl Fleet {
         &self.services[name]
     }
 
+    /// The scenarios whose process runs.
+    fn scenarios(
+        &self,
+    ) -> impl Iterator<
+        Item = &'static (
+            &'static str,
+            &'static str,
+            &'static str,
+            &'static [&'static str],
+        ),
+    > + '_ {
+        SCENARIOS
+            .iter()
+            .filter(|(_, server, ..)| self.services.contains_key(*server))
+    }
+
     fn cpu(&self, names: &[&str]) -> f64 {
         names.iter().map(|n| self.get(n).cpu_seconds()).sum()
     }
@@ -107,6 +125,7 @@ impl Fleet {
 fn launch() -> Result<Fleet, String> {
     let mut fleet = Fleet {
         services: BTreeMap::new(),
+        database: None,
     };
     let s = |v: &str| v.to_owned();
     // Baselines: a bare hello, and a front over two JSON leaves, fresh and pooled.
@@ -167,6 +186,22 @@ fn launch() -> Result<Fleet, String> {
         ];
         fleet.start(name, "productpage", &[], &env, Probe::Health)?;
     }
+    // ratings v2 on a real MariaDB, when one is installed.
+    match ratings::testing::LocalMariaDb::start() {
+        Ok(database) => {
+            let mut env = database.env();
+            env.extend([
+                ("SERVICE_VERSION", s("v2")),
+                (
+                    "DB_POOL_MAX_CONNECTIONS",
+                    DB_POOL_MAX_CONNECTIONS.to_string(),
+                ),
+            ]);
+            fleet.start("ratings-v2-mysql", "ratings", &[], &env, Probe::Health)?;
+            fleet.database = Some(database);
+        }
+        Err(why) => eprintln!("no ratings v2 scenario: {why}"),
+    }
     // The v1 page again, with every service it calls exporting its spans to a sink.
     let sink = sink::start().map_err(|e| format!("cannot start the OTLP sink: {e}"))?;
     let export = [("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{sink}"))];
@@ -196,7 +231,11 @@ fn launch() -> Result<Fleet, String> {
     Ok(fleet)
 }
 
-/// (scenario, process serving it, path, processes whose CPU it spends)
+/// ratings v2's pool in the benchmark: the service's default.
+const DB_POOL_MAX_CONNECTIONS: u32 = 10;
+
+/// (scenario, process serving it, path, processes whose CPU it spends); a scenario whose
+/// process did not start (ratings v2 without MariaDB) is left out.
 const SCENARIOS: &[(&str, &str, &str, &[&str])] = &[
     ("hello (baseline)", "hello", "/", &["hello"]),
     (
@@ -218,7 +257,14 @@ const SCENARIOS: &[(&str, &str, &str, &[&str])] = &[
         "/reviews/0",
         &["reviews-v1"],
     ),
-    ("ratings /ratings/0", "ratings", "/ratings/0", &["ratings"]),
+    (report::RATINGS_V1, "ratings", "/ratings/0", &["ratings"]),
+    (
+        "ratings v2 /ratings/0, MariaDB, pool of 10",
+        "ratings-v2-mysql",
+        "/ratings/0",
+        // MariaDB's own CPU is not counted: it is not our process.
+        &["ratings-v2-mysql"],
+    ),
     (
         "productpage v1 /productpage",
         "productpage",
@@ -291,7 +337,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 fn measure(fleet: &Fleet, options: &Options) -> Result<Vec<Measurement>, String> {
     if options.warmup {
-        for &(_, server, path, _) in SCENARIOS {
+        for &(_, server, path, _) in fleet.scenarios() {
             wrk::run(&fleet.get(server).url(path), 32, Duration::from_secs(1))?;
         }
     }
@@ -300,6 +346,9 @@ fn measure(fleet: &Fleet, options: &Options) -> Result<Vec<Measurement>, String>
     for round in 1..=options.rounds {
         eprintln!("round {round} of {}", options.rounds);
         for (index, &(scenario, server, path, spenders)) in SCENARIOS.iter().enumerate() {
+            if !fleet.services.contains_key(server) {
+                continue;
+            }
             for &connections in &options.connections {
                 let run = run_once(fleet, server, path, spenders, connections, options.seconds)?;
                 eprintln!(
@@ -359,7 +408,7 @@ fn main() -> ExitCode {
         let fleet = launch()?;
         eprintln!(
             "measuring {} scenarios, {} round(s) of {} s each, at {:?} connections",
-            SCENARIOS.len(),
+            fleet.scenarios().count(),
             options.rounds,
             options.seconds,
             options.connections
@@ -386,5 +435,21 @@ fn main() -> ExitCode {
             eprintln!("bench: {err}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ratings_v2_scenario_names_its_pool_and_compares_with_v1() {
+        let (scenario, ..) = SCENARIOS
+            .iter()
+            .find(|(_, server, ..)| *server == "ratings-v2-mysql")
+            .unwrap();
+        assert!(scenario.ends_with(&format!("pool of {DB_POOL_MAX_CONNECTIONS}")));
+        assert_eq!(report::baseline_of(scenario), report::RATINGS_V1);
+        assert!(SCENARIOS.iter().any(|s| s.0 == report::RATINGS_V1));
     }
 }

@@ -47,8 +47,14 @@ pub struct Report {
 
 /// Which baseline a scenario is a fraction of: pages against the front that does the same
 /// work shape (two backend calls per request), everything else against bare hello.
+/// The in-memory ratings scenario, the baseline of ratings v2's.
+pub const RATINGS_V1: &str = "ratings /ratings/0";
+
 pub fn baseline_of(scenario: &str) -> &'static str {
-    if scenario.ends_with(", export on") {
+    if scenario.starts_with("ratings v2") {
+        // What the database costs: the same answer from memory.
+        RATINGS_V1
+    } else if scenario.ends_with(", export on") {
         // What exporting costs: the same page with export off.
         "productpage v1 /productpage"
     } else if scenario.contains("/productpage") && scenario.contains("pooled") {

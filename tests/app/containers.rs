@@ -10,12 +10,13 @@ use std::{
 use crate::support::{count, full_stars, get};
 
 const REQUIRE: &str = "BOOKINFO_REQUIRE_DOCKER";
-const IMAGES: [&str; 12] = [
+const IMAGES: [&str; 13] = [
     "details-v1",
     "details-v2",
     "productpage-v1",
     "productpage-v-flooding",
     "ratings-v1",
+    "ratings-v2",
     "ratings-v-faulty",
     "ratings-v-delayed",
     "ratings-v-unavailable",
@@ -383,6 +384,137 @@ async fn compose_brings_up_the_application() {
     .await;
     let _ = compose(&["down", "-v", "--remove-orphans"]);
     result
+}
+
+/// The ratings-v2 image as a container against a real MariaDB on this host (host network:
+/// the server listens on 127.0.0.1 only), hardened as Kubernetes runs it.
+#[tokio::test]
+async fn the_ratings_v2_image_reads_a_real_mariadb() {
+    let test = "the_ratings_v2_image_reads_a_real_mariadb";
+    let Some(_heavy) = docker_ready(test) else {
+        return;
+    };
+    let Some(db) = service_runtime::testing::tool_or_skip(
+        test,
+        ratings::testing::REQUIRE_MARIADB,
+        ratings::testing::LocalMariaDb::start(),
+    ) else {
+        return;
+    };
+    let port = crate::support::closed_port().await.unwrap();
+    let container = format!("bookinfo-test-ratings-v2-{}", std::process::id());
+    let mut args: Vec<String> = [
+        "run",
+        "-d",
+        "--name",
+        &container,
+        "--network",
+        "host",
+        "--read-only",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+        "-e",
+        &format!("PORT={port}"),
+    ]
+    .map(str::to_owned)
+    .into();
+    for (key, value) in db.env() {
+        args.extend(["-e".to_owned(), format!("{key}={value}")]);
+    }
+    args.push(image("ratings-v2"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    docker_ok(&args);
+    let result = async {
+        let base = format!("http://127.0.0.1:{port}");
+        wait_healthy(&base).await;
+        let url = format!("{base}/ratings/0");
+        assert_eq!(
+            get(&url).await.body,
+            r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#
+        );
+        db.sql("update ratings set rating=2 where reviewid=2")
+            .unwrap();
+        assert_eq!(
+            get(&url).await.body,
+            r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":2}}"#
+        );
+    }
+    .await;
+    let _ = docker(&["rm", "-f", &container]);
+    result
+}
+
+/// docker/compose.yaml with its databases profile, as docker-compose v1 resolves it (no
+/// engine needed): ratings v2 names services that exist, with the database's password, and
+/// the databases' init scripts are ratings/db-init/'s files.
+#[test]
+fn the_compose_databases_profile_is_consistent() {
+    let output = match Command::new("docker-compose")
+        .args([
+            "-f",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/docker/compose.yaml"),
+            "--profile",
+            "databases",
+            "config",
+        ])
+        .env_remove("MYSQL_ROOT_PASSWORD")
+        .env_remove("RATINGS_HOSTNAME")
+        .output()
+    {
+        Ok(output) => output,
+        Err(err) => {
+            let why = format!("docker-compose not found: {err}");
+            if std::env::var(REQUIRE).is_ok_and(|v| v == "1") {
+                panic!("{REQUIRE}=1 but {why}");
+            }
+            println!("SKIPPED the_compose_databases_profile_is_consistent: {why}");
+            return;
+        }
+    };
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let config: serde_json::Value = serde_yaml_ng::from_slice(&output.stdout).unwrap();
+    let services = config["services"].as_object().unwrap();
+    let env = |service: &str, key: &str| {
+        services[service]["environment"][key]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(services.contains_key(&env("ratings-v2-mysql", "MYSQL_DB_HOST")));
+    assert_eq!(
+        env("ratings-v2-mysql", "MYSQL_DB_PASSWORD"),
+        env("mysqldb", "MYSQL_ROOT_PASSWORD")
+    );
+    let mongo_host = env("ratings-v2", "MONGO_DB_URL");
+    let mongo_host = mongo_host
+        .strip_prefix("mongodb://")
+        .and_then(|rest| rest.split(':').next())
+        .unwrap();
+    assert!(services.contains_key(mongo_host), "{mongo_host}");
+    for version in ["reviews-v1", "reviews-v2", "reviews-v3"] {
+        assert_eq!(env(version, "RATINGS_HOSTNAME"), "ratings");
+    }
+    for (database, file) in [
+        ("mysqldb", "mysqldb-init.sql"),
+        ("mongodb", "mongodb-init.js"),
+    ] {
+        let volume = services[database]["volumes"][0].to_string();
+        let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("ratings/db-init")
+            .join(file);
+        assert!(
+            volume.contains(&source.display().to_string())
+                && volume.contains(&format!("/docker-entrypoint-initdb.d/{file}")),
+            "{database}: {volume}"
+        );
+        assert!(source.is_file());
+    }
 }
 
 /// The reviews versions the images build (docker/build.sh's build arguments over the
