@@ -132,3 +132,144 @@ fn which(tool: &str) -> Option<PathBuf> {
         .map(|dir| dir.join(tool))
         .find(|candidate| candidate.is_file())
 }
+
+/// Points the MongoDB tests at a server of yours (its `test.ratings` is replaced).
+pub const MONGO_URL_VARIABLE: &str = "BOOKINFO_MONGO_URL";
+
+/// A real MongoDB for ratings v2: the server at `BOOKINFO_MONGO_URL`, or a `mongod` from `PATH`
+/// started on a data directory and port of its own (stopped and removed on drop). Its
+/// `test.ratings` holds upstream's two documents after [`LocalMongo::start`].
+///
+/// No MongoDB server can be installed where CI runs, so these tests skip there; they run
+/// wherever one is available.
+pub struct LocalMongo {
+    url: String,
+    /// The `mongod` this helper started, with its data directory and port; `None` for a server
+    /// given by `BOOKINFO_MONGO_URL`, which cannot be stopped.
+    own: Option<(std::process::Child, PathBuf, u16)>,
+}
+
+impl LocalMongo {
+    /// The server, seeded; or why there is none (a reason to skip).
+    ///
+    /// # Panics
+    /// When a server is there but cannot be started or seeded.
+    pub async fn start() -> Result<Self, String> {
+        let mut mongo = if let Ok(url) = std::env::var(MONGO_URL_VARIABLE) {
+            Self { url, own: None }
+        } else {
+            which("mongod").ok_or(format!(
+                "no MongoDB: set {MONGO_URL_VARIABLE} or put mongod on PATH"
+            ))?;
+            static STARTED: AtomicU32 = AtomicU32::new(0);
+            let dir = std::env::temp_dir().join(format!(
+                "bookinfo-mongod-{}-{}",
+                std::process::id(),
+                STARTED.fetch_add(1, Ordering::Relaxed)
+            ));
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|listener| listener.local_addr())
+                .map_err(|err| format!("no free port: {err}"))?
+                .port();
+            let url = format!("mongodb://127.0.0.1:{port}/test");
+            let mut mongo = Self { url, own: None };
+            mongo.own = Some((spawn_mongod(&dir, port), dir, port));
+            mongo
+        };
+        if let Err(err) = mongo.seed().await {
+            mongo.stop();
+            panic!("MongoDB at {} cannot be seeded: {err}", mongo.url);
+        }
+        Ok(mongo)
+    }
+
+    /// Whether [`LocalMongo::stop`] and [`LocalMongo::start_again`] can work (a server this
+    /// helper started).
+    pub fn can_restart(&self) -> bool {
+        self.own.is_some()
+    }
+
+    /// Stops the server this helper started.
+    pub fn stop(&mut self) {
+        if let Some((child, ..)) = &mut self.own {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the stopped server again on the same data and port, and waits until it answers.
+    pub async fn start_again(&mut self) {
+        if let Some((child, dir, port)) = &mut self.own {
+            *child = spawn_mongod(dir, *port);
+        }
+        self.client()
+            .await
+            .expect("mongod restarts")
+            .database("test")
+            .run_command(mongodb::bson::doc! { "ping": 1 })
+            .await
+            .expect("mongod answers after a restart");
+    }
+
+    /// ratings v2's settings for this server.
+    pub fn config(&self) -> DatabaseConfig {
+        DatabaseConfig {
+            kind: DatabaseKind::MongoDb(Secret::new(&self.url)),
+            timeout: Duration::from_secs(2),
+            pool_max_connections: 10,
+        }
+    }
+
+    /// The collection ratings v2 reads, for a test to edit.
+    pub async fn ratings(
+        &self,
+    ) -> Result<mongodb::Collection<mongodb::bson::Document>, mongodb::error::Error> {
+        Ok(self.client().await?.database("test").collection("ratings"))
+    }
+
+    async fn client(&self) -> Result<mongodb::Client, mongodb::error::Error> {
+        let mut options = mongodb::options::ClientOptions::parse(&self.url).await?;
+        // mongod may still be starting.
+        options.server_selection_timeout = Some(Duration::from_secs(30));
+        mongodb::Client::with_options(options)
+    }
+
+    /// Upstream's two documents, as ratings/db-init/mongodb-init.js inserts them.
+    async fn seed(&self) -> Result<(), mongodb::error::Error> {
+        let ratings = self.ratings().await?;
+        ratings.drop().await?;
+        ratings
+            .insert_many([
+                mongodb::bson::doc! { "rating": 5_i32 },
+                mongodb::bson::doc! { "rating": 4_i32 },
+            ])
+            .await?;
+        Ok(())
+    }
+}
+
+fn spawn_mongod(dir: &std::path::Path, port: u16) -> std::process::Child {
+    std::fs::create_dir_all(dir).expect("a data directory for mongod");
+    Command::new("mongod")
+        .arg("--dbpath")
+        .arg(dir)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind_ip",
+            "127.0.0.1",
+            "--quiet",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("mongod starts")
+}
+
+impl Drop for LocalMongo {
+    fn drop(&mut self) {
+        self.stop();
+        if let Some((_, dir, _)) = &self.own {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}

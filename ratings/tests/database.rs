@@ -195,3 +195,65 @@ async fn an_unreachable_or_hanging_mongodb_gives_503_within_db_timeout() {
         assert_eq!(get(format!("{}/health", ratings.url())).await.status, 200);
     }
 }
+
+/// The MongoDB behaviour against a real server: `BOOKINFO_MONGO_URL`, or `mongod` on `PATH`.
+/// Skipped without one, which is the case where CI runs (no MongoDB server installs there).
+#[tokio::test]
+async fn v2_reads_mongodb_documents_live_and_recovers_from_a_restart() {
+    use ratings::testing::LocalMongo;
+    let Ok(mut mongo) = LocalMongo::start().await.map_err(|why| {
+        println!("SKIPPED v2_reads_mongodb_documents_live_and_recovers_from_a_restart: {why}");
+    }) else {
+        return;
+    };
+    let ratings = ratings_on(mongo.config()).await;
+    let url = format!("{}/ratings/0", ratings.url());
+    assert_eq!(get(&url).await.status_and_body(), (200, DEFAULT.into()));
+    let collection = mongo.ratings().await.unwrap();
+    // mongosh stores a typed 1 as a double.
+    collection
+        .update_one(
+            mongodb::bson::doc! { "rating": 5 },
+            mongodb::bson::doc! { "$set": { "rating": 1.0 } },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        get(&url).await.body,
+        r#"{"id":0,"ratings":{"Reviewer1":1,"Reviewer2":4}}"#
+    );
+    assert_eq!(
+        post(&url, r#"{"Reviewer1":3}"#).await.status,
+        501,
+        "no POST on v2"
+    );
+    collection
+        .delete_one(mongodb::bson::doc! { "rating": 4 })
+        .await
+        .unwrap();
+    let (status, body) = get(&url).await.status_and_body();
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("holds 1 documents"), "{body}");
+    if mongo.can_restart() {
+        collection
+            .insert_one(mongodb::bson::doc! { "rating": 4 })
+            .await
+            .unwrap();
+        mongo.stop();
+        let asked = Instant::now();
+        assert_eq!(get(&url).await.status, 503);
+        assert!(asked.elapsed() < Duration::from_secs(4));
+        mongo.start_again().await;
+        // The driver notices the server's return by its own monitoring (at most every
+        // 500 ms once a selection has failed): recovery within seconds, with no restart.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (status, body) = get(&url).await.status_and_body();
+            if status == 200 {
+                assert_eq!(body, r#"{"id":0,"ratings":{"Reviewer1":1,"Reviewer2":4}}"#);
+                break;
+            }
+            assert!(Instant::now() < deadline, "no recovery: {status} {body}");
+        }
+    }
+}
