@@ -8,6 +8,7 @@ pub mod client;
 pub mod config;
 pub mod downstream;
 pub mod exposition;
+pub mod healthcheck;
 pub mod json;
 pub mod logging;
 pub mod metrics;

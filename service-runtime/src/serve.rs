@@ -157,7 +157,9 @@ struct ServiceCli<A: Args> {
 }
 
 /// The whole `main` of a service binary: the command line and environment (`--help`,
-/// `--version`; a bad value stops start-up, exit 2, with a message naming the variable),
+/// `--version`; a bad value stops start-up, exit 2, with a message naming the variable;
+/// `healthcheck` as the first argument asks a running service instead, see
+/// [`crate::healthcheck`]),
 /// logging, the open-file limit raised, dual-stack bind, serve until SIGTERM or Ctrl-C, shut
 /// down within the budget of [`ServerArgs`], flush spans, exit 0.
 pub async fn run_service<A: Args, C, E: std::fmt::Display>(
@@ -166,11 +168,18 @@ pub async fn run_service<A: Args, C, E: std::fmt::Display>(
     config: impl FnOnce(A) -> Result<C, ConfigError>,
     app: impl FnOnce(C) -> Result<App, E>,
 ) -> ExitCode {
+    if crate::healthcheck::requested() {
+        return crate::healthcheck::run(service).await;
+    }
     let (cli, mut command) = parse_command_line::<ServiceCli<A>>(
         ServiceCli::<A>::command()
             .name(service)
             .bin_name(service)
             .about(about)
+            .after_help(
+                "`<binary> healthcheck` asks the service running on 127.0.0.1:$PORT for /health \
+                 and exits 0 (200) or 1 (anything else): Docker's and compose's healthcheck.",
+            )
             .version(env!("CARGO_PKG_VERSION")),
     );
     let config = match config(cli.service) {

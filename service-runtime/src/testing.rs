@@ -348,8 +348,9 @@ pub fn run_binary(path: &str, args: &[&str], envs: &[(&str, &str)]) -> std::proc
 }
 
 /// Checks a service binary's command line as a user meets it: `--help` lists every variable
-/// in `variables` (and PORT), `--version` names the binary, and a bad value in `bad_env`
-/// stops start-up with exit 2 and a message naming the variable.
+/// in `variables` (and PORT), `--version` names the binary, a bad value in `bad_env` stops
+/// start-up with exit 2 and a message naming the variable, and `healthcheck` exits 0 for the
+/// running service and 1 once it has stopped.
 pub fn assert_command_line(path: &str, variables: &[&str], bad_env: (&str, &str)) {
     let help = run_binary(path, &["--help"], &[]);
     assert!(help.status.success(), "--help failed: {help:?}");
@@ -381,6 +382,20 @@ pub fn assert_command_line(path: &str, variables: &[&str], bad_env: (&str, &str)
         "the error does not name {}: {stderr}",
         bad_env.0
     );
+    // `healthcheck`: 0 for a running service (its PORT or the argument), 1 for none.
+    let running = SpawnedBinary::start(path, &[]).expect("the service starts");
+    let port = running.port.to_string();
+    for (args, envs) in [
+        (vec!["healthcheck"], vec![("PORT", port.as_str())]),
+        (vec!["healthcheck", port.as_str()], vec![]),
+    ] {
+        let check = run_binary(path, &args, &envs);
+        assert_eq!(check.status.code(), Some(0), "{args:?} {envs:?}: {check:?}");
+    }
+    drop(running);
+    let down = run_binary(path, &["healthcheck", &port], &[]);
+    assert_eq!(down.status.code(), Some(1), "{down:?}");
+    assert!(String::from_utf8_lossy(&down.stderr).contains("healthcheck"));
 }
 
 /// A certificate authority for tests, and the server certificates it signs.
