@@ -350,16 +350,17 @@ async fn compose_brings_up_the_application() {
             .expect("docker-compose runs")
     };
     // Jaeger's image cannot be pulled everywhere; the application does not depend on it.
-    let up = compose(&[
-        "up",
-        "-d",
+    const SERVICES: [&str; 6] = [
         "productpage",
         "details",
         "ratings",
         "reviews-v1",
         "reviews-v2",
         "reviews-v3",
-    ]);
+    ];
+    let mut up_args = vec!["up", "-d"];
+    up_args.extend(SERVICES);
+    let up = compose(&up_args);
     let result = async {
         assert!(
             up.status.success(),
@@ -367,7 +368,37 @@ async fn compose_brings_up_the_application() {
             String::from_utf8_lossy(&up.stderr)
         );
         let base = format!("http://127.0.0.1:{port}");
-        wait_healthy(&base).await;
+        // `up` returned after starting productpage, which waits for its backends' health:
+        // the page answers at once, and every container becomes healthy.
+        let first = get(format!("{base}/productpage")).await;
+        assert_eq!(first.status, 200);
+        assert!(first.body.contains("Book Details"), "{}", first.body);
+        let container = |service: &str| {
+            let out = compose(&["ps", "-q", service]);
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        };
+        let started = |id: &str| docker_ok(&["inspect", "-f", "{{.State.StartedAt}}", id]);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for service in SERVICES {
+            let id = container(service);
+            loop {
+                let health = docker_ok(&["inspect", "-f", "{{.State.Health.Status}}", &id]);
+                if health == "healthy" {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "{service} is {health}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        // Dependency order: ratings, then reviews v2 and v3, then productpage last.
+        let productpage = started(&container("productpage"));
+        for service in ["details", "ratings", "reviews-v1", "reviews-v2", "reviews-v3"] {
+            assert!(started(&container(service)) < productpage, "{service}");
+        }
+        let ratings = started(&container("ratings"));
+        for service in ["reviews-v2", "reviews-v3"] {
+            assert!(ratings < started(&container(service)), "{service}");
+        }
         let mut served_by = std::collections::BTreeSet::new();
         for _ in 0..30 {
             let page = get(format!("{base}/productpage")).await.body;
