@@ -392,7 +392,13 @@ async fn compose_brings_up_the_application() {
         }
         // Dependency order: ratings, then reviews v2 and v3, then productpage last.
         let productpage = started(&container("productpage"));
-        for service in ["details", "ratings", "reviews-v1", "reviews-v2", "reviews-v3"] {
+        for service in [
+            "details",
+            "ratings",
+            "reviews-v1",
+            "reviews-v2",
+            "reviews-v3",
+        ] {
             assert!(started(&container(service)) < productpage, "{service}");
         }
         let ratings = started(&container("ratings"));

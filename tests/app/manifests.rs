@@ -1129,3 +1129,61 @@ fn only_ratings_v2_reaches_the_databases() {
         );
     }
 }
+
+/// The release workflow builds exactly docker/build.sh's variants, each with the same target
+/// and build arguments, for amd64 and arm64.
+#[test]
+fn the_release_workflow_builds_what_build_sh_builds() {
+    let from_build_sh: BTreeMap<String, (String, BTreeSet<String>)> =
+        repository_file("docker/build.sh")
+            .lines()
+            .filter_map(|line| line.strip_prefix("build "))
+            .map(|rest| {
+                let mut words = rest.split_whitespace();
+                let variant = words.next().unwrap().to_owned();
+                let target = words.next().unwrap().to_owned();
+                let args = words
+                    .filter(|w| *w != "--build-arg")
+                    .map(str::to_owned)
+                    .collect();
+                (variant, (target, args))
+            })
+            .collect();
+    let workflow: Value =
+        serde_yaml_ng::from_str(&repository_file(".github/workflows/release.yml")).unwrap();
+    let job = &workflow["jobs"]["image"];
+    let from_workflow: BTreeMap<String, (String, BTreeSet<String>)> =
+        job["strategy"]["matrix"]["include"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| {
+                (
+                    entry["variant"].as_str().unwrap().to_owned(),
+                    (
+                        entry["target"].as_str().unwrap().to_owned(),
+                        entry["args"]
+                            .as_str()
+                            .unwrap()
+                            .split_whitespace()
+                            .map(str::to_owned)
+                            .collect(),
+                    ),
+                )
+            })
+            .collect();
+    assert_eq!(from_workflow, from_build_sh);
+    let build = job["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|step| {
+            step["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("docker/build-push-action"))
+        })
+        .unwrap();
+    assert_eq!(build["with"]["platforms"], "linux/amd64,linux/arm64");
+    assert_eq!(build["with"]["sbom"], true);
+    assert_eq!(build["with"]["file"], "docker/Dockerfile");
+}
