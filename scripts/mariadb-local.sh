@@ -71,10 +71,12 @@ start() {
   client -e 'select 1' >/dev/null
   if [ "$fresh" = true ]; then
     client <"$schema"
-    # ratings connects over TCP: an account for it from 127.0.0.1.
-    client -e "CREATE USER IF NOT EXISTS '$user'@'127.0.0.1' IDENTIFIED BY '$password';
-               GRANT ALL ON test.* TO '$user'@'127.0.0.1';"
   fi
+  # ratings connects over TCP: an account for it from 127.0.0.1, with the password of this
+  # start (MYSQL_DB_PASSWORD may have changed since the data directory was made).
+  client -e "CREATE USER IF NOT EXISTS '$user'@'127.0.0.1';
+             ALTER USER '$user'@'127.0.0.1' IDENTIFIED BY '$password';
+             GRANT ALL ON test.* TO '$user'@'127.0.0.1';"
   echo "MariaDB is running on 127.0.0.1:$port (user $user, data in $dir)."
   echo "Start Bookinfo on it: BOOKINFO_RATINGS=v2-mysql cargo run"
 }

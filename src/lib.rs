@@ -36,6 +36,9 @@ pub enum LaunchError {
     Io(#[from] io::Error),
     #[error("cannot build the TLS client configuration: {0}")]
     Tls(#[from] TlsError),
+    /// ratings v2's database settings, refused by its driver.
+    #[error("{0}")]
+    Config(#[from] service_runtime::config::ConfigError),
 }
 
 /// The running application.
@@ -143,7 +146,7 @@ pub async fn launch(options: LaunchOptions) -> Result<Bookinfo, LaunchError> {
         <[_; 3]>::try_from(reviews_apps).map_err(|_| LaunchError::NoFreePort(options.port))?;
     Ok(Bookinfo {
         details: RunningServer::start(details, details::app(details_config)?)?,
-        ratings: RunningServer::start(ratings, ratings::app(ratings_config))?,
+        ratings: RunningServer::start(ratings, ratings::app(ratings_config)?)?,
         reviews: [
             RunningServer::start(r1, a1)?,
             RunningServer::start(r2, a2)?,

@@ -41,6 +41,7 @@ struct Cli {
         long,
         env = "BOOKINFO_RATINGS",
         value_name = "BOOKINFO_RATINGS",
+        help_heading = "ratings v2 (database)",
         default_value = "v1",
         value_parser = ["v1", "v2", "v2-mysql", "v-faulty", "v-delayed", "v-unavailable", "v-unhealthy"]
     )]
@@ -120,6 +121,10 @@ async fn main() -> ExitCode {
         Ok(config) => config,
         Err(err) => command.error(ErrorKind::ValueValidation, err).exit(),
     };
+    let ratings_database = ratings
+        .database
+        .as_ref()
+        .map(|database| database.kind.to_string());
     let options = LaunchOptions {
         port: cli.port,
         telemetry: cli.telemetry,
@@ -136,7 +141,14 @@ async fn main() -> ExitCode {
     let mut banner = String::from("Bookinfo is running:\n");
     for (name, url) in app.services() {
         if name == "ratings" && cli.ratings != "v1" {
-            banner.push_str(&format!("  {name:<12} {url}  ({})\n", cli.ratings));
+            let database = ratings_database
+                .as_deref()
+                .map(|database| format!(", {database}"))
+                .unwrap_or_default();
+            banner.push_str(&format!(
+                "  {name:<12} {url}  ({}{database})\n",
+                cli.ratings
+            ));
         } else {
             banner.push_str(&format!("  {name:<12} {url}\n"));
         }

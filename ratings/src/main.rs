@@ -1,4 +1,4 @@
-use std::{convert::Infallible, process::ExitCode};
+use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -6,7 +6,7 @@ async fn main() -> ExitCode {
         "ratings",
         "Bookinfo ratings: star ratings per product, with the original's fault modes",
         |args: ratings::RatingsArgs| ratings::Config::try_from(args),
-        |config| Ok::<_, Infallible>(ratings::app(config)),
+        ratings::app,
     )
     .await
 }

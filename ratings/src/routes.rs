@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use service_runtime::{
     App, Observability, PathParam,
+    config::ConfigError,
     json::{error_response, json_response, not_found, raw_json},
 };
 
@@ -77,13 +78,18 @@ struct ProductRatings {
 }
 
 /// The ratings service with `/health` and `/metrics`. v2 sets up its connection pool here
-/// but connects only on the first GET, so it starts while the database is down.
-pub fn app(config: Config) -> App {
+/// but connects only on the first GET, so it starts while the database is down. Needs the
+/// Tokio runtime.
+///
+/// # Errors
+/// v2 with a `MONGO_DB_URL` whose options the MongoDB driver refuses.
+pub fn app(config: Config) -> Result<App, ConfigError> {
     let mut observability = Observability::new(&config.tracing);
     let database = config
         .database
         .as_ref()
-        .map(|database| RatingsDatabase::new(database, observability.metrics.registry_mut()));
+        .map(|database| RatingsDatabase::new(database, observability.metrics.registry_mut()))
+        .transpose()?;
     let state = Arc::new(AppState {
         config,
         store: RatingsStore::default(),
@@ -99,7 +105,7 @@ pub fn app(config: Config) -> App {
         )
         .fallback(not_found)
         .with_state(state);
-    observability.into_app(router)
+    Ok(observability.into_app(router))
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> Response {

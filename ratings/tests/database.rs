@@ -17,7 +17,7 @@ fn mariadb(test: &str) -> Option<LocalMariaDb> {
 }
 
 async fn ratings_on(database: DatabaseConfig) -> RunningServer {
-    serve(ratings::app(Config::v2(database))).await
+    serve(ratings::app(Config::v2(database)).unwrap()).await
 }
 
 const DEFAULT: &str = r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#;
@@ -58,7 +58,9 @@ async fn v2_reads_the_current_rows_and_refuses_posts() {
     assert!(body.contains("ReviewID 2's Rating is 9"), "{body}");
     db.sql("update ratings set rating=NULL where reviewid=2")
         .unwrap();
-    assert_eq!(get(url("0")).await.status, 500);
+    let (status, body) = get(url("0")).await.status_and_body();
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("ReviewID 2's Rating is NULL"), "{body}");
     db.sql("delete from ratings where reviewid=2").unwrap();
     let (status, body) = get(url("0")).await.status_and_body();
     assert_eq!(status, 500, "{body}");
@@ -68,10 +70,22 @@ async fn v2_reads_the_current_rows_and_refuses_posts() {
         get(url("0")).await.status_and_body(),
         (500, r#"{"error":"could not perform select"}"#.into())
     );
+    // Unsigned and other integer types read as well as INT.
+    db.sql(
+        "create table ratings (ReviewID INT UNSIGNED, Rating TINYINT UNSIGNED); \
+         insert into ratings values (2, 4), (1, 5)",
+    )
+    .unwrap();
+    assert_eq!(get(url("0")).await.status_and_body(), (200, DEFAULT.into()));
+    // Without a primary key a ReviewID can repeat: the stars would depend on row order.
+    db.sql("insert into ratings values (1, 1)").unwrap();
+    let (status, body) = get(url("0")).await.status_and_body();
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("more than one row with ReviewID 1"), "{body}");
     let metrics = get(format!("{}/metrics", ratings.url())).await.body;
     for line in [
-        r#"db_client_operations_total{db_system_name="mysql"} 7"#,
-        r#"db_client_operation_errors_total{db_system_name="mysql",error_type="data"} 3"#,
+        r#"db_client_operations_total{db_system_name="mysql"} 9"#,
+        r#"db_client_operation_errors_total{db_system_name="mysql",error_type="data"} 4"#,
         r#"db_client_operation_errors_total{db_system_name="mysql",error_type="query"} 1"#,
     ] {
         assert!(metrics.contains(line), "no {line} in\n{metrics}");
@@ -158,7 +172,8 @@ fn bounded(kind: DatabaseKind) -> DatabaseConfig {
     }
 }
 
-async fn assert_503_within_bound(ratings: &RunningServer) {
+/// The body of a 503 that came within the bound.
+async fn assert_503_within_bound(ratings: &RunningServer) -> String {
     let asked = Instant::now();
     let (status, body) = get(format!("{}/ratings/0", ratings.url()))
         .await
@@ -168,10 +183,11 @@ async fn assert_503_within_bound(ratings: &RunningServer) {
     assert!(body.starts_with(r#"{"error":"#), "{body}");
     // DB_TIMEOUT_MS is 500 here; generous for a loaded machine.
     assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+    body
 }
 
 #[tokio::test]
-async fn a_hanging_mysql_gives_503_within_db_timeout() {
+async fn a_mysql_that_never_finishes_the_handshake_is_unreachable_within_db_timeout() {
     let (port, _holder) = silent_port().await;
     let ratings = ratings_on(bounded(DatabaseKind::MySql(ratings::MySqlSettings {
         host: "127.0.0.1".into(),
@@ -180,8 +196,45 @@ async fn a_hanging_mysql_gives_503_within_db_timeout() {
         password: Secret::default(),
     })))
     .await;
-    assert_503_within_bound(&ratings).await;
-    assert_503_within_bound(&ratings).await;
+    for _ in 0..2 {
+        assert_eq!(assert_503_within_bound(&ratings).await, UNREACHABLE);
+    }
+}
+
+#[tokio::test]
+async fn a_query_without_an_answer_gives_the_timeout_answer_then_recovers() {
+    let Some(db) = mariadb("a_query_without_an_answer_gives_the_timeout_answer_then_recovers")
+    else {
+        return;
+    };
+    let ratings = ratings_on(DatabaseConfig {
+        timeout: Duration::from_millis(500),
+        ..db.config(PASSWORD)
+    })
+    .await;
+    assert_eq!(
+        get(format!("{}/ratings/0", ratings.url())).await.status,
+        200
+    );
+    // Another session holds the table: ratings' SELECT waits.
+    use sqlx::{Connection, Executor};
+    let mut locker = sqlx::MySqlConnection::connect(&format!(
+        "mysql://{}:{PASSWORD}@127.0.0.1:{}/test",
+        ratings::testing::USER,
+        db.port
+    ))
+    .await
+    .unwrap();
+    locker.execute("LOCK TABLES ratings WRITE").await.unwrap();
+    assert_eq!(
+        assert_503_within_bound(&ratings).await,
+        r#"{"error":"the ratings database did not answer within 500 ms"}"#
+    );
+    locker.execute("UNLOCK TABLES").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while get(format!("{}/ratings/0", ratings.url())).await.status != 200 {
+        assert!(Instant::now() < deadline, "no recovery after the unlock");
+    }
 }
 
 #[tokio::test]
@@ -256,4 +309,32 @@ async fn v2_reads_mongodb_documents_live_and_recovers_from_a_restart() {
             assert!(Instant::now() < deadline, "no recovery: {status} {body}");
         }
     }
+}
+
+/// A "MySQL server" whose greeting is cut short: sqlx's decoder panics on it. The request
+/// still gets its 503, and the service goes on.
+#[tokio::test]
+async fn a_malformed_server_greeting_gives_503_not_a_dropped_request() {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _server = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            // A 5-byte packet holding protocol 10 and two bytes of a version string.
+            let _ = socket.write_all(&[5, 0, 0, 0, 0x0a, 0x41, 0, 1, 2]).await;
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                drop(socket);
+            });
+        }
+    });
+    let ratings = ratings_on(bounded(DatabaseKind::MySql(ratings::MySqlSettings {
+        host: "127.0.0.1".into(),
+        port,
+        user: "root".into(),
+        password: Secret::default(),
+    })))
+    .await;
+    assert_eq!(assert_503_within_bound(&ratings).await, UNREACHABLE);
+    assert_eq!(get(format!("{}/health", ratings.url())).await.status, 200);
 }

@@ -1,91 +1,108 @@
 //! ratings v2 on MongoDB: database `test`, collection `ratings`, the first two documents'
 //! `rating` for `Reviewer1` and `Reviewer2`, in document order as upstream reads them.
 
+use std::future::IntoFuture;
+
 use futures::TryStreamExt;
 use mongodb::{
     Client,
     bson::{Bson, Document, doc},
     options::ClientOptions,
 };
-use tokio::sync::OnceCell;
+use tokio::time::Instant;
 
-use super::{DatabaseConfig, DatabaseError, ReadFailure, ReviewerStars, Secret, stars_from};
+use super::{
+    DatabaseConfig, DatabaseError, RawNumber, ReadFailure, ReviewerStars, Secret, data_failure,
+    stars_from, whole_number,
+};
 
 /// Upstream's words for a failed query.
 const QUERY_FAILED: &str = "could not load ratings from database";
 
+/// What is wrong with a `MONGO_DB_URL`, said without the driver's words: those can quote
+/// pieces of the string, and so of a password in it.
+pub(super) const BAD_URL: &str = "the MongoDB driver refuses this connection string or its \
+     options; check it against mongodb://[user:password@]host[:port][/database][?options], \
+     with the user name and password percent-encoded";
+
 pub(super) struct MongoRatings {
-    url: Secret,
-    config: DatabaseConfig,
-    /// Built on the first GET: the driver parses options asynchronously, and the client
-    /// connects on demand and keeps its own pool.
-    client: OnceCell<Client>,
+    client: Client,
 }
 
 impl MongoRatings {
-    pub(super) fn new(url: &Secret, config: &DatabaseConfig) -> Self {
-        Self {
-            url: url.clone(),
-            config: config.clone(),
-            client: OnceCell::new(),
-        }
+    /// A client for `url`; it connects on demand and keeps its own pool. Needs the Tokio
+    /// runtime (the driver starts its monitors).
+    ///
+    /// # Errors
+    /// [`BAD_URL`] when the driver refuses the string or its options.
+    pub(super) fn new(url: &Secret, config: &DatabaseConfig) -> Result<Self, &'static str> {
+        // Parsing a mongodb:// string does no I/O (mongodb+srv://, which would, is refused
+        // with the settings).
+        let mut options =
+            futures::executor::block_on(ClientOptions::parse(url.expose()).into_future())
+                .map_err(|_| BAD_URL)?;
+        options.app_name = Some("ratings".into());
+        // A little under the request's bound, so that a server nobody can reach reads as
+        // unreachable rather than as a query without an answer.
+        options.server_selection_timeout = Some(config.timeout.mul_f64(0.9));
+        options.connect_timeout = Some(config.timeout.mul_f64(0.9));
+        options.max_pool_size = Some(config.pool_max_connections);
+        let client = Client::with_options(options).map_err(|_| BAD_URL)?;
+        Ok(Self { client })
     }
 
-    async fn client(&self) -> Result<&Client, ReadFailure> {
-        self.client
-            .get_or_try_init(|| async {
-                let mut options = ClientOptions::parse(self.url.expose()).await?;
-                options.app_name = Some("ratings".into());
-                options.server_selection_timeout = Some(self.config.timeout);
-                options.connect_timeout = Some(self.config.timeout);
-                options.max_pool_size = Some(self.config.pool_max_connections);
-                Client::with_options(options)
-            })
-            .await
-            .map_err(|err| ReadFailure::new(DatabaseError::Unreachable, err.kind))
-    }
-
-    pub(super) async fn read(&self) -> Result<ReviewerStars, ReadFailure> {
+    /// The first two documents, by `deadline`: no server by then is
+    /// [`DatabaseError::Unreachable`], a selected server without an answer `timed_out`'s.
+    pub(super) async fn read(
+        &self,
+        deadline: Instant,
+        timed_out: impl Fn() -> ReadFailure,
+    ) -> Result<ReviewerStars, ReadFailure> {
         let ratings = self
-            .client()
-            .await?
+            .client
             .database("test")
             .collection::<Document>("ratings");
-        let documents: Vec<Document> = ratings
-            .find(doc! {})
-            .limit(2)
-            .await
-            .map_err(classify)?
-            .try_collect()
-            .await
-            .map_err(classify)?;
+        let query = async {
+            ratings
+                .find(doc! {})
+                .limit(2)
+                .await?
+                .try_collect::<Vec<Document>>()
+                .await
+        };
+        let documents = match tokio::time::timeout_at(deadline, query).await {
+            Err(_) => return Err(timed_out()),
+            Ok(Err(err)) => return Err(classify(err)),
+            Ok(Ok(documents)) => documents,
+        };
         let [first, second] = <[Document; 2]>::try_from(documents).map_err(|found| {
-            let message = format!(
+            data_failure(format!(
                 "the ratings collection holds {} documents; it needs two",
                 found.len()
-            );
-            ReadFailure::new(DatabaseError::Data(message.clone()), message)
+            ))
         })?;
         stars_from([
-            ("the first document's rating", whole_number(&first)),
-            ("the second document's rating", whole_number(&second)),
+            ("the first document's rating", rating(&first)),
+            ("the second document's rating", rating(&second)),
         ])
     }
 }
 
 /// `rating` as a whole number: mongoimport stores `5` as a 32-bit integer, while mongosh
 /// stores a typed `5` as a double, so a double without a fraction counts too.
-fn whole_number(document: &Document) -> Option<i64> {
-    match document.get("rating")? {
-        Bson::Int32(n) => Some(i64::from(*n)),
-        Bson::Int64(n) => Some(*n),
-        Bson::Double(x) if x.fract() == 0.0 && (0.0..=5.0).contains(x) => Some(*x as i64),
-        _ => None,
+fn rating(document: &Document) -> RawNumber {
+    match document.get("rating") {
+        Some(Bson::Int32(n)) => Ok(i64::from(*n)),
+        Some(Bson::Int64(n)) => Ok(*n),
+        Some(Bson::Double(x)) => whole_number(*x),
+        Some(Bson::Null) => Err("null".to_owned()),
+        Some(other) => Err(format!("{other}")),
+        None => Err("missing".to_owned()),
     }
 }
 
-/// Server selection failing (nothing reachable within the timeout) is the database being
-/// away; an error the server returned is a failed query.
+/// An error the server returned for the query is a failed query; anything else (no server
+/// selected in time, a refused sign-in, a broken connection) is the database being away.
 fn classify(err: mongodb::error::Error) -> ReadFailure {
     use mongodb::error::ErrorKind;
     let error = match *err.kind {
@@ -103,13 +120,18 @@ mod tests {
 
     #[test]
     fn ratings_are_whole_numbers_of_any_bson_integer_or_double_type() {
-        let rating = |value: Bson| whole_number(&doc! { "rating": value });
-        assert_eq!(rating(Bson::Int32(5)), Some(5));
-        assert_eq!(rating(Bson::Int64(4)), Some(4));
-        assert_eq!(rating(Bson::Double(1.0)), Some(1));
-        assert_eq!(rating(Bson::Double(4.5)), None);
-        assert_eq!(rating(Bson::Double(f64::NAN)), None);
-        assert_eq!(rating(Bson::String("5".into())), None);
-        assert_eq!(whole_number(&doc! { "stars": 5 }), None);
+        let value = |value: Bson| rating(&doc! { "rating": value });
+        assert_eq!(value(Bson::Int32(5)), Ok(5));
+        assert_eq!(value(Bson::Int64(4)), Ok(4));
+        assert_eq!(value(Bson::Double(1.0)), Ok(1));
+        assert_eq!(
+            value(Bson::Double(6.0)),
+            Ok(6),
+            "then refused as 6, not as a fraction"
+        );
+        assert_eq!(value(Bson::Double(4.5)), Err("4.5".into()));
+        assert!(value(Bson::Double(f64::NAN)).is_err());
+        assert_eq!(value(Bson::String("5".into())), Err("\"5\"".into()));
+        assert_eq!(rating(&doc! { "stars": 5 }), Err("missing".into()));
     }
 }

@@ -5,10 +5,14 @@ use std::time::Duration;
 
 use sqlx::{
     MySqlPool, Row,
-    mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlSslMode},
+    mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlRow, MySqlSslMode},
 };
+use tokio::time::Instant;
 
-use super::{DatabaseConfig, DatabaseError, MySqlSettings, ReadFailure, ReviewerStars, stars_from};
+use super::{
+    DatabaseConfig, DatabaseError, MySqlSettings, RawNumber, ReadFailure, ReviewerStars,
+    data_failure, stars_from, whole_number,
+};
 
 /// Upstream reads every row in table order; we ask for the two by key, so extra rows or a
 /// different order cannot shift the stars.
@@ -50,38 +54,58 @@ impl MySqlRatings {
         Self { pool }
     }
 
-    pub(super) async fn read(&self) -> Result<ReviewerStars, ReadFailure> {
-        let mut connection = self
-            .pool
-            .acquire()
-            .await
-            .map_err(|err| ReadFailure::new(DatabaseError::Unreachable, err))?;
-        let rows = sqlx::query(SELECT)
-            .fetch_all(&mut *connection)
-            .await
-            .map_err(|err| match err {
-                sqlx::Error::Database(_) => {
-                    ReadFailure::new(DatabaseError::Query(QUERY_FAILED), err)
-                }
-                _ => ReadFailure::new(DatabaseError::Unreachable, err),
-            })?;
-        let mut ratings = [None, None];
+    /// The two ratings, by `deadline`: no connection by then is [`DatabaseError::Unreachable`],
+    /// no answer to the query [`timed_out`]'s error.
+    pub(super) async fn read(
+        &self,
+        deadline: Instant,
+        timed_out: impl Fn() -> ReadFailure,
+    ) -> Result<ReviewerStars, ReadFailure> {
+        let mut connection = match tokio::time::timeout_at(deadline, self.pool.acquire()).await {
+            Ok(Ok(connection)) => connection,
+            Ok(Err(sqlx::Error::PoolTimedOut)) | Err(_) => {
+                // sqlx retries a refused connection until the deadline (a server starting).
+                return Err(ReadFailure::new(
+                    DatabaseError::Unreachable,
+                    "no connection in time: refused, unreachable, or no answer to the handshake",
+                ));
+            }
+            Ok(Err(err)) => return Err(ReadFailure::new(DatabaseError::Unreachable, err)),
+        };
+        let rows = match tokio::time::timeout_at(
+            deadline,
+            sqlx::query(SELECT).fetch_all(&mut *connection),
+        )
+        .await
+        {
+            Err(_) => return Err(timed_out()),
+            Ok(Err(err @ sqlx::Error::Database(_))) => {
+                return Err(ReadFailure::new(DatabaseError::Query(QUERY_FAILED), err));
+            }
+            Ok(Err(err)) => return Err(ReadFailure::new(DatabaseError::Unreachable, err)),
+            Ok(Ok(rows)) => rows,
+        };
+        let mut ratings: [Option<RawNumber>; 2] = [None, None];
         for row in &rows {
-            let review_id: i64 = row.try_get("ReviewID").map_err(data_error)?;
-            let rating: Option<i64> = row.try_get("Rating").map_err(data_error)?;
-            if let Some(slot) = usize::try_from(review_id - 1)
+            let review_id = number(row, "ReviewID")
+                .map_err(|shown| data_failure(format!("ReviewID {shown} is not a whole number")))?;
+            let Some(slot) = usize::try_from(review_id - 1)
                 .ok()
                 .and_then(|index| ratings.get_mut(index))
-            {
-                *slot = Some(rating);
+            else {
+                continue;
+            };
+            if slot.is_some() {
+                // Without a primary key, a second row would make the stars depend on order.
+                return Err(data_failure(format!(
+                    "the ratings table has more than one row with ReviewID {review_id}"
+                )));
             }
+            *slot = Some(number(row, "Rating"));
         }
-        let [first, second] = ratings;
-        let (Some(first), Some(second)) = (first, second) else {
-            let message = "the ratings table needs rows with ReviewID 1 and 2".to_owned();
-            return Err(ReadFailure::new(
-                DatabaseError::Data(message.clone()),
-                message,
+        let [Some(first), Some(second)] = ratings else {
+            return Err(data_failure(
+                "the ratings table needs rows with ReviewID 1 and 2".to_owned(),
             ));
         };
         stars_from([
@@ -91,9 +115,23 @@ impl MySqlRatings {
     }
 }
 
-fn data_error(err: sqlx::Error) -> ReadFailure {
-    ReadFailure::new(
-        DatabaseError::Data("ReviewID and Rating must be whole numbers".into()),
-        err,
-    )
+/// A column as a whole number, whatever integer or floating type holds it (signed or
+/// unsigned, DOUBLE, a numeric string); otherwise how to show it (`NULL`, `4.5`).
+fn number(row: &MySqlRow, column: &str) -> RawNumber {
+    if let Ok(value) = row.try_get::<Option<i64>, _>(column) {
+        return value.ok_or_else(|| "NULL".to_owned());
+    }
+    if let Ok(Some(value)) = row.try_get::<Option<u64>, _>(column) {
+        return i64::try_from(value).map_err(|_| value.to_string());
+    }
+    if let Ok(Some(value)) = row.try_get::<Option<f64>, _>(column) {
+        return whole_number(value);
+    }
+    match row.try_get::<Option<String>, _>(column) {
+        Ok(Some(text)) => match text.trim().parse::<f64>() {
+            Ok(value) => whole_number(value),
+            Err(_) => Err(format!("{text:?}")),
+        },
+        _ => Err("not a number".to_owned()),
+    }
 }

@@ -58,7 +58,7 @@ pub struct DatabaseArgs {
     #[arg(long, env, default_value = "localhost")]
     pub mysql_db_host: String,
     /// MySQL port.
-    #[arg(long, env, default_value = "3306")]
+    #[arg(long, env, value_parser = clap::value_parser!(u16).range(1..), default_value = "3306")]
     pub mysql_db_port: u16,
     /// MySQL user.
     #[arg(long, env, default_value = "root")]
@@ -106,6 +106,21 @@ pub enum DatabaseKind {
     MySql(MySqlSettings),
     /// A connection string already checked by the driver's own parser.
     MongoDb(Secret),
+}
+
+/// Where the stars come from, for people: `MySQL at host:port as user`, or `MongoDB` (the
+/// connection string may hold a password, so it is not shown).
+impl fmt::Display for DatabaseKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MySql(settings) => write!(
+                f,
+                "MySQL at {}:{} as {}",
+                settings.host, settings.port, settings.user
+            ),
+            Self::MongoDb(_) => f.write_str("MongoDB at MONGO_DB_URL"),
+        }
+    }
 }
 
 impl DatabaseKind {
@@ -162,14 +177,15 @@ impl TryFrom<DatabaseArgs> for DatabaseConfig {
 }
 
 fn check_mongo_url(url: &Secret) -> Result<(), ConfigError> {
-    let invalid = |reason: String| ConfigError::new("MONGO_DB_URL", "(not shown)", reason);
+    let invalid = |reason: &str| ConfigError::new("MONGO_DB_URL", "(not shown)", reason);
     if url.expose().starts_with("mongodb+srv://") {
         // SRV lookups need the driver's DNS resolver, which this build leaves out.
         return Err(invalid(
-            "mongodb+srv:// is not supported; give the hosts: mongodb://host:27017/test".into(),
+            "mongodb+srv:// is not supported; give the hosts: mongodb://host:27017/test",
         ));
     }
+    // The driver's own message is left out: it can quote pieces of the string.
     ConnectionString::parse(url.expose())
         .map(drop)
-        .map_err(|err| invalid(format!("not a MongoDB connection string: {}", err.kind)))
+        .map_err(|_| invalid(super::mongo::BAD_URL))
 }

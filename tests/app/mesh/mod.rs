@@ -249,7 +249,8 @@ impl Mesh {
                 "ratings" => ratings::app(ratings::Config {
                     tracing,
                     ..ratings::Config::new(ratings::FaultMode::None)
-                }),
+                })
+                .unwrap(),
                 other => panic!("unknown app {other}"),
             };
             apps.push(RunningServer::start(listener, app).unwrap());
