@@ -116,6 +116,8 @@ async fn main() -> ExitCode {
         return traffic(args).await;
     }
     logging::init(&cli.log);
+    // Before the banner: from then on Ctrl-C or SIGTERM stops the application gracefully.
+    let shutdown = shutdown_signal();
     service_runtime::server::raise_open_file_limit();
     let ratings = match ratings_config(&cli.ratings, cli.database) {
         Ok(config) => config,
@@ -159,7 +161,7 @@ async fn main() -> ExitCode {
     ));
     // A closed stdout (`bookinfo | head`) must not stop the application.
     let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());
-    shutdown_signal().await;
+    shutdown.await;
     match app.stop().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

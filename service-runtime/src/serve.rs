@@ -42,29 +42,41 @@ async fn flush(tracer: Option<ServiceTracer>, timeout: Duration) {
     }
 }
 
-/// Completes on SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Completes on SIGTERM (Kubernetes stopping the pod) or Ctrl-C. The handlers are installed
+/// when this is called, not when the future is first awaited: a SIGTERM that arrives while
+/// the server is still starting is then held for it, instead of taking the signal's default
+/// action (killing the process). Call it inside the Tokio runtime.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let (terminate, interrupt) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            async fn received(signal: Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                () = received(terminate) => {},
+                () = received(interrupt) => {},
+            }
+        }
+        #[cfg(not(unix))]
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        tracing::info!("shutdown signal received");
     }
-    tracing::info!("shutdown signal received");
 }
 
 /// A server running on a background task; used by the whole-app launcher and by tests.
@@ -187,6 +199,8 @@ pub async fn run_service<A: Args, C, E: std::fmt::Display>(
         Err(err) => command.error(ErrorKind::ValueValidation, err).exit(),
     };
     logging::init(&cli.log);
+    // Before the service says it listens: from then on a SIGTERM is a graceful shutdown.
+    let shutdown = shutdown_signal();
     let open_files = raise_open_file_limit();
     let cap = connection_cap(cli.server.max_connections, open_files);
     if cap < usize::try_from(cli.server.max_connections).unwrap_or(usize::MAX) {
@@ -215,7 +229,7 @@ pub async fn run_service<A: Args, C, E: std::fmt::Display>(
             return ExitCode::FAILURE;
         }
     };
-    server::serve(listener, router, &cli.server, cap, shutdown_signal()).await;
+    server::serve(listener, router, &cli.server, cap, shutdown).await;
     flush(tracer, cli.server.span_flush_timeout).await;
     tracing::info!(service, "stopped");
     ExitCode::SUCCESS
