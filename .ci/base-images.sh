@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Local equivalents of docker/Dockerfile's public base images, for a machine that cannot pull
 # from a registry (CI here). Made from Debian's archive with debootstrap, then `docker import`:
-#   bookinfo-local/debian-curl:bookworm  stands in for CURL_BASE_IMAGE (alpine + curl + bash)
+#   bookinfo-local/debian-build:bookworm stands in for DEBIAN_IMAGE (debian:bookworm-slim):
+#                                        with what docker/curl-rootfs.sh would install (a C
+#                                        toolchain, OpenSSL and zlib headers, dpkg-dev) and
+#                                        Debian's curl source package unpacked in /usr/src
 #   bookinfo-local/rust:bookworm         stands in for RUST_IMAGE (rust:slim-bookworm): this
 #                                        machine's Rust toolchain and crate cache, offline
 # Usage: .ci/base-images.sh   (root; needs debootstrap and a running Docker engine)
@@ -14,16 +17,32 @@ slim() {
   rm -rf "$1"/usr/share/{doc,man,info,locale} "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*
 }
 
-debootstrap --variant=minbase --include=curl,ca-certificates bookworm "$work/curl" "$mirror" >/dev/null &
-curl_job=$!
+debootstrap --variant=minbase \
+  --include=gcc,make,libc6-dev,libssl-dev,zlib1g-dev,dpkg-dev,binutils,ca-certificates \
+  bookworm "$work/debian" "$mirror" >/dev/null &
+debian_job=$!
 debootstrap --variant=minbase --include=gcc,libc6-dev,ca-certificates bookworm "$work/rust" "$mirror" >/dev/null &
 rust_job=$!
 # Separate waits: under set -e a failure on the left of && would not stop the script.
-wait "$curl_job"
+wait "$debian_job"
 wait "$rust_job"
 
-slim "$work/curl"
-tar -C "$work/curl" -c . | docker import - bookinfo-local/debian-curl:bookworm >/dev/null
+# Debian's curl source package, fetched by the host's apt with a source list of its own (the
+# host's apt configuration is left alone), unpacked in the image with its own dpkg-source.
+apt_dir="$work/apt"
+mkdir -p "$apt_dir/lists/partial" "$work/debian/usr/src"
+security_mirror=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+for source in "$mirror bookworm" "$mirror bookworm-updates" "$security_mirror bookworm-security"; do
+  echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $source main"
+done >"$apt_dir/sources.list"
+apt_options=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=-
+  -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -qq)
+apt-get "${apt_options[@]}" update 2>/dev/null
+(cd "$work/debian/usr/src" && apt-get "${apt_options[@]}" source --download-only curl 2>/dev/null)
+chroot "$work/debian" sh -c 'cd /usr/src && dpkg-source --no-check -x curl_*.dsc >/dev/null && rm -f curl_*'
+
+slim "$work/debian"
+tar -C "$work/debian" -c . | docker import - bookinfo-local/debian-build:bookworm >/dev/null
 
 # The toolchain that built everything else on this machine, and the crates it downloaded, so
 # the image builds offline. CARGO_HOME differs from the host's, so copy only what cargo reads.
