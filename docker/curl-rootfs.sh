@@ -5,7 +5,8 @@
 # (OUT/var/lib/dpkg/status.d/<package>), so that scanners (trivy, grype) see the packages.
 #
 # curl is built from Debian's own source package (Debian's patches applied) with only what
-# Istio's docs use — HTTP and HTTPS over OpenSSL, with zlib — instead of Debian's binary, which
+# Istio's docs use — HTTP and HTTPS over OpenSSL, with zlib; no file://, FTP or NTLM — instead
+# of Debian's binary, which
 # loads about 30 libraries (LDAP, Kerberos, RTMP with GnuTLS, SSH, IDN, PSL, …; 19 MB).
 #
 # Runs in a Debian image. Without the tools or the source it installs them with apt
@@ -40,7 +41,8 @@ version=$(cd "$source_dir" && dpkg-parsechangelog -S Version)
     --with-ca-bundle=/etc/ssl/certs/ca-certificates.crt \
     --disable-ldap --disable-ldaps --disable-rtsp --disable-dict --disable-telnet \
     --disable-tftp --disable-pop3 --disable-imap --disable-smb --disable-smtp --disable-gopher \
-    --disable-mqtt --disable-manual --without-libpsl --without-libgsasl --without-libidn2 \
+    --disable-mqtt --disable-ftp --disable-file --disable-ntlm --disable-ntlm-wb \
+    --disable-manual --without-libpsl --without-libgsasl --without-libidn2 \
     --without-nghttp2 --without-librtmp --without-libssh2 --without-gssapi --without-brotli \
     --without-zstd >/dev/null
   make -s -j"$(nproc)" >/dev/null 2>&1
