@@ -14,7 +14,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 slim() {
-  rm -rf "$1"/usr/share/{doc,man,info,locale} "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*
+  rm -rf "$1"/usr/share/{man,info,locale} "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*
+  # Licence texts stay (docker/curl-rootfs.sh ships them), as in Debian's slim images.
+  find "$1/usr/share/doc" -type f ! -name copyright -delete
 }
 
 debootstrap --variant=minbase \

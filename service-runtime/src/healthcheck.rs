@@ -4,13 +4,13 @@
 
 use std::{process::ExitCode, time::Duration};
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use http_body_util::Empty;
 use hyper::{Request, body::Bytes, header};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use crate::config::DEFAULT_PORT;
+use crate::config::{DEFAULT_PORT, parse_command_line};
 
 /// The subcommand's name, the first argument.
 pub const SUBCOMMAND: &str = "healthcheck";
@@ -18,9 +18,13 @@ pub const SUBCOMMAND: &str = "healthcheck";
 /// Longest wait for the answer; Docker's own timeout is usually longer.
 const TIMEOUT: Duration = Duration::from_secs(2);
 
-/// `<binary> healthcheck`: the port to ask, the same `PORT` the service listens on.
+/// `<binary> healthcheck [PORT]`: the port to ask, read as the service reads its own (an
+/// empty `PORT` counts as unset). A service started with its port as an argument
+/// (`details 9081`) is asked with the same argument (`details healthcheck 9081`).
 #[derive(Debug, Parser)]
 struct HealthcheckCli {
+    #[arg(hide = true, value_parser = [SUBCOMMAND])]
+    subcommand: String,
     /// The service's port (PORT, else 9080), on 127.0.0.1.
     #[arg(env = "PORT", default_value_t = DEFAULT_PORT)]
     port: u16,
@@ -35,9 +39,13 @@ pub fn requested() -> bool {
 
 /// Runs the check for `service` and says why it failed on stderr: exit 0 for a 200, 1 for
 /// anything else (another status, a refused connection, no answer within 2 s).
-pub async fn run(service: &str) -> ExitCode {
-    let cli = HealthcheckCli::parse_from(
-        std::iter::once(format!("{service} {SUBCOMMAND}")).chain(std::env::args().skip(2)),
+pub async fn run(service: &'static str) -> ExitCode {
+    let (cli, _) = parse_command_line::<HealthcheckCli>(
+        HealthcheckCli::command()
+            .name(service)
+            .bin_name(service)
+            .override_usage(format!("{service} {SUBCOMMAND} [PORT]"))
+            .about("Asks the service on 127.0.0.1:PORT for /health: exit 0 for 200, 1 otherwise"),
     );
     match tokio::time::timeout(TIMEOUT, health_status(cli.port)).await {
         Ok(Ok(200)) => ExitCode::SUCCESS,
