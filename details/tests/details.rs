@@ -482,6 +482,8 @@ fn a_client_looping_through_sigterm_sees_no_failed_request() {
             }
             if terminated.is_none() && served == 20 {
                 details.terminate().unwrap();
+                // The signal is handled asynchronously: from this line on, /ready fails.
+                assert!(details.wait_for("shutting down: /ready fails").is_some());
                 terminated = Some(Instant::now());
             }
         }
