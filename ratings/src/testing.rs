@@ -33,16 +33,7 @@ impl LocalMariaDb {
     /// When MariaDB is installed but the script cannot start it (a failure, with its output).
     pub fn start() -> Result<Self, String> {
         which("mariadbd").ok_or("mariadbd not found (apt-get install mariadb-server)")?;
-        static STARTED: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "bookinfo-mariadb-{}-{}",
-            std::process::id(),
-            STARTED.fetch_add(1, Ordering::Relaxed)
-        ));
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map_err(|err| format!("no free port: {err}"))?
-            .port();
+        let (dir, port) = scratch_dir_and_port("mariadb")?;
         let server = Self { dir, port };
         let started = server.script(&["start"]).and_then(|_| {
             server.sql(&format!(
@@ -125,6 +116,22 @@ impl Drop for LocalMariaDb {
     }
 }
 
+/// A data directory of this process's own under the temporary directory (not created), and
+/// a local port that was free a moment ago, for a database server a test starts.
+fn scratch_dir_and_port(server: &str) -> Result<(PathBuf, u16), String> {
+    static STARTED: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "bookinfo-{server}-{}-{}",
+        std::process::id(),
+        STARTED.fetch_add(1, Ordering::Relaxed)
+    ));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map_err(|err| format!("no free port: {err}"))?
+        .port();
+    Ok((dir, port))
+}
+
 fn which(tool: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
@@ -161,16 +168,7 @@ impl LocalMongo {
             which("mongod").ok_or(format!(
                 "no MongoDB: set {MONGO_URL_VARIABLE} or put mongod on PATH"
             ))?;
-            static STARTED: AtomicU32 = AtomicU32::new(0);
-            let dir = std::env::temp_dir().join(format!(
-                "bookinfo-mongod-{}-{}",
-                std::process::id(),
-                STARTED.fetch_add(1, Ordering::Relaxed)
-            ));
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|listener| listener.local_addr())
-                .map_err(|err| format!("no free port: {err}"))?
-                .port();
+            let (dir, port) = scratch_dir_and_port("mongod")?;
             let url = format!("mongodb://127.0.0.1:{port}/test");
             let mut mongo = Self { url, own: None };
             mongo.own = Some((spawn_mongod(&dir, port), dir, port));

@@ -164,6 +164,16 @@ async fn silent_port() -> (u16, tokio::task::JoinHandle<()>) {
     (port, holder)
 }
 
+/// MySQL at 127.0.0.1:`port` as root without a password.
+fn mysql_on_loopback(port: u16) -> DatabaseKind {
+    DatabaseKind::MySql(ratings::MySqlSettings {
+        host: "127.0.0.1".into(),
+        port,
+        user: "root".into(),
+        password: Secret::default(),
+    })
+}
+
 fn bounded(kind: DatabaseKind) -> DatabaseConfig {
     DatabaseConfig {
         kind,
@@ -189,13 +199,7 @@ async fn assert_503_within_bound(ratings: &RunningServer) -> String {
 #[tokio::test]
 async fn a_mysql_that_never_finishes_the_handshake_is_unreachable_within_db_timeout() {
     let (port, _holder) = silent_port().await;
-    let ratings = ratings_on(bounded(DatabaseKind::MySql(ratings::MySqlSettings {
-        host: "127.0.0.1".into(),
-        port,
-        user: "root".into(),
-        password: Secret::default(),
-    })))
-    .await;
+    let ratings = ratings_on(bounded(mysql_on_loopback(port))).await;
     for _ in 0..2 {
         assert_eq!(assert_503_within_bound(&ratings).await, UNREACHABLE);
     }
@@ -328,13 +332,7 @@ async fn a_malformed_server_greeting_gives_503_not_a_dropped_request() {
             });
         }
     });
-    let ratings = ratings_on(bounded(DatabaseKind::MySql(ratings::MySqlSettings {
-        host: "127.0.0.1".into(),
-        port,
-        user: "root".into(),
-        password: Secret::default(),
-    })))
-    .await;
+    let ratings = ratings_on(bounded(mysql_on_loopback(port))).await;
     assert_eq!(assert_503_within_bound(&ratings).await, UNREACHABLE);
     assert_eq!(get(format!("{}/health", ratings.url())).await.status, 200);
 }
