@@ -12,15 +12,15 @@ use crate::support::{
 #[tokio::test]
 async fn sign_in_and_out_through_the_dialog_in_chromium() {
     let _heavy = heavy_suite();
-    let browser = match Browser::start().await {
-        Ok(browser) => browser,
-        Err(why) if std::env::var(REQUIRE_BROWSER).is_ok_and(|v| v == "1") => {
-            panic!("{REQUIRE_BROWSER}=1 but the browser cannot start: {why}")
-        }
-        Err(why) => {
-            println!("SKIPPED sign_in_and_out_through_the_dialog_in_chromium: {why}");
-            return;
-        }
+    let started = Browser::start()
+        .await
+        .map_err(|why| format!("the browser cannot start: {why}"));
+    let Some(browser) = service_runtime::testing::tool_or_skip(
+        "sign_in_and_out_through_the_dialog_in_chromium",
+        REQUIRE_BROWSER,
+        started,
+    ) else {
+        return;
     };
     let app = whole_app().await;
     let page = format!(

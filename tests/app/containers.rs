@@ -62,16 +62,8 @@ fn docker_ready(test: &str) -> Option<crate::support::HeavySuite> {
             .find(|name| !docker(&["image", "inspect", &image(name)]).status.success())
             .map(|missing| format!("image {} not built (run docker/build.sh)", image(missing))),
     };
-    match why {
-        None => Some(crate::support::heavy_suite()),
-        Some(why) if std::env::var(REQUIRE).is_ok_and(|v| v == "1") => {
-            panic!("{REQUIRE}=1 but {why}")
-        }
-        Some(why) => {
-            println!("SKIPPED {test}: {why}");
-            None
-        }
-    }
+    service_runtime::testing::tool_or_skip(test, REQUIRE, why.map_or(Ok(()), Err))
+        .map(|()| crate::support::heavy_suite())
 }
 
 /// A private network and the containers on it, removed when dropped.
@@ -375,15 +367,13 @@ async fn compose_brings_up_the_application() {
     let Some(_heavy) = docker_ready("compose_brings_up_the_application") else {
         return;
     };
-    if Command::new("docker-compose")
+    let found = Command::new("docker-compose")
         .arg("version")
         .output()
-        .is_err()
+        .map_err(|err| format!("docker-compose not found: {err}"));
+    if service_runtime::testing::tool_or_skip("compose_brings_up_the_application", REQUIRE, found)
+        .is_none()
     {
-        if std::env::var(REQUIRE).is_ok_and(|v| v == "1") {
-            panic!("{REQUIRE}=1 but docker-compose is missing");
-        }
-        println!("SKIPPED compose_brings_up_the_application: docker-compose not found");
         return;
     }
     let port = crate::support::closed_port().await.unwrap().to_string();
@@ -540,7 +530,7 @@ async fn the_ratings_v2_image_reads_a_real_mariadb() {
 /// the databases' init scripts are ratings/db-init/'s files.
 #[test]
 fn the_compose_databases_profile_is_consistent() {
-    let output = match Command::new("docker-compose")
+    let run = Command::new("docker-compose")
         .args([
             "-f",
             concat!(env!("CARGO_MANIFEST_DIR"), "/docker/compose.yaml"),
@@ -551,16 +541,13 @@ fn the_compose_databases_profile_is_consistent() {
         .env_remove("MYSQL_ROOT_PASSWORD")
         .env_remove("RATINGS_HOSTNAME")
         .output()
-    {
-        Ok(output) => output,
-        Err(err) => {
-            let why = format!("docker-compose not found: {err}");
-            if std::env::var(REQUIRE).is_ok_and(|v| v == "1") {
-                panic!("{REQUIRE}=1 but {why}");
-            }
-            println!("SKIPPED the_compose_databases_profile_is_consistent: {why}");
-            return;
-        }
+        .map_err(|err| format!("docker-compose not found: {err}"));
+    let Some(output) = service_runtime::testing::tool_or_skip(
+        "the_compose_databases_profile_is_consistent",
+        REQUIRE,
+        run,
+    ) else {
+        return;
     };
     assert!(
         output.status.success(),

@@ -95,16 +95,7 @@ pub struct Mesh {
 
 /// Envoy, or why the mesh tests cannot run (None means skip, after saying why).
 fn envoy_binary(test: &str) -> Option<PathBuf> {
-    match envoy::binary() {
-        Ok(path) => Some(path),
-        Err(why) if std::env::var(envoy::REQUIRE_ENVOY).is_ok_and(|v| v == "1") => {
-            panic!("{}=1 but {why}", envoy::REQUIRE_ENVOY)
-        }
-        Err(why) => {
-            println!("SKIPPED {test}: {why}");
-            None
-        }
-    }
+    service_runtime::testing::tool_or_skip(test, envoy::REQUIRE_ENVOY, envoy::binary())
 }
 
 fn endpoint(ip: Ipv4Addr, port: u16) -> Endpoints {
