@@ -75,23 +75,30 @@ enum Command {
 }
 
 /// `bookinfo traffic`: the summary on stdout, each expectation's result on stderr; exit 1 when
-/// one fails.
-async fn traffic(args: TrafficArgs) -> ExitCode {
-    let summary = match traffic::run(&args, shutdown_signal()).await {
-        Ok(summary) => summary,
+/// one fails or the run cannot start, 2 for flags that do not fit together.
+async fn traffic(args: TrafficArgs, mut command: clap::Command) -> ExitCode {
+    if let Err(problem) = args.user_mix() {
+        let traffic = command.find_subcommand_mut("traffic").map(|c| c.clone());
+        traffic
+            .unwrap_or(command)
+            .error(ErrorKind::ArgumentConflict, problem)
+            .exit();
+    }
+    let report = match traffic::run(&args, shutdown_signal()).await {
+        Ok(report) => report,
         Err(err) => {
             eprintln!("bookinfo traffic: {err}");
             return ExitCode::FAILURE;
         }
     };
     let text = match args.output {
-        OutputFormat::Table => summary.table(),
-        OutputFormat::Json => format!("{:#}\n", summary.json()),
+        OutputFormat::Table => report.table(),
+        OutputFormat::Json => format!("{:#}\n", report.json()),
     };
     let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
     let mut failed = false;
     for expectation in &args.expect {
-        match expectation.evaluate(&summary) {
+        match expectation.evaluate(&report) {
             Ok(held) => eprintln!("ok    {held}"),
             Err(failure) => {
                 eprintln!("FAIL  {failure}");
@@ -113,7 +120,7 @@ async fn main() -> ExitCode {
         // The summary reports every failed request; one log line each would bury it.
         cli.log.rust_log = format!("{},service_runtime::client=warn", cli.log.rust_log);
         logging::init(&cli.log);
-        return traffic(args).await;
+        return traffic(args, command).await;
     }
     logging::init(&cli.log);
     // Before the banner: from then on Ctrl-C or SIGTERM stops the application gracefully.

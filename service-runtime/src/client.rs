@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, Request, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri, header};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::{
     client::legacy::connect::HttpConnector,
@@ -45,17 +45,26 @@ pub struct CallPolicy {
 /// A shared outbound client; cheap to clone.
 #[derive(Clone)]
 pub struct HttpClient {
-    inner: hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    inner: hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     metrics: OutboundMetrics,
     tracer: ServiceTracer,
     reuse_connections: bool,
 }
 
-/// The answer of an attempt: its status and whole body.
+/// The answer of an attempt: its status, headers and whole body.
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: StatusCode,
+    pub headers: HeaderMap,
     pub body: Bytes,
+}
+
+/// What an attempt sends besides the call's headers: the method, and a body with its
+/// content type (none for GET).
+#[derive(Debug, Clone)]
+struct Payload {
+    method: Method,
+    content: Option<(&'static str, Bytes)>,
 }
 
 /// Why a call got no answer.
@@ -170,9 +179,33 @@ impl HttpClient {
 
     /// Makes the call: the first 200 answer, else the outcome of the last attempt.
     pub async fn get(&self, call: &Call<'_>) -> Result<Reply, CallError> {
+        let payload = Payload {
+            method: Method::GET,
+            content: None,
+        };
+        self.call(call, &payload).await
+    }
+
+    /// POSTs `body` (of `content_type`, e.g. `application/x-www-form-urlencoded`) with the
+    /// same deadlines, attempts, spans and metrics as [`HttpClient::get`]; any status is
+    /// an answer (a sign-in form answers 302).
+    pub async fn post(
+        &self,
+        call: &Call<'_>,
+        content_type: &'static str,
+        body: Bytes,
+    ) -> Result<Reply, CallError> {
+        let payload = Payload {
+            method: Method::POST,
+            content: Some((content_type, body)),
+        };
+        self.call(call, &payload).await
+    }
+
+    async fn call(&self, call: &Call<'_>, payload: &Payload) -> Result<Reply, CallError> {
         let mut attempt = 1;
         loop {
-            let outcome = self.attempt(call).await;
+            let outcome = self.attempt(call, payload).await;
             match &outcome {
                 Ok(reply) if reply.status == StatusCode::OK => return outcome,
                 Ok(reply) => tracing::info!(
@@ -197,17 +230,18 @@ impl HttpClient {
 
     /// One attempt, with its own client span: with export on, the callee sees that span as
     /// its parent; with export off, it sees the caller's context unchanged.
-    async fn attempt(&self, call: &Call<'_>) -> Result<Reply, CallError> {
+    async fn attempt(&self, call: &Call<'_>, payload: &Payload) -> Result<Reply, CallError> {
         let started = Instant::now();
+        let method = payload.method.as_str();
         let span = self
             .tracer
             .start(SpanKind::Client, &Context::current(), || {
                 let attributes = vec![
-                    KeyValue::new("http.request.method", "GET"),
+                    KeyValue::new("http.request.method", method.to_owned()),
                     KeyValue::new("url.full", call.url.to_string()),
                     KeyValue::new("peer.service", call.destination),
                 ];
-                (format!("GET {}", call.destination), attributes)
+                (format!("{method} {}", call.destination), attributes)
             });
         let mut headers = call.headers.clone();
         self.tracer.inject(&span, &mut headers);
@@ -217,10 +251,14 @@ impl HttpClient {
                 http::HeaderValue::from_static("close"),
             );
         }
+        if let Some((content_type, _)) = &payload.content {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        }
         // One deadline for the whole attempt: connect, request, and the last body byte.
-        let result = tokio::time::timeout(call.policy.timeout, self.send(&call.url, headers))
-            .await
-            .unwrap_or(Err(CallError::Timeout(call.policy.timeout)));
+        let result =
+            tokio::time::timeout(call.policy.timeout, self.send(&call.url, headers, payload))
+                .await
+                .unwrap_or(Err(CallError::Timeout(call.policy.timeout)));
         let status = match &result {
             Ok(reply) => {
                 spans::finish(&span, Some(reply.status.as_u16()), None);
@@ -236,9 +274,21 @@ impl HttpClient {
         result
     }
 
-    async fn send(&self, url: &Uri, headers: HeaderMap) -> Result<Reply, CallError> {
-        let mut request = Request::get(url.clone())
-            .body(Empty::new())
+    async fn send(
+        &self,
+        url: &Uri,
+        headers: HeaderMap,
+        payload: &Payload,
+    ) -> Result<Reply, CallError> {
+        let body = payload
+            .content
+            .as_ref()
+            .map(|(_, body)| body.clone())
+            .unwrap_or_default();
+        let mut request = Request::builder()
+            .method(payload.method.clone())
+            .uri(url.clone())
+            .body(Full::new(body))
             .map_err(CallError::Build)?;
         *request.headers_mut() = headers;
         let response = self
@@ -246,9 +296,9 @@ impl HttpClient {
             .request(request)
             .await
             .map_err(CallError::Request)?;
-        let status = response.status();
+        let (parts, body) = response.into_parts();
         // The cap holds whatever the framing: Content-Length, chunked, or close-delimited.
-        let body = Limited::new(response.into_body(), MAX_BODY_BYTES)
+        let body = Limited::new(body, MAX_BODY_BYTES)
             .collect()
             .await
             .map_err(|err| match err.downcast::<hyper::Error>() {
@@ -257,6 +307,10 @@ impl HttpClient {
                 Err(_) => CallError::TooLarge,
             })?
             .to_bytes();
-        Ok(Reply { status, body })
+        Ok(Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
     }
 }

@@ -6,13 +6,15 @@
 //!   within ±POINTS percentage points (exactly, without `±`). MEASURE is `errors`, `degraded`,
 //!   `details-error`, `reviews-error`, `ratings-unavailable`, `stars=none|black|red:` or
 //!   `served-by=TEXT:` (pods whose name contains TEXT): `stars=red:50%±10`, `errors=0%`;
-//! - `user=NAME:` before either, for one user's requests only
-//!   (`user=jason:ratings-unavailable=100%`); it parses, but fails until the tool can sign
-//!   users in.
+//! - `user=NAME:` before any of them, for one `--user`'s requests only
+//!   (`user=jason:ratings-unavailable=100%`, `user=anonymous:stars=none:100%`).
 
 use std::{fmt, str::FromStr, time::Duration};
 
-use super::{page::Stars, summary::Summary};
+use super::{
+    page::Stars,
+    summary::{Report, Summary, rate},
+};
 
 /// One `--expect` check, as written.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,15 +160,15 @@ fn parse_check(text: &str) -> Result<Check, String> {
 }
 
 impl Expectation {
-    /// Checks `summary` (the run's, or the expectation's user's): what was seen, as the
-    /// error when it does not hold.
-    pub fn evaluate(&self, summary: &Summary) -> Result<String, String> {
-        if let Some(user) = &self.user {
-            return Err(format!(
-                "expectation `{self}`: no user {user} took part in this run (this version of \
-                 bookinfo traffic cannot sign users in yet)"
-            ));
-        }
+    /// Checks the run (or its user's part of it): what was seen, as the error when it does
+    /// not hold.
+    pub fn evaluate(&self, report: &Report) -> Result<String, String> {
+        let summary = match &self.user {
+            None => &report.total,
+            Some(user) => report.user(user).ok_or_else(|| {
+                format!("expectation `{self}` failed: no user {user} in this run")
+            })?,
+        };
         let (holds, seen) = match &self.check {
             Check::Latency { percentile, below } => {
                 let seen = summary.percentile(*percentile);
@@ -174,11 +176,11 @@ impl Expectation {
                 (seen < *below, format!("p{percentile} was {millis:.2} ms"))
             }
             Check::Rate { at_least } => {
-                let rate = summary.rate();
+                let rate = rate(summary.requests(), report.elapsed);
                 let seen = format!(
                     "{rate:.1} requests/s ({} in {:.1} s)",
                     summary.requests(),
-                    summary.elapsed.as_secs_f64()
+                    report.elapsed.as_secs_f64()
                 );
                 (rate >= *at_least, seen)
             }
@@ -199,10 +201,10 @@ impl Expectation {
                     ),
                     Measure::ServedBy(text) => (
                         summary
-                            .pods
+                            .reviews
                             .iter()
                             .filter(|(pod, _)| pod.contains(text.as_str()))
-                            .map(|(_, n)| n)
+                            .map(|(_, pod)| pod.pages)
                             .sum(),
                         summary.pages(),
                     ),

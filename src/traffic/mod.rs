@@ -1,29 +1,36 @@
 //! `bookinfo traffic`: loads a Bookinfo product page at a fixed rate or concurrency, through
-//! the project's own HTTP client, and reports what the pages said: status codes, latency,
-//! which reviews pod served each page, the stars, and the degraded blocks. `--expect` makes
-//! a run a check (exit 1 when one fails).
+//! the project's own HTTP client, as anonymous visitors and signed-in users, and reports what
+//! the pages said: status codes, latency, which reviews pod served each page, the stars, and
+//! the degraded blocks. `--expect` makes a run a check (exit 1 when one fails).
 
 pub mod expect;
 pub mod page;
+pub mod progress;
 pub mod summary;
+mod table;
+pub mod users;
 
 use std::{
     sync::{
-        Arc,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
 };
 
+use bytes::Bytes;
 use clap::{Args, ValueEnum};
-use http::{HeaderMap, Uri};
+use http::{HeaderMap, Uri, header};
 use service_runtime::{
     CallError, CallPolicy, HttpClient, Observability, TraceConfig, client::Call, tls::TlsError,
 };
 use tokio::{sync::mpsc, time::Instant};
+use url::Url;
 
 use expect::Expectation;
-use summary::{Outcome, Summary};
+use progress::Progress;
+use summary::{Outcome, Report};
+use users::{ANONYMOUS, Schedule, UserFlag, UserMix, Visitor};
 
 /// How the summary is written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -36,7 +43,7 @@ pub enum OutputFormat {
 /// `bookinfo traffic`'s flags.
 #[derive(Debug, Clone, Args)]
 pub struct TrafficArgs {
-    /// The page to load.
+    /// The page to load (through a gateway: http://$GATEWAY_URL/productpage).
     #[arg(
         default_value = "http://localhost:9080/productpage",
         value_name = "URL"
@@ -49,24 +56,32 @@ pub struct TrafficArgs {
     /// used when no --rate is given.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub concurrency: u32,
-    /// How long to send, e.g. 60s, 2m (default: until --requests are sent).
+    /// How long to send, e.g. 60s, 2m; 0 sends until Ctrl-C or SIGTERM, as fortio's `-t 0`
+    /// (default: until --requests are sent).
     #[arg(long, value_parser = humantime::parse_duration, conflicts_with = "requests")]
     pub duration: Option<Duration>,
     /// Requests to send in all (default 100 when no --duration is given).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub requests: Option<u64>,
+    /// Sign in as NAME (POST /login beside the page, a cookie jar per user) for SHARE of the
+    /// requests, repeatable: `--user jason`, `--user jason:30%` (the rest anonymous).
+    /// Users without a share split what the others leave; `anonymous` names the visitors
+    /// who do not sign in.
+    #[arg(long = "user", value_name = "NAME[:SHARE%]")]
+    pub users: Vec<UserFlag>,
     /// Reuse connections. By default each request opens a fresh connection, so that the mesh
     /// sees (and balances) every request.
     #[arg(long)]
     pub keep_alive: bool,
-    /// Deadline of each request.
+    /// Deadline of each request (and of connecting and signing in before the run).
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
     /// A check on the run, repeatable; exit 1 when one fails: `stars=red:50%±10`,
-    /// `p99<500ms`, `rate>=950`, `errors=0%`, `degraded=0%`, `served-by=v3:33%±5`.
+    /// `user=jason:ratings-unavailable=100%`, `p99<500ms`, `rate>=950`, `errors=0%`,
+    /// `degraded=0%`, `served-by=v3:33%±5` (see the README for the grammar).
     #[arg(long = "expect", value_name = "CHECK")]
     pub expect: Vec<Expectation>,
-    /// Summary format.
+    /// Summary format: a table, or JSON for scripts (on stdout either way).
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
 }
@@ -78,6 +93,58 @@ fn positive_rate(value: &str) -> Result<f64, String> {
     }
 }
 
+impl TrafficArgs {
+    /// The user mix, checked against the URL and the expectations: what clap cannot check
+    /// flag by flag.
+    ///
+    /// # Errors
+    /// The flag and its problem, as the first words of the message.
+    pub fn user_mix(&self) -> Result<UserMix, String> {
+        match self.url.scheme_str() {
+            Some("http" | "https") if self.url.host().is_some() => {}
+            _ => {
+                return Err(format!(
+                    "URL `{}`: expected an http:// or https:// address with a host, as in \
+                     http://localhost:9080/productpage",
+                    self.url
+                ));
+            }
+        }
+        let mix = UserMix::new(&self.users)?;
+        for expectation in &self.expect {
+            if let Some(user) = &expectation.user
+                && mix.position(user).is_none()
+            {
+                let names: Vec<&str> = mix.users().iter().map(|(n, _)| n.as_str()).collect();
+                return Err(format!(
+                    "--expect '{expectation}': {user} takes no part in this run (users: {}); \
+                     add --user {user}",
+                    names.join(", ")
+                ));
+            }
+        }
+        Ok(mix)
+    }
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TrafficError {
+    /// Flags that do not fit together; the message starts with the flag.
+    #[error("{0}")]
+    Flag(String),
+    #[error("cannot build the TLS client configuration: {0}")]
+    Tls(#[from] TlsError),
+    #[error("{url} is unreachable: {reason}")]
+    Unreachable { url: Uri, reason: String },
+    #[error("--user {user}: signing in at {url} failed: {problem}")]
+    SignIn {
+        user: String,
+        url: Uri,
+        problem: String,
+    },
+}
+
 /// Requests in flight at most in `--rate` mode; a schedule the target cannot keep up with
 /// counts its extra requests as failed (`overloaded`) instead of piling up.
 const MAX_IN_FLIGHT: u64 = 4096;
@@ -87,9 +154,19 @@ const MAX_IN_FLIGHT: u64 = 4096;
 enum Budget {
     Requests(u64),
     Until(Instant),
+    /// `--duration 0`: until Ctrl-C or SIGTERM.
+    Unbounded,
 }
 
 impl Budget {
+    fn of(args: &TrafficArgs) -> Self {
+        match (args.duration, args.requests) {
+            (Some(Duration::ZERO), _) => Self::Unbounded,
+            (Some(duration), _) => Self::Until(Instant::now() + duration),
+            (None, requests) => Self::Requests(requests.unwrap_or(100)),
+        }
+    }
+
     /// Takes the next request's place; `false` once the run is over.
     fn take(&self, started: &AtomicU64) -> bool {
         match self {
@@ -98,62 +175,154 @@ impl Budget {
                 started.fetch_add(1, Ordering::Relaxed);
                 Instant::now() < *deadline
             }
+            Self::Unbounded => true,
         }
     }
 }
 
-/// Runs the traffic and returns its summary; stops early, keeping what ran, when `stop`
-/// completes (Ctrl-C).
+/// Runs the traffic and returns its report; stops early, keeping what ran, when `stop`
+/// completes (Ctrl-C). Before the first request it connects to the page's host and signs
+/// the users in, so that a wrong address fails at once, not as N failed requests.
 ///
 /// # Errors
-/// When the HTTP client cannot be built.
+/// Flags that do not fit together, an unreachable target, a failed sign-in, or a TLS
+/// configuration that cannot be built.
 pub async fn run(
     args: &TrafficArgs,
     stop: impl std::future::Future<Output = ()>,
-) -> Result<Summary, TlsError> {
+) -> Result<Report, TrafficError> {
+    let mix = args.user_mix().map_err(TrafficError::Flag)?;
     let observability = Observability::new(&TraceConfig::disabled("bookinfo-traffic"));
     let client = HttpClient::with_system_roots(args.keep_alive, &observability)?;
-    let budget = match (args.duration, args.requests) {
-        (Some(duration), _) => Budget::Until(Instant::now() + duration),
-        (None, requests) => Budget::Requests(requests.unwrap_or(100)),
+    let policy = CallPolicy {
+        timeout: args.timeout,
+        attempts: 1,
     };
+    let jar_url = users::jar_url(&args.url)
+        .map_err(|problem| TrafficError::Flag(format!("URL `{}`: {problem}", args.url)))?;
+    check_reachable(&args.url, &jar_url, args.timeout).await?;
+    let mut visitors = Vec::new();
+    for (name, _) in mix.users() {
+        visitors.push(if name == ANONYMOUS {
+            Visitor::anonymous()
+        } else {
+            sign_in(&client, &args.url, name, policy).await?
+        });
+    }
+    let traffic = Arc::new(Traffic {
+        client,
+        url: args.url.clone(),
+        jar_url,
+        policy,
+        schedule: (visitors.len() > 1).then(|| Mutex::new(Schedule::new(&mix))),
+        visitors,
+    });
+    let budget = Budget::of(args);
+    let mut progress = Progress::new(match budget {
+        Budget::Requests(total) => Some(total),
+        _ => None,
+    });
     let started = Instant::now();
-    let (outcomes, mut received) = mpsc::unbounded_channel::<Outcome>();
-    let load = drive(args, client, budget, outcomes);
-    let mut summary = Summary::default();
+    let (outcomes, mut received) = mpsc::unbounded_channel::<(usize, Outcome)>();
+    let load = drive(args, traffic, budget, outcomes);
+    let mut report = Report::new(args.url.to_string(), &mix);
+    let mut refresh = tokio::time::interval(progress::REFRESH_INTERVAL);
     tokio::pin!(load, stop);
     let mut load_done = false;
     loop {
         tokio::select! {
             outcome = received.recv() => match outcome {
-                Some(outcome) => summary.add(outcome),
+                Some((user, outcome)) => report.add(user, &outcome),
                 None => break,
             },
             () = &mut load, if !load_done => load_done = true,
-            () = &mut stop => break,
+            _ = refresh.tick() => progress.update(&report, started.elapsed()),
+            () = &mut stop => {
+                report.interrupted = true;
+                break;
+            }
         }
     }
-    summary.elapsed = started.elapsed();
-    Ok(summary)
+    progress.finish();
+    report.elapsed = started.elapsed();
+    Ok(report)
 }
 
-/// Sends the requests; each outcome goes to `outcomes`. Returns once every request was
-/// started (the senders close as the last ones finish).
+/// Opens (and drops) one TCP connection to the page's host, so that a wrong host or port is
+/// reported by name before the run.
+async fn check_reachable(page: &Uri, url: &Url, timeout: Duration) -> Result<(), TrafficError> {
+    let unreachable = |reason: String| TrafficError::Unreachable {
+        url: page.clone(),
+        reason,
+    };
+    let host = url.host_str().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = url.port_or_known_default().unwrap_or(80);
+    let connect = tokio::net::TcpStream::connect((host, port));
+    match tokio::time::timeout(timeout, connect).await {
+        Ok(Ok(_connection)) => Ok(()),
+        Ok(Err(err)) => Err(unreachable(format!(
+            "cannot connect to {host}:{port}: {err}"
+        ))),
+        Err(_) => Err(unreachable(format!(
+            "no connection to {host}:{port} within {} ms",
+            timeout.as_millis()
+        ))),
+    }
+}
+
+/// Signs `name` in through the form beside `page` and returns them with their cookie jar.
+async fn sign_in(
+    client: &HttpClient,
+    page: &Uri,
+    name: &str,
+    policy: CallPolicy,
+) -> Result<Visitor, TrafficError> {
+    let failed = |url: &Uri, problem: String| TrafficError::SignIn {
+        user: name.to_owned(),
+        url: url.clone(),
+        problem,
+    };
+    let login = users::login_url(page).map_err(|err| failed(page, err.to_string()))?;
+    let headers = HeaderMap::new();
+    let call = Call {
+        destination: "productpage",
+        url: login.clone(),
+        headers: &headers,
+        policy,
+    };
+    let form = Bytes::from(users::login_form(name));
+    let reply = client
+        .post(&call, "application/x-www-form-urlencoded", form)
+        .await
+        .map_err(|err| failed(&login, err.to_string()))?;
+    // productpage answers a sign-in with a redirect back to the page.
+    if !(reply.status.is_success() || reply.status.is_redirection()) {
+        return Err(failed(
+            &login,
+            format!("the form answered {}", reply.status),
+        ));
+    }
+    let jar_url = users::jar_url(&login).map_err(|problem| failed(&login, problem))?;
+    let visitor = Visitor::signed_in(name, &jar_url, &reply.headers);
+    if !visitor.has_cookies_for(&users::jar_url(page).map_err(|p| failed(page, p))?) {
+        return Err(failed(
+            &login,
+            format!("the answer ({}) set no session cookie", reply.status),
+        ));
+    }
+    Ok(visitor)
+}
+
+/// Sends the requests; each outcome goes to `outcomes` with its user. Returns once every
+/// request was started (the senders close as the last ones finish).
 async fn drive(
     args: &TrafficArgs,
-    client: HttpClient,
+    traffic: Arc<Traffic>,
     budget: Budget,
-    outcomes: mpsc::UnboundedSender<Outcome>,
+    outcomes: mpsc::UnboundedSender<(usize, Outcome)>,
 ) {
     let started = Arc::new(AtomicU64::new(0));
-    let request = Arc::new(Request {
-        client,
-        url: args.url.clone(),
-        policy: CallPolicy {
-            timeout: args.timeout,
-            attempts: 1,
-        },
-    });
     match args.rate {
         Some(rate) => {
             let in_flight = Arc::new(AtomicU64::new(0));
@@ -164,19 +333,21 @@ async fn drive(
                 if !budget.take(&started) {
                     break;
                 }
+                let user = traffic.next_user();
                 if in_flight.load(Ordering::Relaxed) >= MAX_IN_FLIGHT {
-                    let _ = outcomes.send(Outcome {
+                    let overloaded = Outcome {
                         latency: Duration::ZERO,
                         status: "overloaded".into(),
                         reading: None,
-                    });
+                    };
+                    let _ = outcomes.send((user, overloaded));
                     continue;
                 }
                 in_flight.fetch_add(1, Ordering::Relaxed);
-                let (request, outcomes, in_flight) =
-                    (request.clone(), outcomes.clone(), in_flight.clone());
+                let (traffic, outcomes, in_flight) =
+                    (traffic.clone(), outcomes.clone(), in_flight.clone());
                 tokio::spawn(async move {
-                    let _ = outcomes.send(request.send().await);
+                    let _ = outcomes.send((user, traffic.send(user).await));
                     in_flight.fetch_sub(1, Ordering::Relaxed);
                 });
             }
@@ -184,11 +355,12 @@ async fn drive(
         None => {
             let workers: Vec<_> = (0..args.concurrency)
                 .map(|_| {
-                    let (request, outcomes, started) =
-                        (request.clone(), outcomes.clone(), started.clone());
+                    let (traffic, outcomes, started) =
+                        (traffic.clone(), outcomes.clone(), started.clone());
                     tokio::spawn(async move {
                         while budget.take(&started) {
-                            if outcomes.send(request.send().await).is_err() {
+                            let user = traffic.next_user();
+                            if outcomes.send((user, traffic.send(user).await)).is_err() {
                                 break;
                             }
                         }
@@ -202,16 +374,36 @@ async fn drive(
     }
 }
 
-/// The one request a run repeats.
-struct Request {
+/// The request a run repeats, and who sends it.
+struct Traffic {
     client: HttpClient,
     url: Uri,
+    /// `url` for the cookie jars.
+    jar_url: Url,
     policy: CallPolicy,
+    visitors: Vec<Visitor>,
+    /// Who sends the next request, when there is more than one user.
+    schedule: Option<Mutex<Schedule>>,
 }
 
-impl Request {
-    async fn send(&self) -> Outcome {
-        let headers = HeaderMap::new();
+impl Traffic {
+    fn next_user(&self) -> usize {
+        self.schedule.as_ref().map_or(0, |schedule| {
+            schedule
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .next_user()
+        })
+    }
+
+    /// One page load as `user` (a position in the mix): their cookies go out, and whatever
+    /// cookies the answer sets come back into their jar.
+    async fn send(&self, user: usize) -> Outcome {
+        let visitor = self.visitors.get(user);
+        let mut headers = HeaderMap::new();
+        if let Some(cookie) = visitor.and_then(|v| v.cookie_header(&self.jar_url)) {
+            headers.insert(header::COOKIE, cookie);
+        }
         let call = Call {
             destination: "productpage",
             url: self.url.clone(),
@@ -223,6 +415,9 @@ impl Request {
         let latency = began.elapsed();
         match result {
             Ok(reply) => {
+                if let Some(visitor) = visitor {
+                    visitor.store(&self.jar_url, &reply.headers);
+                }
                 let reading = reply
                     .status
                     .is_success()

@@ -22,6 +22,15 @@ impl Stars {
             Self::Red => "red",
         }
     }
+
+    /// As the table says it: `no stars`, `black stars`, `red stars`.
+    pub fn phrase(self) -> &'static str {
+        match self {
+            Self::None => "no stars",
+            Self::Black => "black stars",
+            Self::Red => "red stars",
+        }
+    }
 }
 
 /// One page's reading.

@@ -1,16 +1,21 @@
-//! What a run saw: status codes, latency percentiles, and the Bookinfo reading of its pages.
+//! What a run saw, per user and in all: status codes, latency percentiles, and the Bookinfo
+//! reading of its pages (which reviews pod served each, with which stars; degraded blocks).
 
-use std::{collections::BTreeMap, fmt::Write, time::Duration};
+use std::{collections::BTreeMap, time::Duration};
 
+use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
-use super::page::{Reading, Stars};
+use super::{
+    page::{Reading, Stars},
+    users::UserMix,
+};
 
 /// One request's outcome.
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub latency: Duration,
-    /// The status code, or why there was none (`timeout`, `error`).
+    /// The status code, or why there was none (`timeout`, `error`, `overloaded`).
     pub status: String,
     /// The page's reading, for 2xx answers.
     pub reading: Option<Reading>,
@@ -22,14 +27,26 @@ impl Outcome {
     }
 }
 
-/// Totals of a run.
-#[derive(Debug, Default)]
+/// The pages one reviews pod served, by star colour.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodPages {
+    pub pages: u64,
+    pub stars: BTreeMap<Stars, u64>,
+}
+
+/// Latencies are kept in microseconds to three significant figures: a percentile is at most
+/// 0.1% above the true value (never below it), in constant memory however long the run.
+const LATENCY_SIGNIFICANT_FIGURES: u8 = 3;
+
+/// Totals of one user's requests, or of all of them.
+#[derive(Debug, Clone)]
 pub struct Summary {
-    pub elapsed: Duration,
-    latencies: Vec<Duration>,
+    latency_micros: Histogram<u64>,
+    requests: u64,
     pub statuses: BTreeMap<String, u64>,
     pub failed: u64,
-    pub pods: BTreeMap<String, u64>,
+    /// "Reviews served by:" pod → its pages; `-` for pages without the line.
+    pub reviews: BTreeMap<String, PodPages>,
     pub stars: BTreeMap<Stars, u64>,
     pub details_error: u64,
     pub reviews_error: u64,
@@ -37,16 +54,41 @@ pub struct Summary {
     pub degraded: u64,
 }
 
+impl Default for Summary {
+    fn default() -> Self {
+        Self {
+            latency_micros: Histogram::new(LATENCY_SIGNIFICANT_FIGURES)
+                .unwrap_or_else(|_| unreachable!("3 significant figures are within 0..=5")),
+            requests: 0,
+            statuses: BTreeMap::new(),
+            failed: 0,
+            reviews: BTreeMap::new(),
+            stars: BTreeMap::new(),
+            details_error: 0,
+            reviews_error: 0,
+            ratings_unavailable: 0,
+            degraded: 0,
+        }
+    }
+}
+
 impl Summary {
-    pub fn add(&mut self, outcome: Outcome) {
-        self.latencies.push(outcome.latency);
+    pub fn add(&mut self, outcome: &Outcome) {
+        self.requests += 1;
+        let micros = u64::try_from(outcome.latency.as_micros()).unwrap_or(u64::MAX);
+        // The histogram grows to fit; should growing fail, the value saturates, not vanishes.
+        if self.latency_micros.record(micros.max(1)).is_err() {
+            self.latency_micros.saturating_record(micros.max(1));
+        }
         *self.statuses.entry(outcome.status.clone()).or_default() += 1;
         if outcome.failed() {
             self.failed += 1;
         }
-        if let Some(reading) = outcome.reading {
+        if let Some(reading) = &outcome.reading {
             let pod = reading.reviews_pod.clone().unwrap_or_else(|| "-".into());
-            *self.pods.entry(pod).or_default() += 1;
+            let pod = self.reviews.entry(pod).or_default();
+            pod.pages += 1;
+            *pod.stars.entry(reading.stars).or_default() += 1;
             *self.stars.entry(reading.stars).or_default() += 1;
             self.details_error += u64::from(reading.details_error);
             self.reviews_error += u64::from(reading.reviews_error);
@@ -56,33 +98,39 @@ impl Summary {
     }
 
     pub fn requests(&self) -> u64 {
-        self.latencies.len() as u64
+        self.requests
     }
 
     /// Answered pages (2xx), the base of every page share.
     pub fn pages(&self) -> u64 {
-        self.requests() - self.failed
+        self.requests - self.failed
     }
 
-    /// The latency below which `percent` of requests finished (nearest rank).
+    /// The latency at or below which `percent` of requests finished (0 for no requests).
     pub fn percentile(&self, percent: f64) -> Duration {
-        let mut sorted = self.latencies.clone();
-        sorted.sort_unstable();
-        if sorted.is_empty() {
+        if self.requests == 0 {
             return Duration::ZERO;
         }
-        let rank = ((percent / 100.0) * sorted.len() as f64).ceil() as usize;
-        sorted[rank.clamp(1, sorted.len()) - 1]
+        let micros = if percent >= 100.0 {
+            self.latency_micros.max()
+        } else {
+            self.latency_micros
+                .value_at_quantile((percent / 100.0).clamp(0.0, 1.0))
+        };
+        Duration::from_micros(micros)
     }
 
-    /// Requests per second over the run.
-    pub fn rate(&self) -> f64 {
-        let seconds = self.elapsed.as_secs_f64();
-        if seconds > 0.0 {
-            self.requests() as f64 / seconds
-        } else {
-            0.0
+    /// Pages per reviews version (`v1`, `v2`, ... read off the pod name, as in
+    /// `reviews-v2-5b8f7c-x9z`), for the progress line; pods without one count as themselves.
+    pub fn versions(&self) -> BTreeMap<String, u64> {
+        let mut versions = BTreeMap::new();
+        for (pod, pages) in &self.reviews {
+            if pod == "-" {
+                continue;
+            }
+            *versions.entry(version_of(pod).to_owned()).or_default() += pages.pages;
         }
+        versions
     }
 
     /// `part` as a percentage of `whole` (0 when there is nothing to share).
@@ -94,79 +142,38 @@ impl Summary {
         }
     }
 
-    fn millis(duration: Duration) -> f64 {
-        (duration.as_secs_f64() * 1e5).round() / 100.0
-    }
-
-    /// The summary for people.
-    pub fn table(&self) -> String {
-        let pages = self.pages();
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "requests {}  in {:.1} s  ({:.1}/s)  failed {}",
-            self.requests(),
-            self.elapsed.as_secs_f64(),
-            self.rate(),
-            self.failed
-        );
-        let statuses: Vec<String> = self
-            .statuses
+    /// The figures for scripts; `elapsed` is the run's, for the rate.
+    pub fn json(&self, elapsed: Duration) -> Value {
+        let stars = |stars: &BTreeMap<Stars, u64>| {
+            stars
+                .iter()
+                .map(|(s, n)| (s.name().to_owned(), *n))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let reviews: BTreeMap<&String, Value> = self
+            .reviews
             .iter()
-            .map(|(s, n)| format!("{s}: {n}"))
+            .map(|(pod, pages)| {
+                (
+                    pod,
+                    json!({"pages": pages.pages, "stars": stars(&pages.stars)}),
+                )
+            })
             .collect();
-        let _ = writeln!(out, "status   {}", statuses.join("  "));
-        let _ = writeln!(
-            out,
-            "latency  p50 {} ms  p90 {} ms  p99 {} ms  max {} ms",
-            Self::millis(self.percentile(50.0)),
-            Self::millis(self.percentile(90.0)),
-            Self::millis(self.percentile(99.0)),
-            Self::millis(self.percentile(100.0)),
-        );
-        let _ = writeln!(out, "pages    {pages}");
-        for (pod, n) in &self.pods {
-            let _ = writeln!(
-                out,
-                "  reviews served by {pod:<28} {n:>7}  {:5.1}%",
-                Self::share(*n, pages)
-            );
-        }
-        for (stars, n) in &self.stars {
-            let _ = writeln!(
-                out,
-                "  stars {:<40} {n:>7}  {:5.1}%",
-                stars.name(),
-                Self::share(*n, pages)
-            );
-        }
-        for (what, n) in [
-            ("details error", self.details_error),
-            ("reviews error", self.reviews_error),
-            ("ratings unavailable", self.ratings_unavailable),
-        ] {
-            let _ = writeln!(out, "  {what:<46} {n:>7}  {:5.1}%", Self::share(n, pages));
-        }
-        out
-    }
-
-    /// The summary for scripts; the same figures as [`Summary::table`].
-    pub fn json(&self) -> Value {
         json!({
-            "requests": self.requests(),
-            "elapsed_seconds": self.elapsed.as_secs_f64(),
-            "rate": self.rate(),
+            "requests": self.requests,
+            "rate": rate(self.requests, elapsed),
             "failed": self.failed,
             "statuses": self.statuses,
             "latency_ms": {
-                "p50": Self::millis(self.percentile(50.0)),
-                "p90": Self::millis(self.percentile(90.0)),
-                "p99": Self::millis(self.percentile(99.0)),
-                "max": Self::millis(self.percentile(100.0)),
+                "p50": millis(self.percentile(50.0)),
+                "p90": millis(self.percentile(90.0)),
+                "p99": millis(self.percentile(99.0)),
+                "max": millis(self.percentile(100.0)),
             },
             "pages": self.pages(),
-            "reviews_served_by": self.pods,
-            "stars": self.stars.iter().map(|(s, n)| (s.name().to_owned(), *n)).collect::<BTreeMap<_, _>>(),
+            "reviews_served_by": reviews,
+            "stars": stars(&self.stars),
             "details_error": self.details_error,
             "reviews_error": self.reviews_error,
             "ratings_unavailable": self.ratings_unavailable,
@@ -175,22 +182,145 @@ impl Summary {
     }
 }
 
+/// The `vN` segment of a reviews pod's name, or the whole name.
+pub fn version_of(pod: &str) -> &str {
+    pod.split('-')
+        .find(|part| {
+            part.len() > 1 && part.starts_with('v') && part[1..].chars().all(|c| c.is_ascii_digit())
+        })
+        .unwrap_or(pod)
+}
+
+/// Requests per second.
+pub fn rate(requests: u64, elapsed: Duration) -> f64 {
+    let seconds = elapsed.as_secs_f64();
+    if seconds > 0.0 {
+        requests as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
+/// Milliseconds with two decimals, as the table and the JSON show them.
+pub fn millis(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1e5).round() / 100.0
+}
+
+/// One user's part of a run.
+#[derive(Debug, Clone)]
+pub struct UserSummary {
+    pub name: String,
+    /// The share of requests the mix gave this user, in percent.
+    pub share: f64,
+    pub summary: Summary,
+}
+
+/// A whole run: per user, and in all.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub url: String,
+    pub elapsed: Duration,
+    /// Whether Ctrl-C (or SIGTERM) ended the run before its budget.
+    pub interrupted: bool,
+    pub users: Vec<UserSummary>,
+    pub total: Summary,
+}
+
+impl Report {
+    pub fn new(url: String, mix: &UserMix) -> Self {
+        Self {
+            url,
+            elapsed: Duration::ZERO,
+            interrupted: false,
+            users: mix
+                .users()
+                .iter()
+                .map(|(name, share)| UserSummary {
+                    name: name.clone(),
+                    share: *share,
+                    summary: Summary::default(),
+                })
+                .collect(),
+            total: Summary::default(),
+        }
+    }
+
+    /// Counts `outcome` for the user at `user` (their place in the mix) and in the total.
+    pub fn add(&mut self, user: usize, outcome: &Outcome) {
+        if let Some(part) = self.users.get_mut(user) {
+            part.summary.add(outcome);
+        }
+        self.total.add(outcome);
+    }
+
+    /// One user's totals.
+    pub fn user(&self, name: &str) -> Option<&Summary> {
+        self.users
+            .iter()
+            .find(|user| user.name == name)
+            .map(|user| &user.summary)
+    }
+
+    /// Requests per second over the run.
+    pub fn rate(&self) -> f64 {
+        rate(self.total.requests, self.elapsed)
+    }
+
+    /// The report for scripts; the same figures as [`Report::table`].
+    pub fn json(&self) -> Value {
+        let users: Vec<Value> = self
+            .users
+            .iter()
+            .map(|user| {
+                let mut figures = user.summary.json(self.elapsed);
+                if let Value::Object(map) = &mut figures {
+                    map.insert("user".into(), json!(user.name));
+                    map.insert("share_percent".into(), json!(user.share));
+                }
+                figures
+            })
+            .collect();
+        json!({
+            "url": self.url,
+            "elapsed_seconds": self.elapsed.as_secs_f64(),
+            "interrupted": self.interrupted,
+            "users": users,
+            "total": self.total.json(self.elapsed),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn percentiles_are_nearest_rank() {
-        let mut summary = Summary::default();
-        for ms in 1..=100 {
-            summary.add(Outcome {
-                latency: Duration::from_millis(ms),
-                status: "200".into(),
-                reading: None,
-            });
+    fn answered(ms: u64) -> Outcome {
+        Outcome {
+            latency: Duration::from_millis(ms),
+            status: "200".into(),
+            reading: None,
         }
-        assert_eq!(summary.percentile(50.0), Duration::from_millis(50));
-        assert_eq!(summary.percentile(99.0), Duration::from_millis(99));
-        assert_eq!(summary.percentile(100.0), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn percentiles_are_never_below_the_true_value_and_at_most_a_tenth_of_a_percent_above() {
+        let mut summary = Summary::default();
+        for ms in 1..=1000 {
+            summary.add(&answered(ms));
+        }
+        for (percent, exact) in [(50.0, 500), (90.0, 900), (99.0, 990), (100.0, 1000)] {
+            let seen = summary.percentile(percent).as_secs_f64() * 1e3;
+            let exact = exact as f64;
+            assert!(seen >= exact && seen <= exact * 1.001, "p{percent}: {seen}");
+        }
+        assert_eq!(Summary::default().percentile(99.0), Duration::ZERO);
+    }
+
+    #[test]
+    fn versions_are_read_off_pod_names() {
+        assert_eq!(version_of("reviews-v2-5b8f7c-x9z"), "v2");
+        assert_eq!(version_of("reviews-v3"), "v3");
+        assert_eq!(version_of("reviews-vm"), "reviews-vm");
+        assert_eq!(version_of("my-reviews"), "my-reviews");
     }
 }

@@ -1,56 +1,64 @@
-//! `bookinfo traffic` against the whole application and against a failing backend: what it
-//! reads off the pages, and its checks.
+//! `bookinfo traffic` against the whole application and against stubs: what it reads off the
+//! pages, whom it signs in, its checks, and its command line as a user meets it.
 
-use bookinfo::traffic::{self, TrafficArgs, expect::Expectation};
-use clap::Parser;
-use service_runtime::testing::{Answer, Stub};
+use std::collections::BTreeMap;
+
+use bookinfo::traffic::{self, TrafficArgs, expect::Expectation, summary::Report};
+use service_runtime::testing::{Answer, Stub, closed_port, parse_flags, run_binary};
 
 use crate::support::*;
 
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    args: TrafficArgs,
-}
+const BOOKINFO: &str = env!("CARGO_BIN_EXE_bookinfo");
 
 fn args(flags: &[&str]) -> TrafficArgs {
-    let argv = std::iter::once("traffic").chain(flags.iter().copied());
-    Cli::try_parse_from(argv).expect("valid flags").args
+    parse_flags(flags).expect("valid flags")
+}
+
+async fn run(flags: &[&str]) -> Report {
+    traffic::run(&args(flags), std::future::pending())
+        .await
+        .expect("the run starts")
+}
+
+fn holds(report: &Report, check: &str) -> bool {
+    let expectation: Expectation = check.parse().expect("a valid check");
+    expectation.evaluate(report).is_ok()
+}
+
+/// Runs the `bookinfo` binary without blocking the test's runtime (the app under test is
+/// served by it).
+async fn bookinfo(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_binary(BOOKINFO, &args, &[])
+    })
+    .await
+    .expect("the binary runs")
 }
 
 #[tokio::test]
-async fn the_round_robin_over_three_versions_reads_as_thirds() {
+async fn the_round_robin_over_three_versions_reads_as_thirds_with_each_versions_stars() {
     let app = whole_app().await;
     let url = format!("{}/productpage", app.productpage.url());
-    let args = args(&[&url, "--requests", "90", "--concurrency", "4"]);
-    let summary = traffic::run(&args, std::future::pending()).await.unwrap();
-    assert_eq!(summary.requests(), 90);
-    assert_eq!(summary.failed, 0);
-    for version in ["reviews-v1", "reviews-v2", "reviews-v3"] {
-        let pages = summary.pods.get(version).copied().unwrap_or(0);
-        assert!((29..=31).contains(&pages), "{version}: {pages} of 90");
-    }
-    for (stars, check) in [
-        ("none", "stars=none:33.3%±1.2"),
-        ("black", "stars=black:33.3%±1.2"),
-        ("red", "stars=red:33.3%±1.2"),
+    let report = run(&[&url, "--requests", "90", "--concurrency", "4"]).await;
+    let total = &report.total;
+    assert_eq!(total.requests(), 90);
+    assert_eq!(total.failed, 0);
+    for (version, stars) in [
+        ("reviews-v1", "none"),
+        ("reviews-v2", "black"),
+        ("reviews-v3", "red"),
     ] {
-        let expectation: Expectation = check.parse().unwrap();
-        assert!(
-            expectation.evaluate(&summary).is_ok(),
-            "{stars}: {}",
-            summary.table()
-        );
+        let pod = &total.reviews[version];
+        assert!((29..=31).contains(&pod.pages), "{version}: {pod:?} of 90");
+        let colours: Vec<&str> = pod.stars.keys().map(|s| s.name()).collect();
+        assert_eq!(colours, [stars], "{version}");
+        assert!(holds(&report, &format!("served-by={version}:33.3%±1.2")));
+        assert!(holds(&report, &format!("stars={stars}:33.3%±1.2")));
     }
     let failing: Expectation = "stars=red:50%±10".parse().unwrap();
-    let failure = failing.evaluate(&summary).unwrap_err();
+    let failure = failing.evaluate(&report).unwrap_err();
     assert!(failure.contains("stars=red:50%±10"), "{failure}");
-    let json = summary.json();
-    assert_eq!(json["requests"], 90);
-    assert_eq!(
-        json["reviews_served_by"]["reviews-v2"],
-        summary.pods["reviews-v2"]
-    );
     app.stop().await.unwrap();
 }
 
@@ -65,30 +73,238 @@ async fn a_failing_details_reads_as_details_error_on_every_page() {
     ))
     .await
     .unwrap();
-    let server = productpage(productpage::testing::config(
-        details.url(),
-        vec![reviews.url()],
-        reviews.url(),
-    ))
-    .await;
+    let server = productpage(config(details.url(), vec![reviews.url()], reviews.url())).await;
     let url = format!("{}/productpage", server.url());
-    let args = args(&[&url, "--requests", "10", "--rate", "200"]);
-    let summary = traffic::run(&args, std::future::pending()).await.unwrap();
-    assert_eq!(summary.details_error, 10);
+    let report = run(&[&url, "--requests", "10", "--rate", "200"]).await;
+    assert_eq!(report.total.details_error, 10);
     for check in [
         "details-error=100%",
         "reviews-error=0%",
         "errors=0%",
         "p100<5s",
     ] {
-        let expectation: Expectation = check.parse().unwrap();
-        assert!(expectation.evaluate(&summary).is_ok(), "{check}");
+        assert!(holds(&report, check), "{check}\n{}", report.table());
     }
+    assert!(!holds(&report, "degraded=0%"));
+}
+
+#[tokio::test]
+async fn jasons_cookie_reaches_the_backends_as_end_user_jason() {
+    let details = Stub::start(Answer::json(
+        200,
+        r#"{"id":0,"author":"William Shakespeare","year":1595,"type":"paperback","pages":200,"publisher":"PublisherA","language":"English","ISBN-10":"1234567890","ISBN-13":"123-1234567890"}"#,
+    ))
+    .await
+    .unwrap();
+    let reviews = Stub::start(Answer::json(
+        200,
+        r#"{"id":"0","podname":"reviews-v2-x","clustername":"null","reviews":[]}"#,
+    ))
+    .await
+    .unwrap();
+    let server = productpage(config(details.url(), vec![reviews.url()], reviews.url())).await;
+    let url = format!("{}/productpage", server.url());
+    let report = run(&[&url, "--requests", "20", "--user", "jason:30%"]).await;
+    assert_eq!(report.user("jason").map(|s| s.requests()), Some(6));
+    assert_eq!(report.user("anonymous").map(|s| s.requests()), Some(14));
+    for backend in [&details, &reviews] {
+        let mut end_users = BTreeMap::new();
+        for request in backend.requests() {
+            let end_user = request
+                .headers
+                .get("end-user")
+                .map(|v| v.to_str().unwrap_or("?").to_owned());
+            *end_users.entry(end_user).or_insert(0) += 1;
+        }
+        assert_eq!(
+            end_users,
+            BTreeMap::from([(None, 14), (Some("jason".to_owned()), 6)]),
+            "{}",
+            backend.url()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_sign_in_the_target_refuses_names_the_user_and_the_form() {
+    let stub = Stub::start(Answer::json(404, "{}")).await.unwrap();
+    let url = format!("{}/bookinfo/productpage", stub.url());
+    let err = traffic::run(&args(&[&url, "--user", "jason"]), std::future::pending())
+        .await
+        .unwrap_err()
+        .to_string();
+    let login = format!("{}/bookinfo/login", stub.url());
+    assert!(err.starts_with("--user jason: signing in at "), "{err}");
+    assert!(err.contains(&login) && err.contains("404"), "{err}");
+}
+
+/// Splits the table's rows into label → cells.
+fn table_rows(table: &str) -> BTreeMap<String, Vec<String>> {
+    table
+        .lines()
+        .filter_map(|line| line.strip_prefix('|')?.strip_suffix('|'))
+        .filter_map(|row| {
+            let cells: Vec<String> = row
+                .split("  ")
+                .map(str::trim)
+                .filter(|cell| !cell.is_empty())
+                .map(str::to_owned)
+                .collect();
+            let (label, values) = cells.split_first()?;
+            Some((label.clone(), values.to_vec()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_json_report_matches_the_table() {
+    let app = whole_app().await;
+    let url = format!("{}/productpage", app.productpage.url());
+    let report = run(&[&url, "--requests", "30", "--user", "jason:50%"]).await;
+    let rows = table_rows(&report.table());
+    let json = report.json();
+    // Columns: jason, anonymous, all.
+    let columns = [&json["users"][0], &json["users"][1], &json["total"]];
+    assert_eq!(json["users"][0]["user"], "jason");
+    let pages = |figures: &serde_json::Value| figures["pages"].as_u64().unwrap();
+    for (i, figures) in columns.iter().enumerate() {
+        let cell = |label: &str| rows[label][i].clone();
+        assert_eq!(cell("requests"), figures["requests"].to_string());
+        assert_eq!(cell("status 200"), figures["statuses"]["200"].to_string());
+        assert_eq!(cell("pages (2xx)"), figures["pages"].to_string());
+        for (label, key) in [
+            ("latency p50 (ms)", "p50"),
+            ("latency p99 (ms)", "p99"),
+            ("latency max (ms)", "max"),
+        ] {
+            let ms = figures["latency_ms"][key].as_f64().unwrap();
+            assert_eq!(cell(label), format!("{ms:.2}"), "{label}");
+        }
+        for (stars, n) in figures["stars"].as_object().unwrap() {
+            let share = 100.0 * n.as_f64().unwrap() / pages(figures) as f64;
+            assert_eq!(
+                cell(&format!("stars {stars}")),
+                format!("{n} ({share:.1}%)")
+            );
+        }
+        for (pod, served) in figures["reviews_served_by"].as_object().unwrap() {
+            for (stars, n) in served["stars"].as_object().unwrap() {
+                let phrase = if stars == "none" {
+                    "no stars".to_owned()
+                } else {
+                    format!("{stars} stars")
+                };
+                let share = 100.0 * n.as_f64().unwrap() / pages(figures) as f64;
+                assert_eq!(
+                    cell(&format!("served by {pod}, {phrase}")),
+                    format!("{n} ({share:.1}%)")
+                );
+            }
+        }
+        assert_eq!(
+            cell("details error"),
+            format!("{} (0.0%)", figures["details_error"])
+        );
+    }
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_command_exits_non_zero_naming_a_failed_expectation_and_prints_json() {
+    let app = whole_app().await;
+    let url = format!("{}/productpage", app.productpage.url());
+    let output = bookinfo(
+        [
+            "traffic",
+            &url,
+            "--requests",
+            "12",
+            "--user",
+            "jason:50%",
+            "--output",
+            "json",
+            "--expect",
+            "stars=red:50%±10",
+            "--expect",
+            "user=jason:errors=0%",
+            "--expect",
+            "p99<500ms",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
-        "degraded=0%"
-            .parse::<Expectation>()
-            .unwrap()
-            .evaluate(&summary)
-            .is_err()
+        stderr.contains("FAIL  expectation `stars=red:50%±10` failed: 33.3% (4 of 12)"),
+        "{stderr}"
     );
+    assert!(stderr.contains("ok    user=jason:errors=0%"), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
+    assert_eq!(json["total"]["requests"], 12);
+    assert_eq!(json["users"][0]["requests"], 6);
+
+    let passing = bookinfo(
+        ["traffic", &url, "--requests", "3", "--expect", "errors=0%"]
+            .map(str::to_owned)
+            .to_vec(),
+    )
+    .await;
+    assert_eq!(passing.status.code(), Some(0), "{passing:?}");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_flags_and_unreachable_targets_are_named_on_the_first_line() {
+    let port = closed_port().await.unwrap();
+    let unreachable = format!("http://127.0.0.1:{port}/productpage");
+    for (flags, code, first_line) in [
+        (
+            vec![unreachable.clone()],
+            1,
+            format!("bookinfo traffic: {unreachable} is unreachable: cannot connect"),
+        ),
+        (
+            vec!["--rate".into(), "0".into()],
+            2,
+            "error: invalid value '0' for '--rate <RATE>'".into(),
+        ),
+        (
+            vec!["--expect".into(), "stars=blue:50%".into()],
+            2,
+            "error: invalid value 'stars=blue:50%' for '--expect <CHECK>'".into(),
+        ),
+        (
+            vec![
+                "--user".into(),
+                "jason:70%".into(),
+                "--user".into(),
+                "bob:40%".into(),
+            ],
+            2,
+            "error: --user shares add up to 110%, above 100%".into(),
+        ),
+        (
+            vec![
+                "--expect".into(),
+                "user=jason:ratings-unavailable=100%".into(),
+            ],
+            2,
+            "error: --expect 'user=jason:ratings-unavailable=100%': jason takes no part".into(),
+        ),
+        (
+            vec!["ftp://example.com/productpage".into()],
+            2,
+            "error: URL `ftp://example.com/productpage`".into(),
+        ),
+    ] {
+        let mut argv = vec!["traffic".to_owned()];
+        argv.extend(flags.iter().cloned());
+        let output = bookinfo(argv).await;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(code), "{flags:?}: {stderr}");
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(first.starts_with(&first_line), "{flags:?}: {stderr}");
+    }
 }
