@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GitHub Actions workflows cannot run here; this checks what can be checked offline:
-# every file against the GitHub workflow JSON Schema (check-jsonschema's vendored copy) and
-# every `run:` step with shellcheck, as the bash GitHub runs it (`bash -e -o pipefail`), with
-# each ${{ … }} expression replaced by a shell variable.
+# every file against the GitHub workflow JSON Schema (check-jsonschema's vendored copy), and
+# with shellcheck every `run:` step, as the bash GitHub runs it (`bash -e -o pipefail`), with
+# each ${{ … }} expression replaced by a shell variable, and the scripts the steps call
+# (scripts/, docker/).
 #   .ci/check-workflows.sh     (needs check-jsonschema from PyPI and Debian's shellcheck)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,5 +38,5 @@ for path in files:
             count += 1
 print(f"{count} run steps extracted from {len(files)} workflows")
 PY
-shellcheck --shell=bash --external-sources "$scripts"/*.sh
+shellcheck --shell=bash --external-sources "$scripts"/*.sh scripts/*.sh docker/*.sh
 echo "workflows: schema and shellcheck clean"

@@ -40,5 +40,6 @@ build ratings-v-unhealthy    ratings     --build-arg service_version=v-unhealthy
 build reviews-v1             reviews     --build-arg service_version=v1
 build reviews-v2             reviews     --build-arg service_version=v2 --build-arg enable_ratings=true
 build reviews-v3             reviews     --build-arg service_version=v3 --build-arg enable_ratings=true --build-arg star_color=red
+build traffic                traffic
 
 docker image ls --filter "reference=$name-*:$IMAGE_VERSION" --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' | sort

@@ -119,7 +119,7 @@ async fn main() -> ExitCode {
     if let Some(Command::Traffic(args)) = cli.command {
         // The summary reports every failed request; one log line each would bury it.
         cli.log.rust_log = format!("{},service_runtime::client=warn", cli.log.rust_log);
-        logging::init(&cli.log);
+        logging::init_on_stderr(&cli.log);
         return traffic(args, command).await;
     }
     logging::init(&cli.log);

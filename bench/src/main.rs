@@ -11,6 +11,7 @@
 mod process;
 mod report;
 mod sink;
+mod traffic_tool;
 mod wrk;
 
 use std::{collections::BTreeMap, process::ExitCode, time::Duration};
@@ -205,6 +206,18 @@ fn launch() -> Result<Fleet, String> {
     // The v1 page again, with every service it calls exporting its spans to a sink.
     let sink = sink::start().map_err(|e| format!("cannot start the OTLP sink: {e}"))?;
     let export = [("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{sink}"))];
+    // The whole application as `cargo run` starts it, for the traffic tool against wrk.
+    let port = free_port().map_err(|e| e.to_string())?;
+    let whole_app = Service::start(
+        traffic_tool::APP,
+        "bookinfo",
+        &[s("--port"), port.to_string()],
+        &[],
+        Probe::Health,
+    )?;
+    fleet
+        .services
+        .insert(traffic_tool::APP.to_owned(), whole_app);
     let details_traced = fleet.start("details-traced", "details", &[], &export, Probe::Health)?;
     let mut reviews_env = ratings_env();
     reviews_env.extend(export.iter().cloned());
@@ -359,7 +372,7 @@ fn measure(fleet: &Fleet, options: &Options) -> Result<Vec<Measurement>, String>
             }
         }
     }
-    let mut measurements = Vec::new();
+    let mut measurements = traffic_tool::measure(fleet, options)?;
     for ((index, connections), rounds) in &runs {
         let scenario = SCENARIOS[*index].0;
         let baseline = SCENARIOS

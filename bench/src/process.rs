@@ -14,7 +14,8 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn sibling(binary: &str) -> Result<PathBuf, String> {
+/// `binary` beside this one (the same profile's build).
+pub fn sibling(binary: &str) -> Result<PathBuf, String> {
     let dir = std::env::current_exe()
         .map_err(|e| e.to_string())?
         .parent()

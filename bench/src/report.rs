@@ -51,7 +51,9 @@ pub struct Report {
 pub const RATINGS_V1: &str = "ratings /ratings/0";
 
 pub fn baseline_of(scenario: &str) -> &'static str {
-    if scenario.starts_with("ratings v2") {
+    if scenario == crate::traffic_tool::TOOL || scenario == crate::traffic_tool::WRK {
+        crate::traffic_tool::WRK
+    } else if scenario.starts_with("ratings v2") {
         // What the database costs: the same answer from memory.
         RATINGS_V1
     } else if scenario.ends_with(", export on") {
@@ -66,10 +68,13 @@ pub fn baseline_of(scenario: &str) -> &'static str {
     }
 }
 
+/// Processes that are not one Bookinfo service: the baselines, and the whole application in
+/// one process (six services).
 fn is_baseline(name: &str) -> bool {
-    ["hello", "leaf-", "front-"]
-        .iter()
-        .any(|p| name.starts_with(p))
+    name == crate::traffic_tool::APP
+        || ["hello", "leaf-", "front-"]
+            .iter()
+            .any(|p| name.starts_with(p))
 }
 
 fn machine() -> String {
@@ -178,6 +183,23 @@ impl Report {
                     met: ratio >= 0.6,
                 });
             }
+        }
+        if let Some(m) = self.find(crate::traffic_tool::TOOL, 32) {
+            let ratio = m.ratio.unwrap_or(0.0);
+            targets.push(Target {
+                what: format!(
+                    "bookinfo traffic --keep-alive --concurrency 32: ≥ {:.0}% of wrk -c32 on the \
+                     whole app's page",
+                    crate::traffic_tool::TARGET_RATIO * 100.0
+                ),
+                measured: format!(
+                    "{:.0}%, {:.0} req/s, {} errors",
+                    ratio * 100.0,
+                    m.load.requests_per_sec,
+                    m.load.errors
+                ),
+                met: ratio >= crate::traffic_tool::TARGET_RATIO && m.load.errors == 0,
+            });
         }
         let services: Vec<&ProcessFigures> = self
             .processes

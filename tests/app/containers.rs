@@ -26,6 +26,9 @@ const IMAGES: [&str; 13] = [
     "reviews-v3",
 ];
 
+/// The load generator's image (`bookinfo traffic`): a client, so no port.
+const TRAFFIC: &str = "traffic";
+
 fn image(name: &str) -> String {
     crate::manifests::ImageScheme::read().reference(name)
 }
@@ -59,6 +62,7 @@ fn docker_ready(test: &str) -> Option<crate::support::HeavySuite> {
         Ok(out) if !out.status.success() => Some("the Docker engine is not running".to_owned()),
         Ok(_) => IMAGES
             .iter()
+            .chain(&[TRAFFIC])
             .find(|name| !docker(&["image", "inspect", &image(name)]).status.success())
             .map(|missing| format!("image {} not built (run docker/build.sh)", image(missing))),
     };
@@ -255,6 +259,34 @@ fn images_are_small_non_root_labelled_and_expose_9080() {
     }
 }
 
+/// The load generator's image: non-root, labelled, small, and `bookinfo traffic` itself.
+#[test]
+fn the_traffic_image_is_the_tool_non_root_and_small() {
+    let Some(_heavy) = docker_ready("the_traffic_image_is_the_tool_non_root_and_small") else {
+        return;
+    };
+    let inspect = docker_ok(&[
+        "image",
+        "inspect",
+        &image(TRAFFIC),
+        "--format",
+        "{{.Config.User}}|{{json .Config.Entrypoint}}|{{index .Config.Labels \"org.opencontainers.image.title\"}}|{{.Size}}",
+    ]);
+    let fields: Vec<&str> = inspect.split('|').collect();
+    assert_eq!(fields[0], "1000:1000");
+    assert_eq!(fields[1], r#"["/usr/local/bin/bookinfo","traffic"]"#);
+    assert_eq!(fields[2], "bookinfo-traffic");
+    let size: u64 = fields[3].parse().unwrap();
+    println!("{TRAFFIC:<28} {:>8.1} MB", size as f64 / 1e6);
+    assert!(size <= 40_000_000, "{size} bytes");
+    let help = docker(&["run", "--rm", &image(TRAFFIC), "--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.status.success() && text.contains("--expect <CHECK>"),
+        "{text}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_application_runs_from_its_images() {
     let Some(_heavy) = docker_ready("the_application_runs_from_its_images") else {
@@ -327,6 +359,39 @@ async fn the_application_runs_from_its_images() {
             .collect();
         assert!(uids.iter().all(|&u| u == expected), "{container}: {uid}");
     }
+
+    // The load generator's image on the same network, as it runs in a cluster: a third of
+    // the pages each version's, for jason as for everyone.
+    let traffic = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        &app.network,
+        "--read-only",
+        "--cap-drop",
+        "ALL",
+        &image(TRAFFIC),
+        "http://productpage:9080/productpage",
+        "--requests",
+        "30",
+        "--user",
+        "jason:50%",
+        "--timeout",
+        "10s",
+        "--output",
+        "json",
+        "--expect",
+        "errors=0%",
+        "--expect",
+        "stars=red:33.3%±4",
+        "--expect",
+        "user=jason:served-by=reviews-v1:33.3%±4",
+    ]);
+    let stderr = String::from_utf8_lossy(&traffic.stderr);
+    assert!(traffic.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&traffic.stdout).expect("JSON");
+    assert_eq!(report["total"]["requests"], 30, "{report}");
+    assert_eq!(report["users"][0]["user"], "jason");
 
     // Cut ratings off the network without killing it: reviews v3 (2.5 s deadline) still
     // answers, and the page says ratings are unavailable.

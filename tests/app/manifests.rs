@@ -33,6 +33,19 @@ fn database_of(deployment: &Document) -> Option<(&'static str, &'static str, u64
     DATABASES.into_iter().find(|(name, ..)| *name == app)
 }
 
+/// The load generator's app (platform/bookinfo-traffic.yaml): a client, not a service, so
+/// no port, probes, version label or spans.
+const LOAD_GENERATOR: &str = "bookinfo-traffic";
+
+fn is_load_generator(deployment: &Document) -> bool {
+    deployment.spec()["template"]["metadata"]["labels"]["app"] == LOAD_GENERATOR
+}
+
+/// The Deployments that run a Bookinfo service or its database.
+fn service_deployments(documents: &[Document]) -> impl Iterator<Item = &Document> {
+    of_kind(documents, "Deployment").filter(|d| !is_load_generator(d))
+}
+
 pub(crate) struct Document {
     pub(crate) file: String,
     pub(crate) value: Value,
@@ -176,7 +189,7 @@ fn labels(value: &Value) -> BTreeMap<String, String> {
 }
 
 fn pod_labels(documents: &[Document]) -> Vec<BTreeMap<String, String>> {
-    of_kind(documents, "Deployment")
+    service_deployments(documents)
         .map(|d| labels(&d.spec()["template"]["metadata"]["labels"]))
         .collect()
 }
@@ -223,7 +236,7 @@ fn service_selectors_match_pod_labels_and_deployment_selectors() {
             service.name()
         );
     }
-    for deployment in of_kind(&documents, "Deployment") {
+    for deployment in service_deployments(&documents) {
         let selector = labels(&deployment.spec()["selector"]["matchLabels"]);
         let pod = labels(&deployment.spec()["template"]["metadata"]["labels"]);
         assert!(selects(&selector, &pod), "{}", deployment.name());
@@ -454,7 +467,9 @@ fn every_container_runs_non_root_under_the_restricted_profile() {
                 "{name}"
             );
             assert!(
-                container["readinessProbe"].is_object() && container["livenessProbe"].is_object(),
+                is_load_generator(deployment)
+                    || (container["readinessProbe"].is_object()
+                        && container["livenessProbe"].is_object()),
                 "{name}"
             );
             assert!(
@@ -480,7 +495,7 @@ fn the_shutdown_budget_fits_the_termination_grace_period() {
     let defaults = service_runtime::server::ServerArgs::default();
     let documents = documents();
     // The databases are the official images with their own shutdown.
-    for deployment in of_kind(&documents, "Deployment").filter(|d| database_of(d).is_none()) {
+    for deployment in service_deployments(&documents).filter(|d| database_of(d).is_none()) {
         let pod = &deployment.spec()["template"]["spec"];
         let name = deployment.name();
         let grace = pod["terminationGracePeriodSeconds"].as_u64().unwrap_or(30);
@@ -636,7 +651,7 @@ fn without_intended_differences(deployment: &Value) -> Value {
 #[test]
 fn deployment_copies_differ_only_in_name_version_env_and_image() {
     let documents = documents();
-    let mut deployments: Vec<&Document> = of_kind(&documents, "Deployment").collect();
+    let mut deployments: Vec<&Document> = service_deployments(&documents).collect();
     // Stable: bookinfo.yaml's Deployments first, the rest in file order.
     deployments.sort_by_key(|d| d.file != "platform/bookinfo.yaml");
     let mut references: BTreeMap<&str, (&Document, Value)> = BTreeMap::new();
@@ -837,6 +852,11 @@ fn every_image_reference_agrees_with_images_env() {
         );
     }
     for deployment in of_kind(&documents, "Deployment") {
+        if is_load_generator(deployment) {
+            let container = &deployment.spec()["template"]["spec"]["containers"][0];
+            assert_eq!(container["image"], scheme.reference("traffic"));
+            continue;
+        }
         if let Some((app, image, ..)) = database_of(deployment) {
             let container = &deployment.spec()["template"]["spec"]["containers"][0];
             assert_eq!(
@@ -1012,7 +1032,7 @@ fn fault_injection_rules_match_the_docs() {
 fn propagators_default_to_tracecontext_with_a_b3multi_component() {
     let documents = documents();
     // The databases export no spans.
-    let deployments: Vec<&Document> = of_kind(&documents, "Deployment")
+    let deployments: Vec<&Document> = service_deployments(&documents)
         .filter(|d| database_of(d).is_none())
         .collect();
     assert!(deployments.len() >= 12);
@@ -1186,4 +1206,106 @@ fn the_release_workflow_builds_what_build_sh_builds() {
     assert_eq!(build["with"]["platforms"], "linux/amd64,linux/arm64");
     assert_eq!(build["with"]["sbom"], true);
     assert_eq!(build["with"]["file"], "docker/Dockerfile");
+}
+
+/// The background load (`bookinfo traffic` in the cluster) enters through the ingress gateway
+/// from outside the mesh, runs until deleted, and its arguments are flags the tool accepts.
+#[test]
+fn the_background_traffic_runs_the_tool_outside_the_mesh_through_the_gateway() {
+    let documents = documents();
+    let deployment = of_kind(&documents, "Deployment")
+        .find(|d| is_load_generator(d))
+        .expect("platform/bookinfo-traffic.yaml");
+    let template = &deployment.spec()["template"];
+    assert_eq!(
+        template["metadata"]["labels"]["sidecar.istio.io/inject"],
+        "false"
+    );
+    assert_eq!(template["spec"]["automountServiceAccountToken"], false);
+    let args: Vec<&str> = template["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let flags: bookinfo::traffic::TrafficArgs =
+        service_runtime::testing::parse_flags(&args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert_eq!(
+        flags.url.to_string(),
+        "http://istio-ingressgateway.istio-system/productpage"
+    );
+    assert_eq!(flags.duration, Some(Duration::ZERO), "until deleted");
+    assert!(flags.rate.is_some_and(|rate| rate <= 10.0), "a gentle rate");
+    flags.user_mix().expect("a valid user mix");
+    let kustomization: Kustomization =
+        serde_yaml_ng::from_str(&repository_file("k8s/kustomization.yaml")).unwrap();
+    assert!(
+        !kustomization
+            .resources
+            .iter()
+            .any(|r| r.contains("traffic")),
+        "optional: not part of the tutorial's end state"
+    );
+}
+
+/// The e2e workflow cannot run here (no Kubernetes); what can be checked offline is checked:
+/// it runs the tasks script on kind with Istio's demo profile, and the script applies files
+/// that exist and asks `bookinfo traffic` only for checks it accepts.
+#[test]
+fn the_e2e_workflow_runs_the_istio_tasks_with_checks_the_tool_accepts() {
+    let workflow = repository_file(".github/workflows/e2e.yml");
+    for step in [
+        "helm/kind-action@",
+        "istioctl\" install --set profile=demo -y",
+        "kind load docker-image",
+        "kubectl apply -k k8s/",
+        "run: scripts/istio-tasks.sh",
+        "kubectl apply -f k8s/platform/bookinfo-traffic.yaml",
+    ] {
+        assert!(workflow.contains(step), "e2e.yml: no `{step}`");
+    }
+    let script = repository_file("scripts/istio-tasks.sh");
+    let mut routes = 0;
+    for file in script
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("route "))
+    {
+        assert!(
+            Path::new(K8S)
+                .join("networking")
+                .join(file.trim())
+                .is_file(),
+            "istio-tasks.sh applies a missing k8s/networking/{file}"
+        );
+        routes += 1;
+    }
+    assert!(routes >= 6, "{routes} routes");
+    let mut checks = 0;
+    let commands: String = script
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for (i, _) in commands.match_indices("--expect ") {
+        let rest = &commands[i + "--expect ".len()..];
+        let check = match rest.strip_prefix('\'') {
+            Some(quoted) => &quoted[..quoted.find('\'').unwrap()],
+            None => rest.split_whitespace().next().unwrap(),
+        };
+        check
+            .parse::<bookinfo::traffic::expect::Expectation>()
+            .unwrap_or_else(|e| panic!("istio-tasks.sh: --expect {check}: {e}"));
+        checks += 1;
+    }
+    assert!(checks >= 15, "{checks} checks");
+    for task in [
+        "stars=red:50%±10",
+        "user=jason:stars=black:100%",
+        "user=jason:reviews-error=100%",
+        "user=jason:ratings-unavailable=100%",
+        "errors=100%",
+        "stars=red:100%",
+    ] {
+        assert!(script.contains(task), "istio-tasks.sh checks no `{task}`");
+    }
 }

@@ -36,6 +36,33 @@ async fn bookinfo(args: Vec<String>) -> std::process::Output {
     .expect("the binary runs")
 }
 
+/// productpage in front of stubs: details answering as told, reviews (also standing in for
+/// ratings) a page without reviews served by the given pod.
+struct PageOverStubs {
+    details: Stub,
+    reviews: Stub,
+    page: service_runtime::RunningServer,
+}
+
+impl PageOverStubs {
+    async fn start(details: Answer, reviews_pod: &str) -> Self {
+        let details = Stub::start(details).await.unwrap();
+        let reviews =
+            format!(r#"{{"id":"0","podname":"{reviews_pod}","clustername":"null","reviews":[]}}"#);
+        let reviews = Stub::start(Answer::json(200, &reviews)).await.unwrap();
+        let page = productpage(config(details.url(), vec![reviews.url()], reviews.url())).await;
+        Self {
+            details,
+            reviews,
+            page,
+        }
+    }
+
+    fn page_url(&self) -> String {
+        format!("{}/productpage", self.page.url())
+    }
+}
+
 #[tokio::test]
 async fn the_round_robin_over_three_versions_reads_as_thirds_with_each_versions_stars() {
     let app = whole_app().await;
@@ -64,17 +91,9 @@ async fn the_round_robin_over_three_versions_reads_as_thirds_with_each_versions_
 
 #[tokio::test]
 async fn a_failing_details_reads_as_details_error_on_every_page() {
-    let details = Stub::start(Answer::json(503, r#"{"error":"down"}"#))
-        .await
-        .unwrap();
-    let reviews = Stub::start(Answer::json(
-        200,
-        r#"{"id":"0","podname":"reviews-v1-x","clustername":"null","reviews":[]}"#,
-    ))
-    .await
-    .unwrap();
-    let server = productpage(config(details.url(), vec![reviews.url()], reviews.url())).await;
-    let url = format!("{}/productpage", server.url());
+    let stubs =
+        PageOverStubs::start(Answer::json(503, r#"{"error":"down"}"#), "reviews-v1-x").await;
+    let url = stubs.page_url();
     let report = run(&[&url, "--requests", "10", "--rate", "200"]).await;
     assert_eq!(report.total.details_error, 10);
     for check in [
@@ -90,24 +109,16 @@ async fn a_failing_details_reads_as_details_error_on_every_page() {
 
 #[tokio::test]
 async fn jasons_cookie_reaches_the_backends_as_end_user_jason() {
-    let details = Stub::start(Answer::json(
+    let details = Answer::json(
         200,
         r#"{"id":0,"author":"William Shakespeare","year":1595,"type":"paperback","pages":200,"publisher":"PublisherA","language":"English","ISBN-10":"1234567890","ISBN-13":"123-1234567890"}"#,
-    ))
-    .await
-    .unwrap();
-    let reviews = Stub::start(Answer::json(
-        200,
-        r#"{"id":"0","podname":"reviews-v2-x","clustername":"null","reviews":[]}"#,
-    ))
-    .await
-    .unwrap();
-    let server = productpage(config(details.url(), vec![reviews.url()], reviews.url())).await;
-    let url = format!("{}/productpage", server.url());
+    );
+    let stubs = PageOverStubs::start(details, "reviews-v2-x").await;
+    let url = stubs.page_url();
     let report = run(&[&url, "--requests", "20", "--user", "jason:30%"]).await;
     assert_eq!(report.user("jason").map(|s| s.requests()), Some(6));
     assert_eq!(report.user("anonymous").map(|s| s.requests()), Some(14));
-    for backend in [&details, &reviews] {
+    for backend in [&stubs.details, &stubs.reviews] {
         let mut end_users = BTreeMap::new();
         for request in backend.requests() {
             let end_user = request
@@ -307,4 +318,47 @@ async fn bad_flags_and_unreachable_targets_are_named_on_the_first_line() {
         let first = stderr.lines().next().unwrap_or_default();
         assert!(first.starts_with(&first_line), "{flags:?}: {stderr}");
     }
+}
+
+/// `--duration 0` runs until stopped; SIGTERM (as `kubectl delete` sends, or Ctrl-C's
+/// SIGINT) ends it with the report of what ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_an_endless_run_with_its_report() {
+    let stubs = PageOverStubs::start(Answer::json(200, "{}"), "reviews-v1-x").await;
+    let child = std::process::Command::new(BOOKINFO)
+        .args([
+            "traffic",
+            &stubs.page_url(),
+            "--duration",
+            "0",
+            "--rate",
+            "200",
+        ])
+        .args(["--output", "json"])
+        .env_clear()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("bookinfo runs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while stubs.details.requests().len() < 20 {
+        assert!(std::time::Instant::now() < deadline, "no traffic arrived");
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(report["interrupted"], true);
+    let requests = report["total"]["requests"].as_u64().unwrap();
+    assert!(requests >= 20, "{report}");
 }
