@@ -1,6 +1,6 @@
 //! `cargo run`: the whole Bookinfo application on localhost.
 
-use std::process::ExitCode;
+use std::{io::Write, process::ExitCode};
 
 use bookinfo::{
     LaunchOptions, launch,
@@ -75,7 +75,8 @@ enum Command {
 }
 
 /// `bookinfo traffic`: the summary on stdout, each expectation's result on stderr; exit 1 when
-/// one fails or the run cannot start, 2 for flags that do not fit together.
+/// one fails or the run cannot start, 2 for flags that do not fit together. A closed stdout
+/// or stderr changes neither the run nor its exit code.
 async fn traffic(args: TrafficArgs, mut command: clap::Command) -> ExitCode {
     if let Err(problem) = args.user_mix() {
         let traffic = command.find_subcommand_mut("traffic").map(|c| c.clone());
@@ -84,10 +85,11 @@ async fn traffic(args: TrafficArgs, mut command: clap::Command) -> ExitCode {
             .error(ErrorKind::ArgumentConflict, problem)
             .exit();
     }
+    let mut stderr = std::io::stderr();
     let report = match traffic::run(&args, shutdown_signal()).await {
         Ok(report) => report,
         Err(err) => {
-            eprintln!("bookinfo traffic: {err}");
+            let _ = writeln!(stderr, "bookinfo traffic: {err}");
             return ExitCode::FAILURE;
         }
     };
@@ -95,16 +97,16 @@ async fn traffic(args: TrafficArgs, mut command: clap::Command) -> ExitCode {
         OutputFormat::Table => report.table(),
         OutputFormat::Json => format!("{:#}\n", report.json()),
     };
-    let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
+    let _ = std::io::stdout().write_all(text.as_bytes());
     let mut failed = false;
     for expectation in &args.expect {
-        match expectation.evaluate(&report) {
-            Ok(held) => eprintln!("ok    {held}"),
+        let _ = match expectation.evaluate(&report) {
+            Ok(held) => writeln!(stderr, "ok    {held}"),
             Err(failure) => {
-                eprintln!("FAIL  {failure}");
                 failed = true;
+                writeln!(stderr, "FAIL  {failure}")
             }
-        }
+        };
     }
     if failed {
         ExitCode::FAILURE
@@ -167,7 +169,7 @@ async fn main() -> ExitCode {
         app.productpage.addr().port()
     ));
     // A closed stdout (`bookinfo | head`) must not stop the application.
-    let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());
+    let _ = std::io::stdout().write_all(banner.as_bytes());
     shutdown.await;
     match app.stop().await {
         Ok(()) => ExitCode::SUCCESS,

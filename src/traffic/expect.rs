@@ -3,7 +3,8 @@
 //! - `pNN<DURATION`: the NNth latency percentile is below DURATION (`p99<500ms`, `p50<1s`);
 //! - `rate>=N`: at least N requests a second over the whole run (`rate>=950`);
 //! - `MEASURE=PERCENT%[±POINTS]`: the share of pages (of requests, for `errors`) is PERCENT,
-//!   within ±POINTS percentage points (exactly, without `±`). MEASURE is `errors`, `degraded`,
+//!   within ±POINTS percentage points (exactly, without `±`). MEASURE is `errors`, `degraded`
+//!   (a block in error, or not a product page at all),
 //!   `details-error`, `reviews-error`, `ratings-unavailable`, `stars=none|black|red:` or
 //!   `served-by=TEXT:` (pods whose name contains TEXT): `stars=red:50%±10`, `errors=0%`;
 //! - `user=NAME:` before any of them, for one `--user`'s requests only
@@ -67,7 +68,10 @@ impl FromStr for Expectation {
                 let (name, rest) = scoped
                     .split_once(':')
                     .ok_or("`user=NAME:` must be followed by a check")?;
-                (Some(name.to_owned()), rest)
+                if name.trim().is_empty() {
+                    return Err("`user=` needs a name, as in user=jason:errors=0%".into());
+                }
+                (Some(name.trim().to_owned()), rest)
             }
             None => (None, trimmed),
         };
@@ -86,7 +90,7 @@ fn parse_check(text: &str) -> Result<Check, String> {
             .trim()
             .parse()
             .ok()
-            .filter(|rate: &f64| *rate > 0.0)
+            .filter(|rate: &f64| *rate > 0.0 && rate.is_finite())
             .ok_or_else(|| format!("`{at_least}` is not a number of requests per second"))?;
         return Ok(Check::Rate { at_least });
     }
@@ -116,6 +120,11 @@ fn parse_check(text: &str) -> Result<Check, String> {
                 .split_once(':')
                 .ok_or_else(|| format!("`{name}=` needs `:PERCENT%`, as in stars=red:50%±10"))?;
             let measure = if name == "served-by" {
+                if what.is_empty() {
+                    return Err("`served-by=` needs a pod name or part of one, as in \
+                                served-by=reviews-v3:33%±5"
+                        .into());
+                }
                 Measure::ServedBy(what.to_owned())
             } else {
                 Measure::Stars(match what {
@@ -149,7 +158,7 @@ fn parse_check(text: &str) -> Result<Check, String> {
             .trim_end_matches('%')
             .parse()
             .ok()
-            .filter(|t: &f64| *t >= 0.0)
+            .filter(|t: &f64| (0.0..=100.0).contains(t))
             .ok_or_else(|| format!("`±{points}` is not a number of percentage points"))?,
     };
     Ok(Check::Share {
@@ -170,10 +179,24 @@ impl Expectation {
             })?,
         };
         let (holds, seen) = match &self.check {
+            // No timed request, no latency to vouch for: the check fails.
+            Check::Latency { .. } if summary.timed() == 0 => (
+                false,
+                format!(
+                    "no request was answered or timed out ({} sent)",
+                    summary.requests()
+                ),
+            ),
             Check::Latency { percentile, below } => {
                 let seen = summary.percentile(*percentile);
                 let millis = seen.as_secs_f64() * 1e3;
-                (seen < *below, format!("p{percentile} was {millis:.2} ms"))
+                (
+                    seen < *below,
+                    format!(
+                        "p{percentile} was {millis:.2} ms (of {} timed requests)",
+                        summary.timed()
+                    ),
+                )
             }
             Check::Rate { at_least } => {
                 let rate = rate(summary.requests(), report.elapsed);
@@ -254,6 +277,10 @@ mod tests {
             ("colour=red", "unknown measure"),
             ("stars=red:50%±x", "percentage points"),
             ("rate>=fast", "requests per second"),
+            ("rate>=inf", "requests per second"),
+            ("user=:errors=0%", "needs a name"),
+            ("served-by=:100%", "needs a pod name"),
+            ("stars=red:50%±inf", "percentage points"),
         ] {
             let err = text.parse::<Expectation>().unwrap_err();
             assert!(err.contains(says), "{text}: {err}");

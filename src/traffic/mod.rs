@@ -46,7 +46,8 @@ pub struct TrafficArgs {
     /// The page to load (through a gateway: http://$GATEWAY_URL/productpage).
     #[arg(
         default_value = "http://localhost:9080/productpage",
-        value_name = "URL"
+        value_name = "URL",
+        value_parser = page_url
     )]
     pub url: Uri,
     /// Requests started per second, on schedule whatever the answers take (open loop).
@@ -74,7 +75,7 @@ pub struct TrafficArgs {
     #[arg(long)]
     pub keep_alive: bool,
     /// Deadline of each request (and of connecting and signing in before the run).
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = positive_duration)]
     pub timeout: Duration,
     /// A check on the run, repeatable; exit 1 when one fails: `stars=red:50%±10`,
     /// `user=jason:ratings-unavailable=100%`, `p99<500ms`, `rate>=950`, `errors=0%`,
@@ -86,11 +87,48 @@ pub struct TrafficArgs {
     pub output: OutputFormat,
 }
 
+/// The slowest and fastest `--rate`: one request every 1,000 s, and a million a second (far
+/// beyond what one client process sends; the schedule's tick must stay above a nanosecond).
+const RATE_BOUNDS: (f64, f64) = (0.001, 1_000_000.0);
+
 fn positive_rate(value: &str) -> Result<f64, String> {
+    let (slowest, fastest) = RATE_BOUNDS;
     match value.parse::<f64>() {
-        Ok(rate) if rate > 0.0 && rate.is_finite() => Ok(rate),
-        _ => Err("expected requests per second above 0".to_owned()),
+        Ok(rate) if (slowest..=fastest).contains(&rate) => Ok(rate),
+        _ => Err(format!(
+            "expected requests per second from {slowest} to {fastest}"
+        )),
     }
+}
+
+fn positive_duration(value: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(value) {
+        Ok(duration) if duration >= Duration::from_millis(1) => Ok(duration),
+        Ok(_) => Err("expected at least 1ms".to_owned()),
+        Err(err) => Err(format!("expected a duration such as 10s or 500ms ({err})")),
+    }
+}
+
+/// The page's address: http or https, a host, no credentials (the tool sends none, and a
+/// password would be printed in the report).
+fn page_url(value: &str) -> Result<Uri, String> {
+    const EXAMPLE: &str = "expected an http:// or https:// URL such as \
+                           http://localhost:9080/productpage";
+    let uri: Uri = value.parse().map_err(|err| format!("{EXAMPLE} ({err})"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => return Err(EXAMPLE.to_owned()),
+    }
+    // The WHATWG parser of the cookie jars is stricter than http's (ports above 65535, zone
+    // identifiers): what it refuses is refused here, before the run.
+    let url = Url::parse(value).map_err(|err| format!("{EXAMPLE} ({err})"))?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{EXAMPLE} (no host)"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("credentials in the URL are not supported: the tool sends none".to_owned());
+    }
+    Ok(uri)
 }
 
 impl TrafficArgs {
@@ -100,16 +138,6 @@ impl TrafficArgs {
     /// # Errors
     /// The flag and its problem, as the first words of the message.
     pub fn user_mix(&self) -> Result<UserMix, String> {
-        match self.url.scheme_str() {
-            Some("http" | "https") if self.url.host().is_some() => {}
-            _ => {
-                return Err(format!(
-                    "URL `{}`: expected an http:// or https:// address with a host, as in \
-                     http://localhost:9080/productpage",
-                    self.url
-                ));
-            }
-        }
         let mix = UserMix::new(&self.users)?;
         for expectation in &self.expect {
             if let Some(user) = &expectation.user
@@ -143,6 +171,8 @@ pub enum TrafficError {
         url: Uri,
         problem: String,
     },
+    #[error("stopped before the first request (Ctrl-C or SIGTERM)")]
+    Interrupted,
 }
 
 /// Requests in flight at most in `--rate` mode; a schedule the target cannot keep up with
@@ -154,7 +184,7 @@ const MAX_IN_FLIGHT: u64 = 4096;
 enum Budget {
     Requests(u64),
     Until(Instant),
-    /// `--duration 0`: until Ctrl-C or SIGTERM.
+    /// `--duration 0` (or one too long to have an end): until Ctrl-C or SIGTERM.
     Unbounded,
 }
 
@@ -162,7 +192,9 @@ impl Budget {
     fn of(args: &TrafficArgs) -> Self {
         match (args.duration, args.requests) {
             (Some(Duration::ZERO), _) => Self::Unbounded,
-            (Some(duration), _) => Self::Until(Instant::now() + duration),
+            (Some(duration), _) => Instant::now()
+                .checked_add(duration)
+                .map_or(Self::Unbounded, Self::Until),
             (None, requests) => Self::Requests(requests.unwrap_or(100)),
         }
     }
@@ -178,45 +210,43 @@ impl Budget {
             Self::Unbounded => true,
         }
     }
+
+    /// Whether no request is left to start, so that `--rate` stops at once rather than after
+    /// one more interval.
+    fn spent(&self, started: &AtomicU64) -> bool {
+        match self {
+            Self::Requests(total) => started.load(Ordering::Relaxed) >= *total,
+            Self::Until(deadline) => Instant::now() >= *deadline,
+            Self::Unbounded => false,
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        match self {
+            Self::Until(deadline) => Some(*deadline),
+            _ => None,
+        }
+    }
 }
 
 /// Runs the traffic and returns its report; stops early, keeping what ran, when `stop`
 /// completes (Ctrl-C). Before the first request it connects to the page's host and signs
-/// the users in, so that a wrong address fails at once, not as N failed requests.
+/// the users in, so that a wrong address fails at once, not as N failed requests; `stop`
+/// ends that part too.
 ///
 /// # Errors
-/// Flags that do not fit together, an unreachable target, a failed sign-in, or a TLS
-/// configuration that cannot be built.
+/// Flags that do not fit together, an unreachable target, a failed sign-in, a stop before
+/// the first request, or a TLS configuration that cannot be built.
 pub async fn run(
     args: &TrafficArgs,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<Report, TrafficError> {
     let mix = args.user_mix().map_err(TrafficError::Flag)?;
-    let observability = Observability::new(&TraceConfig::disabled("bookinfo-traffic"));
-    let client = HttpClient::with_system_roots(args.keep_alive, &observability)?;
-    let policy = CallPolicy {
-        timeout: args.timeout,
-        attempts: 1,
+    tokio::pin!(stop);
+    let traffic = tokio::select! {
+        prepared = prepare(args, &mix) => Arc::new(prepared?),
+        () = &mut stop => return Err(TrafficError::Interrupted),
     };
-    let jar_url = users::jar_url(&args.url)
-        .map_err(|problem| TrafficError::Flag(format!("URL `{}`: {problem}", args.url)))?;
-    check_reachable(&args.url, &jar_url, args.timeout).await?;
-    let mut visitors = Vec::new();
-    for (name, _) in mix.users() {
-        visitors.push(if name == ANONYMOUS {
-            Visitor::anonymous()
-        } else {
-            sign_in(&client, &args.url, name, policy).await?
-        });
-    }
-    let traffic = Arc::new(Traffic {
-        client,
-        url: args.url.clone(),
-        jar_url,
-        policy,
-        schedule: (visitors.len() > 1).then(|| Mutex::new(Schedule::new(&mix))),
-        visitors,
-    });
     let budget = Budget::of(args);
     let mut progress = Progress::new(match budget {
         Budget::Requests(total) => Some(total),
@@ -227,7 +257,7 @@ pub async fn run(
     let load = drive(args, traffic, budget, outcomes);
     let mut report = Report::new(args.url.to_string(), &mix);
     let mut refresh = tokio::time::interval(progress::REFRESH_INTERVAL);
-    tokio::pin!(load, stop);
+    tokio::pin!(load);
     let mut load_done = false;
     loop {
         tokio::select! {
@@ -248,6 +278,38 @@ pub async fn run(
     Ok(report)
 }
 
+/// The client, the target checked, and every user signed in.
+async fn prepare(args: &TrafficArgs, mix: &UserMix) -> Result<Traffic, TrafficError> {
+    let observability = Observability::new(&TraceConfig::disabled("bookinfo-traffic"));
+    let client = HttpClient::with_system_roots(args.keep_alive, &observability)?;
+    let policy = CallPolicy {
+        timeout: args.timeout,
+        attempts: 1,
+    };
+    let jar_url = users::jar_url(&args.url)
+        .map_err(|problem| TrafficError::Flag(format!("URL `{}`: {problem}", args.url)))?;
+    check_reachable(&args.url, &jar_url, args.timeout).await?;
+    let mut visitors = Vec::new();
+    for (name, _) in mix.users() {
+        let visitor = if name == ANONYMOUS {
+            Visitor::anonymous()
+        } else {
+            let visitor = Visitor::signed_in(name);
+            sign_in(&client, &args.url, &visitor, policy).await?;
+            visitor
+        };
+        visitors.push(visitor);
+    }
+    Ok(Traffic {
+        client,
+        url: args.url.clone(),
+        jar_url,
+        policy,
+        schedule: (visitors.len() > 1).then(|| Mutex::new(Schedule::new(mix))),
+        visitors,
+    })
+}
+
 /// Opens (and drops) one TCP connection to the page's host, so that a wrong host or port is
 /// reported by name before the run.
 async fn check_reachable(page: &Uri, url: &Url, timeout: Duration) -> Result<(), TrafficError> {
@@ -265,21 +327,21 @@ async fn check_reachable(page: &Uri, url: &Url, timeout: Duration) -> Result<(),
             "cannot connect to {host}:{port}: {err}"
         ))),
         Err(_) => Err(unreachable(format!(
-            "no connection to {host}:{port} within {} ms",
-            timeout.as_millis()
+            "no connection to {host}:{port} within {}",
+            humantime::format_duration(timeout)
         ))),
     }
 }
 
-/// Signs `name` in through the form beside `page` and returns them with their cookie jar.
+/// Signs `visitor` in through the form beside `page`, filling their cookie jar.
 async fn sign_in(
     client: &HttpClient,
     page: &Uri,
-    name: &str,
+    visitor: &Visitor,
     policy: CallPolicy,
-) -> Result<Visitor, TrafficError> {
+) -> Result<(), TrafficError> {
     let failed = |url: &Uri, problem: String| TrafficError::SignIn {
-        user: name.to_owned(),
+        user: visitor.name.clone(),
         url: url.clone(),
         problem,
     };
@@ -291,7 +353,7 @@ async fn sign_in(
         headers: &headers,
         policy,
     };
-    let form = Bytes::from(users::login_form(name));
+    let form = Bytes::from(users::login_form(&visitor.name));
     let reply = client
         .post(&call, "application/x-www-form-urlencoded", form)
         .await
@@ -303,15 +365,16 @@ async fn sign_in(
             format!("the form answered {}", reply.status),
         ));
     }
-    let jar_url = users::jar_url(&login).map_err(|problem| failed(&login, problem))?;
-    let visitor = Visitor::signed_in(name, &jar_url, &reply.headers);
-    if !visitor.has_cookies_for(&users::jar_url(page).map_err(|p| failed(page, p))?) {
+    let login_jar_url = users::jar_url(&login).map_err(|problem| failed(&login, problem))?;
+    visitor.store(&login_jar_url, &reply.headers);
+    let page_jar_url = users::jar_url(page).map_err(|problem| failed(page, problem))?;
+    if !visitor.has_cookies_for(&page_jar_url) {
         return Err(failed(
             &login,
             format!("the answer ({}) set no session cookie", reply.status),
         ));
     }
-    Ok(visitor)
+    Ok(())
 }
 
 /// Sends the requests; each outcome goes to `outcomes` with its user. Returns once every
@@ -326,30 +389,38 @@ async fn drive(
     match args.rate {
         Some(rate) => {
             let in_flight = Arc::new(AtomicU64::new(0));
+            // Within RATE_BOUNDS, the period is between 1 µs and 1,000 s.
             let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
             loop {
-                ticks.tick().await;
+                match budget.deadline() {
+                    Some(deadline) => tokio::select! {
+                        _ = ticks.tick() => {}
+                        () = tokio::time::sleep_until(deadline) => break,
+                    },
+                    None => {
+                        ticks.tick().await;
+                    }
+                }
                 if !budget.take(&started) {
                     break;
                 }
                 let user = traffic.next_user();
                 if in_flight.load(Ordering::Relaxed) >= MAX_IN_FLIGHT {
-                    let overloaded = Outcome {
-                        latency: Duration::ZERO,
-                        status: "overloaded".into(),
-                        reading: None,
-                    };
+                    let overloaded = Outcome::failed("overloaded", None, None);
                     let _ = outcomes.send((user, overloaded));
-                    continue;
+                } else {
+                    in_flight.fetch_add(1, Ordering::Relaxed);
+                    let (traffic, outcomes, in_flight) =
+                        (traffic.clone(), outcomes.clone(), in_flight.clone());
+                    tokio::spawn(async move {
+                        let _ = outcomes.send((user, traffic.send(user).await));
+                        in_flight.fetch_sub(1, Ordering::Relaxed);
+                    });
                 }
-                in_flight.fetch_add(1, Ordering::Relaxed);
-                let (traffic, outcomes, in_flight) =
-                    (traffic.clone(), outcomes.clone(), in_flight.clone());
-                tokio::spawn(async move {
-                    let _ = outcomes.send((user, traffic.send(user).await));
-                    in_flight.fetch_sub(1, Ordering::Relaxed);
-                });
+                if budget.spent(&started) {
+                    break;
+                }
             }
         }
         None => {
@@ -397,12 +468,21 @@ impl Traffic {
     }
 
     /// One page load as `user` (a position in the mix): their cookies go out, and whatever
-    /// cookies the answer sets come back into their jar.
+    /// cookies the answer sets come back into their jar. A signed-in user whose session the
+    /// site ended (a cleared or expired cookie) signs in again first, as a person would.
     async fn send(&self, user: usize) -> Outcome {
         let visitor = self.visitors.get(user);
         let mut headers = HeaderMap::new();
-        if let Some(cookie) = visitor.and_then(|v| v.cookie_header(&self.jar_url)) {
-            headers.insert(header::COOKIE, cookie);
+        if let Some(visitor) = visitor {
+            if visitor.signs_in()
+                && !visitor.has_cookies_for(&self.jar_url)
+                && let Err(err) = sign_in(&self.client, &self.url, visitor, self.policy).await
+            {
+                return Outcome::failed("sign-in failed", None, Some(err.to_string()));
+            }
+            if let Some(cookie) = visitor.cookie_header(&self.jar_url) {
+                headers.insert(header::COOKIE, cookie);
+            }
         }
         let call = Call {
             destination: "productpage",
@@ -423,19 +503,17 @@ impl Traffic {
                     .is_success()
                     .then(|| page::read(&String::from_utf8_lossy(&reply.body)));
                 Outcome {
-                    latency,
+                    latency: Some(latency),
                     status: reply.status.as_str().to_owned(),
                     reading,
+                    reason: None,
                 }
             }
-            Err(err) => Outcome {
-                latency,
-                status: match err {
-                    CallError::Timeout(_) => "timeout".into(),
-                    _ => "error".into(),
-                },
-                reading: None,
-            },
+            // A timeout's latency is the deadline it hit: slowness stays in the percentiles.
+            Err(err @ CallError::Timeout(_)) => {
+                Outcome::failed("timeout", Some(latency), Some(err.to_string()))
+            }
+            Err(err) => Outcome::failed("error", None, Some(err.to_string())),
         }
     }
 }

@@ -36,6 +36,9 @@ impl Stars {
 /// One page's reading.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reading {
+    /// Whether the answer is a Bookinfo product page at all (its title, in this project's
+    /// page and the original's): a misrouted 200 is not a healthy page.
+    pub product_page: bool,
     /// "Reviews served by:" — the reviews pod (and version) behind the page.
     pub reviews_pod: Option<String>,
     pub stars: Stars,
@@ -45,13 +48,19 @@ pub struct Reading {
 }
 
 impl Reading {
-    /// Whether any block of the page shows an error.
+    /// Whether the page is not a product page, or any of its blocks shows an error.
     pub fn degraded(&self) -> bool {
-        self.details_error || self.reviews_error || self.ratings_unavailable
+        !self.product_page || self.details_error || self.reviews_error || self.ratings_unavailable
     }
 }
 
 const SERVED_BY: &str = "Reviews served by:";
+
+const TITLE: &str = "<title>Simple Bookstore App</title>";
+
+/// The longest pod name kept: a Kubernetes pod name is a DNS subdomain, but the ones a
+/// Deployment makes stay well under this; longer text is not a pod's name.
+const MAX_POD_NAME_CHARS: usize = 100;
 
 /// Reads a product page's HTML.
 pub fn read(html: &str) -> Reading {
@@ -63,6 +72,7 @@ pub fn read(html: &str) -> Reading {
         Stars::None
     };
     Reading {
+        product_page: html.contains(TITLE),
         reviews_pod: served_by(html),
         stars,
         details_error: html.contains("Error fetching product details"),
@@ -81,12 +91,11 @@ fn served_by(html: &str) -> Option<String> {
             '<' => in_tag = true,
             '>' => in_tag = false,
             _ if in_tag => {}
-            c if c.is_whitespace() => {
-                if !text.is_empty() {
-                    break;
-                }
-            }
-            c => text.push(c),
+            c if c.is_whitespace() && !text.is_empty() => break,
+            // The report goes to a terminal: no escape sequences from a page.
+            c if c.is_whitespace() || c.is_control() => {}
+            c if text.chars().count() < MAX_POD_NAME_CHARS => text.push(c),
+            _ => {}
         }
     }
     (!text.is_empty()).then_some(text)
@@ -98,9 +107,9 @@ mod tests {
 
     #[test]
     fn our_page_and_the_originals_read_alike() {
-        let ours = r#"<div class="stars text-red-500" role="img"></div>
+        let ours = r#"<title>Simple Bookstore App</title><div class="stars text-red-500" role="img"></div>
           <div class="served-by">Reviews served by: reviews-v3-7d9 on cluster <span class="cluster">c1</span></div>"#;
-        let original = r#"<font color="red"><span class="glyphicon glyphicon-star"></span></font>
+        let original = r#"<title>Simple Bookstore App</title><font color="red"><span class="glyphicon glyphicon-star"></span></font>
             <dd><u>Reviews served by:</u>
             <u>reviews-v3-5c8f</u></dd>"#;
         for (html, pod) in [(ours, "reviews-v3-7d9"), (original, "reviews-v3-5c8f")] {
@@ -119,5 +128,18 @@ mod tests {
         assert!(reading.details_error && reading.ratings_unavailable && !reading.reviews_error);
         assert_eq!(reading.stars, Stars::None);
         assert_eq!(reading.reviews_pod, None);
+    }
+
+    #[test]
+    fn a_page_that_is_not_bookinfos_is_degraded_and_pod_names_are_clean() {
+        let reading = read("ok");
+        assert!(!reading.product_page && reading.degraded());
+        let hostile = format!(
+            "{TITLE}Reviews served by: reviews-v1-\u{1b}[31mPWN{}",
+            "x".repeat(500)
+        );
+        let pod = read(&hostile).reviews_pod.unwrap();
+        assert!(pod.starts_with("reviews-v1-[31mPWN") && !pod.contains('\u{1b}'));
+        assert_eq!(pod.chars().count(), MAX_POD_NAME_CHARS);
     }
 }

@@ -3,7 +3,7 @@
 //! a plain line every [`PLAIN_INTERVAL`], so a long run still shows it is alive.
 
 use std::{
-    io::IsTerminal,
+    io::{IsTerminal, Write},
     time::{Duration, Instant},
 };
 
@@ -60,7 +60,9 @@ impl Progress {
             }
             None if self.last_plain.elapsed() >= PLAIN_INTERVAL => {
                 self.last_plain = Instant::now();
-                eprintln!(
+                // A closed stderr must not end the run.
+                let _ = writeln!(
+                    std::io::stderr(),
                     "{:>6.0}s  {} requests  {line}",
                     elapsed.as_secs_f64(),
                     report.total.requests()
@@ -118,9 +120,11 @@ mod tests {
             ("", "503"),
         ] {
             total.add(&Outcome {
-                latency: Duration::from_millis(5),
+                latency: Some(Duration::from_millis(5)),
                 status: status.into(),
+                reason: None,
                 reading: (!pod.is_empty()).then(|| Reading {
+                    product_page: true,
                     reviews_pod: Some(pod.into()),
                     stars: Stars::None,
                     details_error: false,

@@ -14,17 +14,49 @@ use super::{
 /// One request's outcome.
 #[derive(Debug, Clone)]
 pub struct Outcome {
-    pub latency: Duration,
-    /// The status code, or why there was none (`timeout`, `error`, `overloaded`).
+    /// From sending to the last byte of the answer, or to the deadline; none for a request
+    /// that got no answer (refused, reset) or was never sent (`overloaded`).
+    pub latency: Option<Duration>,
+    /// The status code, or why there was none (`timeout`, `error`, `overloaded`,
+    /// `sign-in failed`).
     pub status: String,
     /// The page's reading, for 2xx answers.
     pub reading: Option<Reading>,
+    /// What went wrong, for a request without an answer.
+    pub reason: Option<String>,
 }
 
 impl Outcome {
-    pub fn failed(&self) -> bool {
+    /// A request without an answer.
+    pub fn failed(status: &str, latency: Option<Duration>, reason: Option<String>) -> Self {
+        Self {
+            latency,
+            status: status.to_owned(),
+            reading: None,
+            reason,
+        }
+    }
+
+    pub fn is_failure(&self) -> bool {
         !self.status.starts_with('2')
     }
+}
+
+/// Distinct reviews pods and failure reasons kept by name; more are counted together, so a
+/// page that names a new pod on every answer cannot grow the report without bound.
+pub const MAX_DISTINCT: usize = 100;
+
+/// Where the names beyond [`MAX_DISTINCT`] are counted.
+pub const OTHERS: &str = "(others)";
+
+/// Counts `key` in `map`, under [`OTHERS`] once the map holds [`MAX_DISTINCT`] keys.
+fn count_bounded<'a, V: Default>(map: &'a mut BTreeMap<String, V>, key: &str) -> &'a mut V {
+    let key = if map.contains_key(key) || map.len() < MAX_DISTINCT {
+        key
+    } else {
+        OTHERS
+    };
+    map.entry(key.to_owned()).or_default()
 }
 
 /// The pages one reviews pod served, by star colour.
@@ -52,6 +84,10 @@ pub struct Summary {
     pub reviews_error: u64,
     pub ratings_unavailable: u64,
     pub degraded: u64,
+    /// Answers that are not a Bookinfo product page.
+    pub not_product_page: u64,
+    /// Why requests got no answer, by message.
+    pub reasons: BTreeMap<String, u64>,
 }
 
 impl Default for Summary {
@@ -68,6 +104,8 @@ impl Default for Summary {
             reviews_error: 0,
             ratings_unavailable: 0,
             degraded: 0,
+            not_product_page: 0,
+            reasons: BTreeMap::new(),
         }
     }
 }
@@ -75,18 +113,25 @@ impl Default for Summary {
 impl Summary {
     pub fn add(&mut self, outcome: &Outcome) {
         self.requests += 1;
-        let micros = u64::try_from(outcome.latency.as_micros()).unwrap_or(u64::MAX);
-        // The histogram grows to fit; should growing fail, the value saturates, not vanishes.
-        if self.latency_micros.record(micros.max(1)).is_err() {
-            self.latency_micros.saturating_record(micros.max(1));
+        if let Some(latency) = outcome.latency {
+            let micros = u64::try_from(latency.as_micros())
+                .unwrap_or(u64::MAX)
+                .max(1);
+            // The histogram grows to fit; should growing fail, the value saturates.
+            if self.latency_micros.record(micros).is_err() {
+                self.latency_micros.saturating_record(micros);
+            }
         }
         *self.statuses.entry(outcome.status.clone()).or_default() += 1;
-        if outcome.failed() {
+        if outcome.is_failure() {
             self.failed += 1;
         }
+        if let Some(reason) = &outcome.reason {
+            *count_bounded(&mut self.reasons, reason) += 1;
+        }
         if let Some(reading) = &outcome.reading {
-            let pod = reading.reviews_pod.clone().unwrap_or_else(|| "-".into());
-            let pod = self.reviews.entry(pod).or_default();
+            let pod = reading.reviews_pod.as_deref().unwrap_or("-");
+            let pod = count_bounded(&mut self.reviews, pod);
             pod.pages += 1;
             *pod.stars.entry(reading.stars).or_default() += 1;
             *self.stars.entry(reading.stars).or_default() += 1;
@@ -94,7 +139,13 @@ impl Summary {
             self.reviews_error += u64::from(reading.reviews_error);
             self.ratings_unavailable += u64::from(reading.ratings_unavailable);
             self.degraded += u64::from(reading.degraded());
+            self.not_product_page += u64::from(!reading.product_page);
         }
+    }
+
+    /// Requests whose latency was measured (answered, or timed out).
+    pub fn timed(&self) -> u64 {
+        self.latency_micros.len()
     }
 
     pub fn requests(&self) -> u64 {
@@ -106,9 +157,10 @@ impl Summary {
         self.requests - self.failed
     }
 
-    /// The latency at or below which `percent` of requests finished (0 for no requests).
+    /// The latency at or below which `percent` of the timed requests finished (0 when none
+    /// was timed).
     pub fn percentile(&self, percent: f64) -> Duration {
-        if self.requests == 0 {
+        if self.timed() == 0 {
             return Duration::ZERO;
         }
         let micros = if percent >= 100.0 {
@@ -120,12 +172,17 @@ impl Summary {
         Duration::from_micros(micros)
     }
 
+    /// [`Summary::percentile`] in milliseconds, or none when no request was timed.
+    fn timed_millis(&self, percent: f64) -> Option<f64> {
+        (self.timed() > 0).then(|| millis(self.percentile(percent)))
+    }
+
     /// Pages per reviews version (`v1`, `v2`, ... read off the pod name, as in
     /// `reviews-v2-5b8f7c-x9z`), for the progress line; pods without one count as themselves.
     pub fn versions(&self) -> BTreeMap<String, u64> {
         let mut versions = BTreeMap::new();
         for (pod, pages) in &self.reviews {
-            if pod == "-" {
+            if pod == "-" || pod == OTHERS {
                 continue;
             }
             *versions.entry(version_of(pod).to_owned()).or_default() += pages.pages;
@@ -165,11 +222,13 @@ impl Summary {
             "rate": rate(self.requests, elapsed),
             "failed": self.failed,
             "statuses": self.statuses,
+            "timed": self.timed(),
+            // null, not 0, when no request was timed.
             "latency_ms": {
-                "p50": millis(self.percentile(50.0)),
-                "p90": millis(self.percentile(90.0)),
-                "p99": millis(self.percentile(99.0)),
-                "max": millis(self.percentile(100.0)),
+                "p50": self.timed_millis(50.0),
+                "p90": self.timed_millis(90.0),
+                "p99": self.timed_millis(99.0),
+                "max": self.timed_millis(100.0),
             },
             "pages": self.pages(),
             "reviews_served_by": reviews,
@@ -178,6 +237,8 @@ impl Summary {
             "reviews_error": self.reviews_error,
             "ratings_unavailable": self.ratings_unavailable,
             "degraded": self.degraded,
+            "not_product_page": self.not_product_page,
+            "failure_reasons": self.reasons,
         })
     }
 }
@@ -296,9 +357,10 @@ mod tests {
 
     fn answered(ms: u64) -> Outcome {
         Outcome {
-            latency: Duration::from_millis(ms),
+            latency: Some(Duration::from_millis(ms)),
             status: "200".into(),
             reading: None,
+            reason: None,
         }
     }
 
@@ -314,6 +376,21 @@ mod tests {
             assert!(seen >= exact && seen <= exact * 1.001, "p{percent}: {seen}");
         }
         assert_eq!(Summary::default().percentile(99.0), Duration::ZERO);
+    }
+
+    #[test]
+    fn refused_requests_count_but_are_not_timed_and_reasons_are_bounded() {
+        let mut summary = Summary::default();
+        summary.add(&answered(5));
+        for i in 0..150 {
+            summary.add(&Outcome::failed("error", None, Some(format!("reason {i}"))));
+        }
+        assert_eq!(
+            (summary.requests(), summary.timed(), summary.failed),
+            (151, 1, 150)
+        );
+        assert_eq!(summary.reasons.len(), MAX_DISTINCT + 1);
+        assert_eq!(summary.reasons[OTHERS], 50);
     }
 
     #[test]

@@ -24,7 +24,7 @@ impl Report {
         let mut header = vec![String::new()];
         header.extend(self.users.iter().map(|user| {
             if self.users.len() > 1 {
-                format!("{} ({:.0}%)", user.name, user.share)
+                format!("{} ({}%)", user.name, short_percent(user.share))
             } else {
                 user.name.clone()
             }
@@ -45,6 +45,11 @@ impl Report {
                 s.statuses.get(status).copied().unwrap_or(0).to_string()
             });
         }
+        for reason in self.total.reasons.keys() {
+            row(format!("  {}", shorten(reason, 72)), &|s| {
+                s.reasons.get(reason).copied().unwrap_or(0).to_string()
+            });
+        }
         for (label, percent) in [
             ("latency p50 (ms)", 50.0),
             ("latency p90 (ms)", 90.0),
@@ -52,7 +57,11 @@ impl Report {
             ("latency max (ms)", 100.0),
         ] {
             row(label.into(), &|s| {
-                format!("{:.2}", millis(s.percentile(percent)))
+                if s.timed() == 0 {
+                    "-".to_owned()
+                } else {
+                    format!("{:.2}", millis(s.percentile(percent)))
+                }
             });
         }
         row("pages (2xx)".into(), &|s| s.pages().to_string());
@@ -72,6 +81,11 @@ impl Report {
         for stars in [Stars::None, Stars::Black, Stars::Red] {
             row(format!("stars {}", stars.name()), &|s| {
                 counted(s.stars.get(&stars).copied().unwrap_or(0), s.pages())
+            });
+        }
+        if self.total.not_product_page > 0 {
+            row("not a product page".into(), &|s| {
+                counted(s.not_product_page, s.pages())
             });
         }
         row("details error".into(), &|s| {
@@ -100,6 +114,24 @@ impl Report {
             self.elapsed.as_secs_f64(),
             self.rate(),
         )
+    }
+}
+
+/// A share as people write it: `30`, `33.3`, `0.5`.
+fn short_percent(share: f64) -> String {
+    let text = format!("{share:.1}");
+    text.strip_suffix(".0").unwrap_or(&text).to_owned()
+}
+
+/// `text` cut to its last `chars` characters, after an ellipsis: an error's innermost cause
+/// (`Connection refused`, `received corrupt message`) comes last and says the most.
+fn shorten(text: &str, chars: usize) -> String {
+    let count = text.chars().count();
+    if count <= chars {
+        text.to_owned()
+    } else {
+        let tail: String = text.chars().skip(count - (chars - 1)).collect();
+        format!("…{tail}")
     }
 }
 

@@ -28,8 +28,12 @@ impl FromStr for UserFlag {
             None => (text, None),
         };
         let name = name.trim();
-        if name.is_empty() {
+        if name.is_empty() || name.ends_with('%') {
             return Err("expected NAME or NAME:SHARE%, as in jason or jason:30%".into());
+        }
+        // `user=NAME:` in --expect ends the name at the first colon.
+        if name.contains(':') {
+            return Err(format!("`{name}`: a name cannot contain `:`"));
         }
         // The name travels as the `end-user` header: productpage refuses what a header
         // cannot carry.
@@ -178,14 +182,17 @@ impl Visitor {
         }
     }
 
-    /// A visitor whose jar holds the cookies `headers` (a sign-in answer from `url`) set.
-    pub fn signed_in(name: &str, url: &Url, headers: &HeaderMap) -> Self {
-        let visitor = Self {
+    /// A user who signs in, with an empty cookie jar until the sign-in answer fills it.
+    pub fn signed_in(name: &str) -> Self {
+        Self {
             name: name.to_owned(),
             jar: Some(Mutex::new(CookieStore::default())),
-        };
-        visitor.store(url, headers);
-        visitor
+        }
+    }
+
+    /// Whether this visitor signs in (has a jar).
+    pub fn signs_in(&self) -> bool {
+        self.jar.is_some()
     }
 
     /// Whether the jar holds a cookie to send to `url`.
@@ -347,7 +354,8 @@ mod tests {
             header::SET_COOKIE,
             HeaderValue::from_static("session=abc; Path=/; HttpOnly"),
         );
-        let jason = Visitor::signed_in("jason", &url, &headers);
+        let jason = Visitor::signed_in("jason");
+        jason.store(&url, &headers);
         assert_eq!(jason.cookie_header(&url).unwrap(), "session=abc");
         headers.insert(
             header::SET_COOKIE,

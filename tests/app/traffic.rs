@@ -307,7 +307,32 @@ async fn bad_flags_and_unreachable_targets_are_named_on_the_first_line() {
         (
             vec!["ftp://example.com/productpage".into()],
             2,
-            "error: URL `ftp://example.com/productpage`".into(),
+            "error: invalid value 'ftp://example.com/productpage' for '[URL]': expected an \
+             http:// or https:// URL"
+                .into(),
+        ),
+        (
+            vec!["http://localhost:99999/productpage".into()],
+            2,
+            "error: invalid value 'http://localhost:99999/productpage' for '[URL]'".into(),
+        ),
+        (
+            vec!["http://jason:secret@localhost/productpage".into()],
+            2,
+            "error: invalid value 'http://jason:secret@localhost/productpage' for '[URL]': \
+             credentials in the URL are not supported"
+                .into(),
+        ),
+        (
+            vec!["--timeout".into(), "0s".into()],
+            2,
+            "error: invalid value '0s' for '--timeout <TIMEOUT>': expected at least 1ms".into(),
+        ),
+        (
+            vec!["--rate".into(), "3e9".into()],
+            2,
+            "error: invalid value '3e9' for '--rate <RATE>': expected requests per second from"
+                .into(),
         ),
     ] {
         let mut argv = vec!["traffic".to_owned()];
@@ -361,4 +386,34 @@ async fn sigterm_ends_an_endless_run_with_its_report() {
     assert_eq!(report["interrupted"], true);
     let requests = report["total"]["requests"].as_u64().unwrap();
     assert!(requests >= 20, "{report}");
+}
+
+/// Ctrl-C or SIGTERM while connecting or signing in (a gateway that accepts and never
+/// answers) ends the run at once, not after --timeout.
+#[tokio::test]
+async fn a_stop_while_signing_in_ends_the_run_at_once() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/productpage", silent.local_addr().unwrap());
+    let flags = args(&[&url, "--user", "jason", "--timeout", "60s"]);
+    let began = std::time::Instant::now();
+    let stop = tokio::time::sleep(std::time::Duration::from_millis(200));
+    let err = traffic::run(&flags, stop).await.unwrap_err();
+    assert!(matches!(err, traffic::TrafficError::Interrupted), "{err}");
+    assert!(began.elapsed() < std::time::Duration::from_secs(10));
+}
+
+/// `--rate` ends with its last request, not one interval later.
+#[tokio::test]
+async fn a_slow_rate_ends_with_its_last_request() {
+    let stubs = PageOverStubs::start(Answer::json(200, "{}"), "reviews-v1-x").await;
+    let url = stubs.page_url();
+    let began = std::time::Instant::now();
+    let report = run(&[&url, "--rate", "0.5", "--requests", "2"]).await;
+    assert_eq!(report.total.requests(), 2);
+    // Two requests 2 s apart: about 2 s, not 4.
+    assert!(
+        began.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        began.elapsed()
+    );
 }
