@@ -417,3 +417,56 @@ async fn a_slow_rate_ends_with_its_last_request() {
         began.elapsed()
     );
 }
+
+/// A site that ends the session on every page (`Set-Cookie: session=; Max-Age=0`): jason
+/// signs in again before each of his requests, so every one of them goes out as jason.
+#[tokio::test]
+async fn a_user_whose_session_ends_signs_in_again() {
+    use axum::{
+        Router,
+        http::header,
+        routing::{get, post},
+    };
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<(String, bool)>>> = Arc::default();
+    let record =
+        |seen: &Arc<Mutex<Vec<(String, bool)>>>, path: &str, headers: &axum::http::HeaderMap| {
+            let signed_in = headers
+                .get(header::COOKIE)
+                .is_some_and(|c| c.to_str().unwrap_or("").contains("session=jason"));
+            seen.lock().unwrap().push((path.to_owned(), signed_in));
+        };
+    let (on_login, on_page) = (seen.clone(), seen.clone());
+    let app = Router::new()
+        .route(
+            "/login",
+            post(move |headers: axum::http::HeaderMap| async move {
+                record(&on_login, "/login", &headers);
+                ([(header::SET_COOKIE, "session=jason; Path=/")], "")
+            }),
+        )
+        .route(
+            "/productpage",
+            get(move |headers: axum::http::HeaderMap| async move {
+                record(&on_page, "/productpage", &headers);
+                (
+                    [(header::SET_COOKIE, "session=; Path=/; Max-Age=0")],
+                    "<title>Simple Bookstore App</title>",
+                )
+            }),
+        );
+    let site = service_runtime::RunningServer::start_local(app)
+        .await
+        .unwrap();
+    let url = format!("{}/productpage", site.url());
+    let report = run(&[&url, "--requests", "3", "--user", "jason"]).await;
+    assert_eq!(report.user("jason").map(|s| s.failed), Some(0));
+    let seen = seen.lock().unwrap().clone();
+    let pages: Vec<bool> = seen
+        .iter()
+        .filter(|(path, _)| path == "/productpage")
+        .map(|(_, signed_in)| *signed_in)
+        .collect();
+    assert_eq!(pages, [true, true, true], "{seen:?}");
+    assert_eq!(seen.iter().filter(|(path, _)| path == "/login").count(), 3);
+}
