@@ -93,22 +93,23 @@ async fn traffic(args: TrafficArgs, mut command: clap::Command) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let verdicts: Vec<_> = args.expect.iter().map(|e| e.verdict(&report)).collect();
     let text = match args.output {
         OutputFormat::Table => report.table(),
-        OutputFormat::Json => format!("{:#}\n", report.json()),
+        OutputFormat::Json => {
+            let mut json = report.json();
+            if let Some(map) = json.as_object_mut() {
+                map.insert("expectations".into(), serde_json::json!(verdicts));
+            }
+            format!("{json:#}\n")
+        }
     };
     let _ = std::io::stdout().write_all(text.as_bytes());
-    let mut failed = false;
-    for expectation in &args.expect {
-        let _ = match expectation.evaluate(&report) {
-            Ok(held) => writeln!(stderr, "ok    {held}"),
-            Err(failure) => {
-                failed = true;
-                writeln!(stderr, "FAIL  {failure}")
-            }
-        };
+    for verdict in &verdicts {
+        let mark = if verdict.held { "ok   " } else { "FAIL " };
+        let _ = writeln!(stderr, "{mark} {}", verdict.message);
     }
-    if failed {
+    if verdicts.iter().any(|v| !v.held) {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
@@ -120,7 +121,11 @@ async fn main() -> ExitCode {
     let (mut cli, mut command) = parse_command_line::<Cli>(Cli::command());
     if let Some(Command::Traffic(args)) = cli.command {
         // The summary reports every failed request; one log line each would bury it.
-        cli.log.rust_log = format!("{},service_runtime::client=warn", cli.log.rust_log);
+        // Nor do the report's readers need the signal handler's notice.
+        cli.log.rust_log = format!(
+            "{},service_runtime::client=warn,service_runtime::serve=warn",
+            cli.log.rust_log
+        );
         logging::init_on_stderr(&cli.log);
         return traffic(args, command).await;
     }

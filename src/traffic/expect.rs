@@ -1,9 +1,12 @@
 //! `--expect`: checks that turn a run into a test. The grammar:
 //!
-//! - `pNN<DURATION`: the NNth latency percentile is below DURATION (`p99<500ms`, `p50<1s`);
+//! - `pNN<DURATION` (or `<=`): the NNth latency percentile is below (at most) DURATION
+//!   (`p99<500ms`, `p50<=1s`);
 //! - `rate>=N`: at least N requests a second over the whole run (`rate>=950`);
 //! - `MEASURE=PERCENT%[±POINTS]`: the share of pages (of requests, for `errors`) is PERCENT,
-//!   within ±POINTS percentage points (exactly, without `±`). MEASURE is `errors`, `degraded`
+//!   within ±POINTS percentage points (without `±`: 0% and 100% are none and all, another
+//!   share as written to one decimal, so `33.3%` holds for 10 of 30). MEASURE is `errors`,
+//!   `degraded`
 //!   (a block in error, or not a product page at all),
 //!   `details-error`, `reviews-error`, `ratings-unavailable`, `stars=none|black|red:` or
 //!   `served-by=TEXT:` (pods whose name contains TEXT): `stars=red:50%±10`, `errors=0%`;
@@ -30,6 +33,8 @@ enum Check {
     Latency {
         percentile: f64,
         below: Duration,
+        /// `<=`: at most, not below.
+        inclusive: bool,
     },
     Rate {
         at_least: f64,
@@ -102,9 +107,17 @@ fn parse_check(text: &str) -> Result<Check, String> {
             .ok()
             .filter(|p| (0.0..=100.0).contains(p))
             .ok_or_else(|| format!("`p{percentile}` is not a percentile from p0 to p100"))?;
+        let (inclusive, below) = match below.strip_prefix('=') {
+            Some(below) => (true, below),
+            None => (false, below),
+        };
         let below = humantime::parse_duration(below.trim())
             .map_err(|err| format!("`{below}` is not a duration like 500ms ({err})"))?;
-        return Ok(Check::Latency { percentile, below });
+        return Ok(Check::Latency {
+            percentile,
+            below,
+            inclusive,
+        });
     }
     let (name, value) = text
         .split_once('=')
@@ -152,8 +165,11 @@ fn parse_check(text: &str) -> Result<Check, String> {
         .and_then(|p| p.parse().ok())
         .filter(|p| (0.0..=100.0).contains(p))
         .ok_or_else(|| format!("`{percent}` is not a percentage like 50%"))?;
+    // Without ±, 0% and 100% mean none and all; any other share must read as written, to
+    // the one decimal the report shows.
     let tolerance: f64 = match tolerance {
-        None => 0.0,
+        None if percent == 0.0 || percent == 100.0 => 0.0,
+        None => 0.05,
         Some(points) => points
             .trim_end_matches('%')
             .parse()
@@ -168,7 +184,30 @@ fn parse_check(text: &str) -> Result<Check, String> {
     })
 }
 
+/// One expectation's result, as `--output json` lists it under `expectations`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Verdict {
+    /// The check as written.
+    pub check: String,
+    pub held: bool,
+    /// What was seen (`ok    …` or `FAIL  …` on stderr).
+    pub message: String,
+}
+
 impl Expectation {
+    /// [`Expectation::evaluate`] as a [`Verdict`].
+    pub fn verdict(&self, report: &Report) -> Verdict {
+        let (held, message) = match self.evaluate(report) {
+            Ok(message) => (true, message),
+            Err(message) => (false, message),
+        };
+        Verdict {
+            check: self.text.clone(),
+            held,
+            message,
+        }
+    }
+
     /// Checks the run (or its user's part of it): what was seen, as the error when it does
     /// not hold.
     pub fn evaluate(&self, report: &Report) -> Result<String, String> {
@@ -187,11 +226,15 @@ impl Expectation {
                     summary.requests()
                 ),
             ),
-            Check::Latency { percentile, below } => {
+            Check::Latency {
+                percentile,
+                below,
+                inclusive,
+            } => {
                 let seen = summary.percentile(*percentile);
                 let millis = seen.as_secs_f64() * 1e3;
                 (
-                    seen < *below,
+                    seen < *below || (*inclusive && seen == *below),
                     format!(
                         "p{percentile} was {millis:.2} ms (of {} timed requests)",
                         summary.timed()
@@ -233,9 +276,17 @@ impl Expectation {
                     ),
                 };
                 let share = Summary::share(part, whole);
+                let seen = if whole == 0 {
+                    format!(
+                        "nothing to measure: no page was answered ({} requests)",
+                        summary.requests()
+                    )
+                } else {
+                    format!("{share:.1}% ({part} of {whole})")
+                };
                 (
-                    whole > 0 && (share - percent).abs() <= *tolerance + 1e-9,
-                    format!("{share:.1}% ({part} of {whole})"),
+                    whole > 0 && (share - percent).abs() < *tolerance + 1e-9,
+                    seen,
                 )
             }
         };
@@ -257,6 +308,7 @@ mod tests {
             "stars=red:50%±10",
             "user=jason:ratings-unavailable=100%",
             "p99<500ms",
+            "p99<=500ms",
             "errors=0%",
             "served-by=v3:33%±5",
             "rate>=950",

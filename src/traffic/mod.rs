@@ -54,15 +54,15 @@ pub struct TrafficArgs {
     #[arg(long, conflicts_with = "concurrency", value_parser = positive_rate)]
     pub rate: Option<f64>,
     /// Requests in flight at once, each starting when the previous one ends (closed loop);
-    /// used when no --rate is given.
+    /// not with --rate.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub concurrency: u32,
     /// How long to send, e.g. 60s, 2m; 0 sends until Ctrl-C or SIGTERM, as fortio's `-t 0`
     /// (default: until --requests are sent).
-    #[arg(long, value_parser = humantime::parse_duration, conflicts_with = "requests")]
+    #[arg(long, value_parser = run_duration, conflicts_with = "requests")]
     pub duration: Option<Duration>,
     /// Requests to send in all (default 100 when no --duration is given).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_parser = request_count)]
     pub requests: Option<u64>,
     /// Sign in as NAME (POST /login beside the page, a cookie jar per user) for SHARE of the
     /// requests, repeatable: `--user jason`, `--user jason:30%` (the rest anonymous).
@@ -98,6 +98,19 @@ fn positive_rate(value: &str) -> Result<f64, String> {
         _ => Err(format!(
             "expected requests per second from {slowest} to {fastest}"
         )),
+    }
+}
+
+fn run_duration(value: &str) -> Result<Duration, String> {
+    humantime::parse_duration(value).map_err(|err| {
+        format!("expected a duration such as 60s or 2m, or 0 to run until stopped ({err})")
+    })
+}
+
+fn request_count(value: &str) -> Result<u64, String> {
+    match value.parse::<u64>() {
+        Ok(count) if count > 0 => Ok(count),
+        _ => Err("expected a whole number of requests, at least 1".to_owned()),
     }
 }
 

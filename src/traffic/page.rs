@@ -58,6 +58,10 @@ const SERVED_BY: &str = "Reviews served by:";
 
 const TITLE: &str = "<title>Simple Bookstore App</title>";
 
+/// The product's description, on every product page (ours and the original's) and on no
+/// other page of the site: the start page has the same title.
+const PRODUCT: &str = "Wikipedia Summary";
+
 /// The longest pod name kept: a Kubernetes pod name is a DNS subdomain, but the ones a
 /// Deployment makes stay well under this; longer text is not a pod's name.
 const MAX_POD_NAME_CHARS: usize = 100;
@@ -72,7 +76,7 @@ pub fn read(html: &str) -> Reading {
         Stars::None
     };
     Reading {
-        product_page: html.contains(TITLE),
+        product_page: html.contains(TITLE) && html.contains(PRODUCT),
         reviews_pod: served_by(html),
         stars,
         details_error: html.contains("Error fetching product details"),
@@ -107,9 +111,9 @@ mod tests {
 
     #[test]
     fn our_page_and_the_originals_read_alike() {
-        let ours = r#"<title>Simple Bookstore App</title><div class="stars text-red-500" role="img"></div>
+        let ours = r#"<title>Simple Bookstore App</title>Wikipedia Summary<div class="stars text-red-500" role="img"></div>
           <div class="served-by">Reviews served by: reviews-v3-7d9 on cluster <span class="cluster">c1</span></div>"#;
-        let original = r#"<title>Simple Bookstore App</title><font color="red"><span class="glyphicon glyphicon-star"></span></font>
+        let original = r#"<title>Simple Bookstore App</title>Wikipedia Summary<font color="red"><span class="glyphicon glyphicon-star"></span></font>
             <dd><u>Reviews served by:</u>
             <u>reviews-v3-5c8f</u></dd>"#;
         for (html, pod) in [(ours, "reviews-v3-7d9"), (original, "reviews-v3-5c8f")] {
@@ -134,8 +138,9 @@ mod tests {
     fn a_page_that_is_not_bookinfos_is_degraded_and_pod_names_are_clean() {
         let reading = read("ok");
         assert!(!reading.product_page && reading.degraded());
+        assert!(!read(TITLE).product_page, "the start page");
         let hostile = format!(
-            "{TITLE}Reviews served by: reviews-v1-\u{1b}[31mPWN{}",
+            "{TITLE}{PRODUCT}Reviews served by: reviews-v1-\u{1b}[31mPWN{}",
             "x".repeat(500)
         );
         let pod = read(&hostile).reviews_pod.unwrap();

@@ -129,7 +129,12 @@ impl Summary {
         if let Some(reason) = &outcome.reason {
             *count_bounded(&mut self.reasons, reason) += 1;
         }
-        if let Some(reading) = &outcome.reading {
+        // Another page than a product page has no version or stars to count: it is degraded.
+        if outcome.reading.as_ref().is_some_and(|r| !r.product_page) {
+            self.not_product_page += 1;
+            self.degraded += 1;
+        }
+        if let Some(reading) = outcome.reading.as_ref().filter(|r| r.product_page) {
             let pod = reading.reviews_pod.as_deref().unwrap_or("-");
             let pod = count_bounded(&mut self.reviews, pod);
             pod.pages += 1;
@@ -139,7 +144,6 @@ impl Summary {
             self.reviews_error += u64::from(reading.reviews_error);
             self.ratings_unavailable += u64::from(reading.ratings_unavailable);
             self.degraded += u64::from(reading.degraded());
-            self.not_product_page += u64::from(!reading.product_page);
         }
     }
 

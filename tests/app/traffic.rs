@@ -255,6 +255,20 @@ async fn the_command_exits_non_zero_naming_a_failed_expectation_and_prints_json(
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
     assert_eq!(json["total"]["requests"], 12);
     assert_eq!(json["users"][0]["requests"], 6);
+    let verdicts: Vec<(&str, bool)> = json["expectations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["check"].as_str().unwrap(), v["held"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("stars=red:50%±10", false),
+            ("user=jason:errors=0%", true),
+            ("p99<500ms", true)
+        ]
+    );
 
     let passing = bookinfo(
         ["traffic", &url, "--requests", "3", "--expect", "errors=0%"]
