@@ -20,12 +20,12 @@ use std::{
 
 use bytes::Bytes;
 use clap::{Args, ValueEnum};
-use http::{HeaderMap, Uri, header};
+use http::{HeaderMap, HeaderValue, Uri, header};
 use service_runtime::{
     CallError, CallPolicy, HttpClient, Observability, TraceConfig, client::Call, tls::TlsError,
 };
 use tokio::{sync::mpsc, time::Instant};
-use url::Url;
+pub use users::PageUrl;
 
 use expect::Expectation;
 use progress::Progress;
@@ -49,7 +49,7 @@ pub struct TrafficArgs {
         value_name = "URL",
         value_parser = page_url
     )]
-    pub url: Uri,
+    pub url: PageUrl,
     /// Requests started per second, on schedule whatever the answers take (open loop).
     #[arg(long, conflicts_with = "concurrency", value_parser = positive_rate)]
     pub rate: Option<f64>,
@@ -124,7 +124,7 @@ fn positive_duration(value: &str) -> Result<Duration, String> {
 
 /// The page's address: http or https, a host, no credentials (the tool sends none, and a
 /// password would be printed in the report).
-fn page_url(value: &str) -> Result<Uri, String> {
+fn page_url(value: &str) -> Result<PageUrl, String> {
     const EXAMPLE: &str = "expected an http:// or https:// URL such as \
                            http://localhost:9080/productpage";
     let uri: Uri = value.parse().map_err(|err| format!("{EXAMPLE} ({err})"))?;
@@ -132,16 +132,14 @@ fn page_url(value: &str) -> Result<Uri, String> {
         Some("http" | "https") => {}
         _ => return Err(EXAMPLE.to_owned()),
     }
-    // The WHATWG parser of the cookie jars is stricter than http's (ports above 65535, zone
-    // identifiers): what it refuses is refused here, before the run.
-    let url = Url::parse(value).map_err(|err| format!("{EXAMPLE} ({err})"))?;
-    if url.host_str().is_none_or(str::is_empty) {
+    let page = PageUrl::new(uri).map_err(|err| format!("{EXAMPLE} ({err})"))?;
+    if page.url.host_str().is_none_or(str::is_empty) {
         return Err(format!("{EXAMPLE} (no host)"));
     }
-    if !url.username().is_empty() || url.password().is_some() {
+    if !page.url.username().is_empty() || page.url.password().is_some() {
         return Err("credentials in the URL are not supported: the tool sends none".to_owned());
     }
-    Ok(uri)
+    Ok(page)
 }
 
 impl TrafficArgs {
@@ -299,40 +297,46 @@ async fn prepare(args: &TrafficArgs, mix: &UserMix) -> Result<Traffic, TrafficEr
         timeout: args.timeout,
         attempts: 1,
     };
-    let jar_url = users::jar_url(&args.url)
+    let login = args
+        .url
+        .login()
         .map_err(|problem| TrafficError::Flag(format!("URL `{}`: {problem}", args.url)))?;
-    check_reachable(&args.url, &jar_url, args.timeout).await?;
-    let mut visitors = Vec::new();
-    for (name, _) in mix.users() {
-        let visitor = if name == ANONYMOUS {
-            Visitor::anonymous()
-        } else {
-            let visitor = Visitor::signed_in(name);
-            sign_in(&client, &args.url, &visitor, policy).await?;
-            visitor
-        };
-        visitors.push(visitor);
-    }
-    Ok(Traffic {
+    check_reachable(&args.url, args.timeout).await?;
+    let visitors: Vec<Visitor> = mix
+        .users()
+        .iter()
+        .map(|(name, _)| {
+            if name == ANONYMOUS {
+                Visitor::anonymous()
+            } else {
+                Visitor::signed_in(name)
+            }
+        })
+        .collect();
+    let traffic = Traffic {
         client,
-        url: args.url.clone(),
-        jar_url,
+        page: args.url.clone(),
+        login,
         policy,
         schedule: (visitors.len() > 1).then(|| Mutex::new(Schedule::new(mix))),
         visitors,
-    })
+    };
+    for visitor in traffic.visitors.iter().filter(|v| v.signs_in()) {
+        traffic.sign_in(visitor).await?;
+    }
+    Ok(traffic)
 }
 
 /// Opens (and drops) one TCP connection to the page's host, so that a wrong host or port is
 /// reported by name before the run.
-async fn check_reachable(page: &Uri, url: &Url, timeout: Duration) -> Result<(), TrafficError> {
+async fn check_reachable(page: &PageUrl, timeout: Duration) -> Result<(), TrafficError> {
     let unreachable = |reason: String| TrafficError::Unreachable {
-        url: page.clone(),
+        url: page.uri.clone(),
         reason,
     };
-    let host = url.host_str().unwrap_or_default();
+    let host = page.url.host_str().unwrap_or_default();
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    let port = url.port_or_known_default().unwrap_or(80);
+    let port = page.url.port_or_known_default().unwrap_or(80);
     let connect = tokio::net::TcpStream::connect((host, port));
     match tokio::time::timeout(timeout, connect).await {
         Ok(Ok(_connection)) => Ok(()),
@@ -344,50 +348,6 @@ async fn check_reachable(page: &Uri, url: &Url, timeout: Duration) -> Result<(),
             humantime::format_duration(timeout)
         ))),
     }
-}
-
-/// Signs `visitor` in through the form beside `page`, filling their cookie jar.
-async fn sign_in(
-    client: &HttpClient,
-    page: &Uri,
-    visitor: &Visitor,
-    policy: CallPolicy,
-) -> Result<(), TrafficError> {
-    let failed = |url: &Uri, problem: String| TrafficError::SignIn {
-        user: visitor.name.clone(),
-        url: url.clone(),
-        problem,
-    };
-    let login = users::login_url(page).map_err(|err| failed(page, err.to_string()))?;
-    let headers = HeaderMap::new();
-    let call = Call {
-        destination: "productpage",
-        url: login.clone(),
-        headers: &headers,
-        policy,
-    };
-    let form = Bytes::from(users::login_form(&visitor.name));
-    let reply = client
-        .post(&call, "application/x-www-form-urlencoded", form)
-        .await
-        .map_err(|err| failed(&login, err.to_string()))?;
-    // productpage answers a sign-in with a redirect back to the page.
-    if !(reply.status.is_success() || reply.status.is_redirection()) {
-        return Err(failed(
-            &login,
-            format!("the form answered {}", reply.status),
-        ));
-    }
-    let login_jar_url = users::jar_url(&login).map_err(|problem| failed(&login, problem))?;
-    visitor.store(&login_jar_url, &reply.headers);
-    let page_jar_url = users::jar_url(page).map_err(|problem| failed(page, problem))?;
-    if !visitor.has_cookies_for(&page_jar_url) {
-        return Err(failed(
-            &login,
-            format!("the answer ({}) set no session cookie", reply.status),
-        ));
-    }
-    Ok(())
 }
 
 /// Sends the requests; each outcome goes to `outcomes` with its user. Returns once every
@@ -461,9 +421,9 @@ async fn drive(
 /// The request a run repeats, and who sends it.
 struct Traffic {
     client: HttpClient,
-    url: Uri,
-    /// `url` for the cookie jars.
-    jar_url: Url,
+    page: PageUrl,
+    /// The sign-in form beside the page.
+    login: PageUrl,
     policy: CallPolicy,
     visitors: Vec<Visitor>,
     /// Who sends the next request, when there is more than one user.
@@ -480,6 +440,40 @@ impl Traffic {
         })
     }
 
+    /// Signs `visitor` in through the form beside the page and returns the `Cookie` header
+    /// their jar then holds for the page.
+    async fn sign_in(&self, visitor: &Visitor) -> Result<HeaderValue, TrafficError> {
+        let failed = |problem: String| TrafficError::SignIn {
+            user: visitor.name.clone(),
+            url: self.login.uri.clone(),
+            problem,
+        };
+        let headers = HeaderMap::new();
+        let call = Call {
+            destination: "productpage",
+            url: self.login.uri.clone(),
+            headers: &headers,
+            policy: self.policy,
+        };
+        let form = Bytes::from(users::login_form(&visitor.name));
+        let reply = self
+            .client
+            .post(&call, "application/x-www-form-urlencoded", form)
+            .await
+            .map_err(|err| failed(err.to_string()))?;
+        // productpage answers a sign-in with a redirect back to the page.
+        if !(reply.status.is_success() || reply.status.is_redirection()) {
+            return Err(failed(format!("the form answered {}", reply.status)));
+        }
+        visitor.store(&self.login.url, &reply.headers);
+        visitor.cookie_header(&self.page.url).ok_or_else(|| {
+            failed(format!(
+                "the answer ({}) set no session cookie",
+                reply.status
+            ))
+        })
+    }
+
     /// One page load as `user` (a position in the mix): their cookies go out, and whatever
     /// cookies the answer sets come back into their jar. A signed-in user whose session the
     /// site ended (a cleared or expired cookie) signs in again first, as a person would.
@@ -487,19 +481,23 @@ impl Traffic {
         let visitor = self.visitors.get(user);
         let mut headers = HeaderMap::new();
         if let Some(visitor) = visitor {
-            if visitor.signs_in()
-                && !visitor.has_cookies_for(&self.jar_url)
-                && let Err(err) = sign_in(&self.client, &self.url, visitor, self.policy).await
-            {
-                return Outcome::failed("sign-in failed", None, Some(err.to_string()));
-            }
-            if let Some(cookie) = visitor.cookie_header(&self.jar_url) {
+            let cookie = match visitor.cookie_header(&self.page.url) {
+                Some(cookie) => Some(cookie),
+                None if visitor.signs_in() => match self.sign_in(visitor).await {
+                    Ok(cookie) => Some(cookie),
+                    Err(err) => {
+                        return Outcome::failed("sign-in failed", None, Some(err.to_string()));
+                    }
+                },
+                None => None,
+            };
+            if let Some(cookie) = cookie {
                 headers.insert(header::COOKIE, cookie);
             }
         }
         let call = Call {
             destination: "productpage",
-            url: self.url.clone(),
+            url: self.page.uri.clone(),
             headers: &headers,
             policy: self.policy,
         };
@@ -509,7 +507,7 @@ impl Traffic {
         match result {
             Ok(reply) => {
                 if let Some(visitor) = visitor {
-                    visitor.store(&self.jar_url, &reply.headers);
+                    visitor.store(&self.page.url, &reply.headers);
                 }
                 let reading = reply
                     .status

@@ -195,11 +195,6 @@ impl Visitor {
         self.jar.is_some()
     }
 
-    /// Whether the jar holds a cookie to send to `url`.
-    pub fn has_cookies_for(&self, url: &Url) -> bool {
-        self.cookie_header(url).is_some()
-    }
-
     /// The `Cookie` header for a request to `url`, if the jar has cookies for it.
     pub fn cookie_header(&self, url: &Url) -> Option<HeaderValue> {
         let jar = self.jar.as_ref()?;
@@ -235,25 +230,45 @@ impl Visitor {
     }
 }
 
-/// `url` as the cookie jar wants it.
-///
-/// # Errors
-/// A URL the WHATWG parser refuses (the http crate accepts a few it does not).
-pub fn jar_url(url: &Uri) -> Result<Url, String> {
-    Url::parse(&url.to_string()).map_err(|err| err.to_string())
+/// An address in the two forms a run needs, parsed once: hyper's [`Uri`] to send to, and
+/// the WHATWG [`Url`] the cookie jars match cookies against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageUrl {
+    pub uri: Uri,
+    pub url: Url,
 }
 
-/// The sign-in form's address beside the page: `/productpage` becomes `/login`, so a page
-/// behind a path prefix signs in behind the same prefix.
-///
-/// # Errors
-/// When the page's URL cannot be rebuilt with the new path.
-pub fn login_url(page: &Uri) -> Result<Uri, http::Error> {
-    let path = page.path();
-    let directory = &path[..path.rfind('/').unwrap_or(0)];
-    let mut parts = page.clone().into_parts();
-    parts.path_and_query = Some(format!("{directory}/login").parse()?);
-    Ok(Uri::from_parts(parts)?)
+impl PageUrl {
+    /// # Errors
+    /// A URL the WHATWG parser refuses (the http crate accepts a few it does not: ports
+    /// above 65535, zone identifiers).
+    pub fn new(uri: Uri) -> Result<Self, String> {
+        let url = Url::parse(&uri.to_string()).map_err(|err| err.to_string())?;
+        Ok(Self { uri, url })
+    }
+
+    /// The sign-in form's address beside this page: `/productpage` becomes `/login`, so a
+    /// page behind a path prefix signs in behind the same prefix.
+    ///
+    /// # Errors
+    /// When the address cannot be rebuilt with the new path.
+    pub fn login(&self) -> Result<Self, String> {
+        let path = self.uri.path();
+        let directory = &path[..path.rfind('/').unwrap_or(0)];
+        let mut parts = self.uri.clone().into_parts();
+        parts.path_and_query = Some(
+            format!("{directory}/login")
+                .parse()
+                .map_err(|err: http::uri::InvalidUri| err.to_string())?,
+        );
+        Self::new(Uri::from_parts(parts).map_err(|err| err.to_string())?)
+    }
+}
+
+impl fmt::Display for PageUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.uri.fmt(f)
+    }
 }
 
 /// The sign-in form for `name`: productpage reads `username`; `passwd` is there because the
@@ -331,7 +346,10 @@ mod tests {
 
     #[test]
     fn the_login_form_sits_beside_the_page() {
-        let login = |page: &str| login_url(&page.parse().unwrap()).unwrap().to_string();
+        let login = |page: &str| {
+            let page = PageUrl::new(page.parse().unwrap()).unwrap();
+            page.login().unwrap().to_string()
+        };
         assert_eq!(
             login("http://localhost:9080/productpage?u=normal"),
             "http://localhost:9080/login"
@@ -362,7 +380,7 @@ mod tests {
             HeaderValue::from_static("session=; Path=/; Max-Age=0"),
         );
         jason.store(&url, &headers);
-        assert!(!jason.has_cookies_for(&url));
+        assert!(jason.cookie_header(&url).is_none());
         assert!(Visitor::anonymous().cookie_header(&url).is_none());
     }
 }
