@@ -262,7 +262,7 @@ impl Expectation {
                     Measure::ReviewsError => (summary.reviews_error, summary.pages()),
                     Measure::RatingsUnavailable => (summary.ratings_unavailable, summary.pages()),
                     Measure::Stars(stars) => (
-                        summary.stars.get(stars).copied().unwrap_or(0),
+                        summary.stars().get(stars).copied().unwrap_or(0),
                         summary.pages(),
                     ),
                     Measure::ServedBy(text) => (

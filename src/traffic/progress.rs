@@ -9,7 +9,7 @@ use std::{
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::summary::{Report, Summary};
+use super::summary::{Report, Summary, rate};
 
 /// How often the plain (non-terminal) progress line is printed.
 pub const PLAIN_INTERVAL: Duration = Duration::from_secs(10);
@@ -82,12 +82,7 @@ impl Progress {
 
 /// `48.2/s  errors 0  v1 33% v2 33% v3 34%`: short enough, with the bar, for 80 columns.
 pub fn status_line(total: &Summary, elapsed: Duration) -> String {
-    let seconds = elapsed.as_secs_f64();
-    let rate = if seconds > 0.0 {
-        total.requests() as f64 / seconds
-    } else {
-        0.0
-    };
+    let rate = rate(total.requests(), elapsed);
     let versions = total.versions();
     let served: u64 = versions.values().sum();
     let split: Vec<String> = versions

@@ -79,7 +79,6 @@ pub struct Summary {
     pub failed: u64,
     /// "Reviews served by:" pod → its pages; `-` for pages without the line.
     pub reviews: BTreeMap<String, PodPages>,
-    pub stars: BTreeMap<Stars, u64>,
     pub details_error: u64,
     pub reviews_error: u64,
     pub ratings_unavailable: u64,
@@ -99,7 +98,6 @@ impl Default for Summary {
             statuses: BTreeMap::new(),
             failed: 0,
             reviews: BTreeMap::new(),
-            stars: BTreeMap::new(),
             details_error: 0,
             reviews_error: 0,
             ratings_unavailable: 0,
@@ -129,22 +127,31 @@ impl Summary {
         if let Some(reason) = &outcome.reason {
             *count_bounded(&mut self.reasons, reason) += 1;
         }
-        // Another page than a product page has no version or stars to count: it is degraded.
-        if outcome.reading.as_ref().is_some_and(|r| !r.product_page) {
+        let Some(reading) = &outcome.reading else {
+            return;
+        };
+        self.degraded += u64::from(reading.degraded());
+        // Another page than a product page has no version, stars or blocks to count.
+        if !reading.product_page {
             self.not_product_page += 1;
-            self.degraded += 1;
+            return;
         }
-        if let Some(reading) = outcome.reading.as_ref().filter(|r| r.product_page) {
-            let pod = reading.reviews_pod.as_deref().unwrap_or("-");
-            let pod = count_bounded(&mut self.reviews, pod);
-            pod.pages += 1;
-            *pod.stars.entry(reading.stars).or_default() += 1;
-            *self.stars.entry(reading.stars).or_default() += 1;
-            self.details_error += u64::from(reading.details_error);
-            self.reviews_error += u64::from(reading.reviews_error);
-            self.ratings_unavailable += u64::from(reading.ratings_unavailable);
-            self.degraded += u64::from(reading.degraded());
+        let pod = reading.reviews_pod.as_deref().unwrap_or("-");
+        let pod = count_bounded(&mut self.reviews, pod);
+        pod.pages += 1;
+        *pod.stars.entry(reading.stars).or_default() += 1;
+        self.details_error += u64::from(reading.details_error);
+        self.reviews_error += u64::from(reading.reviews_error);
+        self.ratings_unavailable += u64::from(reading.ratings_unavailable);
+    }
+
+    /// Product pages by star colour, over every reviews pod.
+    pub fn stars(&self) -> BTreeMap<Stars, u64> {
+        let mut stars = BTreeMap::new();
+        for (colour, pages) in self.reviews.values().flat_map(|pod| &pod.stars) {
+            *stars.entry(*colour).or_default() += pages;
         }
+        stars
     }
 
     /// Requests whose latency was measured (answered, or timed out).
@@ -236,7 +243,7 @@ impl Summary {
             },
             "pages": self.pages(),
             "reviews_served_by": reviews,
-            "stars": stars(&self.stars),
+            "stars": stars(&self.stars()),
             "details_error": self.details_error,
             "reviews_error": self.reviews_error,
             "ratings_unavailable": self.ratings_unavailable,

@@ -80,7 +80,7 @@ impl Report {
         }
         for stars in [Stars::None, Stars::Black, Stars::Red] {
             row(format!("stars {}", stars.name()), &|s| {
-                counted(s.stars.get(&stars).copied().unwrap_or(0), s.pages())
+                counted(s.stars().get(&stars).copied().unwrap_or(0), s.pages())
             });
         }
         if self.total.not_product_page > 0 {
