@@ -183,8 +183,9 @@ impl Summary {
         Duration::from_micros(micros)
     }
 
-    /// [`Summary::percentile`] in milliseconds, or none when no request was timed.
-    fn timed_millis(&self, percent: f64) -> Option<f64> {
+    /// [`Summary::percentile`] in milliseconds (two decimals), or none when no request was
+    /// timed: the table's `-` and the JSON's `null`.
+    pub fn timed_millis(&self, percent: f64) -> Option<f64> {
         (self.timed() > 0).then(|| millis(self.percentile(percent)))
     }
 
@@ -274,7 +275,7 @@ pub fn rate(requests: u64, elapsed: Duration) -> f64 {
 }
 
 /// Milliseconds with two decimals, as the table and the JSON show them.
-pub fn millis(duration: Duration) -> f64 {
+fn millis(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1e5).round() / 100.0
 }
 

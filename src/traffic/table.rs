@@ -5,34 +5,32 @@ use comfy_table::{CellAlignment, Table, presets::ASCII_BORDERS_ONLY_CONDENSED};
 
 use super::{
     page::Stars,
-    summary::{Report, Summary, millis},
+    summary::{Report, Summary},
 };
 
 impl Report {
     /// The report as a text table.
     pub fn table(&self) -> String {
-        let mut columns: Vec<(&str, &Summary)> = self
+        let several = self.users.len() > 1;
+        let mut columns: Vec<(String, &Summary)> = self
             .users
             .iter()
-            .map(|user| (user.name.as_str(), &user.summary))
+            .map(|user| {
+                let heading = if several {
+                    format!("{} ({}%)", user.name, short_percent(user.share))
+                } else {
+                    user.name.clone()
+                };
+                (heading, &user.summary)
+            })
             .collect();
-        if columns.len() > 1 {
-            columns.push(("all", &self.total));
+        if several {
+            columns.push(("all".into(), &self.total));
         }
         let mut table = Table::new();
         table.load_preset(ASCII_BORDERS_ONLY_CONDENSED);
-        let mut header = vec![String::new()];
-        header.extend(self.users.iter().map(|user| {
-            if self.users.len() > 1 {
-                format!("{} ({}%)", user.name, short_percent(user.share))
-            } else {
-                user.name.clone()
-            }
-        }));
-        if self.users.len() > 1 {
-            header.push("all".into());
-        }
-        table.set_header(header);
+        let header = std::iter::once(String::new()).chain(columns.iter().map(|(h, _)| h.clone()));
+        table.set_header(header.collect::<Vec<_>>());
         let mut row = |label: String, cell: &dyn Fn(&Summary) -> String| {
             let mut cells = vec![label];
             cells.extend(columns.iter().map(|(_, summary)| cell(summary)));
@@ -57,11 +55,8 @@ impl Report {
             ("latency max (ms)", 100.0),
         ] {
             row(label.into(), &|s| {
-                if s.timed() == 0 {
-                    "-".to_owned()
-                } else {
-                    format!("{:.2}", millis(s.percentile(percent)))
-                }
+                s.timed_millis(percent)
+                    .map_or_else(|| "-".to_owned(), |ms| format!("{ms:.2}"))
             });
         }
         row("pages (2xx)".into(), &|s| s.pages().to_string());
