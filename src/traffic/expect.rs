@@ -160,10 +160,7 @@ fn parse_check(text: &str) -> Result<Check, String> {
         Some((percent, tolerance)) => (percent, Some(tolerance)),
         None => (share, None),
     };
-    let percent: f64 = percent
-        .strip_suffix('%')
-        .and_then(|p| p.parse().ok())
-        .filter(|p| (0.0..=100.0).contains(p))
+    let percent: f64 = super::percentage(percent)
         .ok_or_else(|| format!("`{percent}` is not a percentage like 50%"))?;
     // Without ±, 0% and 100% mean none and all; any other share must read as written, to
     // the one decimal the report shows.

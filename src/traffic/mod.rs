@@ -91,6 +91,14 @@ pub struct TrafficArgs {
 /// beyond what one client process sends; the schedule's tick must stay above a nanosecond).
 const RATE_BOUNDS: (f64, f64) = (0.001, 1_000_000.0);
 
+/// `50%` → 50: a percentage from 0 to 100 with its sign, as `--user` shares and `--expect`
+/// shares are written.
+fn percentage(text: &str) -> Option<f64> {
+    text.strip_suffix('%')
+        .and_then(|number| number.parse::<f64>().ok())
+        .filter(|percent| (0.0..=100.0).contains(percent))
+}
+
 fn positive_rate(value: &str) -> Result<f64, String> {
     let (slowest, fastest) = RATE_BOUNDS;
     match value.parse::<f64>() {

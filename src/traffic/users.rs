@@ -43,11 +43,8 @@ impl FromStr for UserFlag {
         let share = match share {
             None => None,
             Some(share) => Some(
-                share
-                    .trim()
-                    .strip_suffix('%')
-                    .and_then(|p| p.parse::<f64>().ok())
-                    .filter(|p| *p > 0.0 && *p <= 100.0)
+                super::percentage(share.trim())
+                    .filter(|p| *p > 0.0)
                     .ok_or_else(|| {
                         format!("`{share}` is not a share of requests from 0% (excluded) to 100%")
                     })?,
