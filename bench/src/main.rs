@@ -322,6 +322,43 @@ struct Run {
     cpu_us_per_request: f64,
 }
 
+impl Run {
+    /// A load and the CPU seconds its processes spent on it.
+    fn new(load: wrk::Load, cpu_seconds: f64) -> Self {
+        Self {
+            cpu_us_per_request: cpu_seconds * 1e6 / load.requests.max(1) as f64,
+            load,
+        }
+    }
+}
+
+/// A scenario's figures over its rounds: the round whose requests/s is the median, the
+/// median CPU per request, and every round's requests/s.
+fn summarize(
+    scenario: &str,
+    connections: u32,
+    rounds: &[Run],
+    ratio: Option<f64>,
+) -> Result<Measurement, String> {
+    let rps = median(rounds.iter().map(|r| r.load.requests_per_sec).collect());
+    let typical = rounds
+        .iter()
+        .min_by(|a, b| {
+            (a.load.requests_per_sec - rps)
+                .abs()
+                .total_cmp(&(b.load.requests_per_sec - rps).abs())
+        })
+        .ok_or("no rounds")?;
+    Ok(Measurement {
+        scenario: scenario.to_owned(),
+        connections,
+        load: typical.load.clone(),
+        cpu_us_per_request: median(rounds.iter().map(|r| r.cpu_us_per_request).collect()),
+        ratio,
+        rounds_requests_per_sec: rounds.iter().map(|r| r.load.requests_per_sec).collect(),
+    })
+}
+
 fn run_once(
     fleet: &Fleet,
     server: &str,
@@ -336,11 +373,7 @@ fn run_once(
         connections,
         Duration::from_secs(seconds),
     )?;
-    let cpu = fleet.cpu(spenders) - cpu_before;
-    Ok(Run {
-        cpu_us_per_request: cpu * 1e6 / load.requests.max(1) as f64,
-        load,
-    })
+    Ok(Run::new(load, fleet.cpu(spenders) - cpu_before))
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -390,23 +423,7 @@ fn measure(fleet: &Fleet, options: &Options) -> Result<Vec<Measurement>, String>
                     .collect(),
             )
         });
-        let rps = median(rounds.iter().map(|r| r.load.requests_per_sec).collect());
-        let typical = rounds
-            .iter()
-            .min_by(|a, b| {
-                (a.load.requests_per_sec - rps)
-                    .abs()
-                    .total_cmp(&(b.load.requests_per_sec - rps).abs())
-            })
-            .ok_or("no rounds")?;
-        measurements.push(Measurement {
-            scenario: scenario.to_owned(),
-            connections: *connections,
-            load: typical.load.clone(),
-            cpu_us_per_request: median(rounds.iter().map(|r| r.cpu_us_per_request).collect()),
-            ratio,
-            rounds_requests_per_sec: rounds.iter().map(|r| r.load.requests_per_sec).collect(),
-        });
+        measurements.push(summarize(scenario, *connections, rounds, ratio)?);
     }
     Ok(measurements)
 }

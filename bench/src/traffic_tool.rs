@@ -6,8 +6,9 @@
 use std::{process::Command, time::Duration};
 
 use crate::{
-    Fleet, Options, median,
+    Fleet, Options, Run, median,
     report::Measurement,
+    summarize,
     wrk::{self, Load},
 };
 
@@ -32,56 +33,30 @@ pub fn measure(fleet: &Fleet, options: &Options) -> Result<Vec<Measurement>, Str
     };
     let url = app.url("/productpage");
     let duration = Duration::from_secs(options.seconds);
-    let mut wrk_runs = Vec::new();
-    let mut tool_runs = Vec::new();
+    let (mut wrk_runs, mut tool_runs) = (Vec::new(), Vec::new());
     for _ in 0..options.rounds {
         let cpu = fleet.cpu(&[APP]);
         let load = wrk::run(&url, CONNECTIONS, duration)?;
-        wrk_runs.push((per_request(fleet.cpu(&[APP]) - cpu, &load), load));
+        let wrk = Run::new(load, fleet.cpu(&[APP]) - cpu);
         let cpu = fleet.cpu(&[APP]);
         let load = run_tool(&url, duration)?;
-        tool_runs.push((per_request(fleet.cpu(&[APP]) - cpu, &load), load));
+        let tool = Run::new(load, fleet.cpu(&[APP]) - cpu);
         eprintln!(
             "  whole app c{CONNECTIONS}: wrk {:.0} req/s, bookinfo traffic {:.0} req/s",
-            wrk_runs.last().map_or(0.0, |r| r.1.requests_per_sec),
-            tool_runs.last().map_or(0.0, |r| r.1.requests_per_sec),
+            wrk.load.requests_per_sec, tool.load.requests_per_sec,
         );
+        wrk_runs.push(wrk);
+        tool_runs.push(tool);
     }
     let ratios: Vec<f64> = tool_runs
         .iter()
         .zip(&wrk_runs)
-        .map(|(tool, wrk)| tool.1.requests_per_sec / wrk.1.requests_per_sec.max(1.0))
+        .map(|(tool, wrk)| tool.load.requests_per_sec / wrk.load.requests_per_sec.max(1.0))
         .collect();
     Ok(vec![
-        summarize(WRK, &wrk_runs, None),
-        summarize(TOOL, &tool_runs, Some(median(ratios))),
+        summarize(WRK, CONNECTIONS, &wrk_runs, None)?,
+        summarize(TOOL, CONNECTIONS, &tool_runs, Some(median(ratios)))?,
     ])
-}
-
-fn per_request(cpu_seconds: f64, load: &Load) -> f64 {
-    cpu_seconds * 1e6 / load.requests.max(1) as f64
-}
-
-fn summarize(scenario: &str, runs: &[(f64, Load)], ratio: Option<f64>) -> Measurement {
-    let rates: Vec<f64> = runs.iter().map(|r| r.1.requests_per_sec).collect();
-    let rate = median(rates.clone());
-    let typical = runs
-        .iter()
-        .min_by(|a, b| {
-            (a.1.requests_per_sec - rate)
-                .abs()
-                .total_cmp(&(b.1.requests_per_sec - rate).abs())
-        })
-        .map(|r| r.1.clone())
-        .unwrap_or_default();
-    Measurement {
-        scenario: scenario.to_owned(),
-        connections: CONNECTIONS,
-        load: typical,
-        cpu_us_per_request: median(runs.iter().map(|r| r.0).collect()),
-        ratio,
-        rounds_requests_per_sec: rates,
-    }
 }
 
 /// `bookinfo traffic URL --keep-alive --concurrency 32 --duration N --output json`, read
