@@ -27,19 +27,22 @@ settle_seconds=${SETTLE_SECONDS:-60}
 
 step() { printf '\n== %s\n' "$*"; }
 
+output=$(mktemp)
+trap 'rm -f "$output"' EXIT
+
 # expect ARGS…: `bookinfo traffic $page ARGS…` until its --expect checks hold, or fail
 # with its last report once settle_seconds have passed.
 expect() {
   local deadline=$((SECONDS + settle_seconds))
-  until "${traffic[@]}" "$page" "$@" >/tmp/istio-tasks-report.txt 2>/tmp/istio-tasks-checks.txt; do
+  until "${traffic[@]}" "$page" "$@" >"$output" 2>&1; do
     if [ "$SECONDS" -ge "$deadline" ]; then
-      cat /tmp/istio-tasks-report.txt /tmp/istio-tasks-checks.txt
+      cat "$output"
       echo "FAILED after ${settle_seconds}s: bookinfo traffic $page $*" >&2
       return 1
     fi
     sleep 5
   done
-  cat /tmp/istio-tasks-report.txt /tmp/istio-tasks-checks.txt
+  cat "$output"
 }
 
 route() { kubectl apply -f "k8s/networking/$1"; }
