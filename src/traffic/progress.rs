@@ -52,20 +52,20 @@ impl Progress {
 
     /// Shows the run so far.
     pub fn update(&mut self, report: &Report, elapsed: Duration) {
-        let line = status_line(&report.total, elapsed);
         match &self.bar {
             Some(bar) => {
                 bar.set_position(report.total.requests());
-                bar.set_message(line);
+                bar.set_message(status_line(&report.total, elapsed));
             }
             None if self.last_plain.elapsed() >= PLAIN_INTERVAL => {
                 self.last_plain = Instant::now();
                 // A closed stderr must not end the run.
                 let _ = writeln!(
                     std::io::stderr(),
-                    "{:>6.0}s  {} requests  {line}",
+                    "{:>6.0}s  {} requests  {}",
                     elapsed.as_secs_f64(),
-                    report.total.requests()
+                    report.total.requests(),
+                    status_line(&report.total, elapsed)
                 );
             }
             None => {}
