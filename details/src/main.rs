@@ -1,12 +1,10 @@
 use std::process::ExitCode;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     service_runtime::run_service(
         "details",
         "Bookinfo details: the book's publication details",
         |args: details::DetailsArgs| details::Config::try_from(args),
         details::app,
     )
-    .await
 }

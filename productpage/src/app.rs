@@ -6,10 +6,11 @@ use axum::{
     Router,
     extract::DefaultBodyLimit,
     http::StatusCode,
-    response::Html,
+    middleware,
+    response::{Html, Response},
     routing::{get, post},
 };
-use service_runtime::{App, Observability, tls::TlsError};
+use service_runtime::{App, Observability, json::fill_method_not_allowed_with, tls::TlsError};
 
 use crate::{
     backends::Backends,
@@ -38,21 +39,30 @@ pub fn app(config: Config) -> Result<App, TlsError> {
         flood_factor: config.page.flood_factor,
         tracer: observability.tracer.clone(),
     });
-    let router = Router::new()
+    // The pages answer a wrong method in HTML, as they answer everything else; the JSON API
+    // (and /health) keeps the server's JSON 405.
+    let pages = Router::new()
         .route("/", get(product_page::index))
         .route("/index.html", get(product_page::index))
-        .route("/health", get(|| async { Html("Product page is healthy") }))
         .route("/productpage", get(product_page::product_page))
         .route(
             "/login",
             post(login::login).layer(DefaultBodyLimit::max(login::MAX_FORM_BYTES)),
         )
         .route("/logout", get(login::logout))
+        .route("/static/{*path}", get(assets::serve_static))
+        .layer(middleware::map_response(|response: Response| async {
+            fill_method_not_allowed_with(response, || {
+                html_error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.")
+            })
+        }));
+    let router = Router::new()
+        .route("/health", get(|| async { Html("Product page is healthy") }))
         .route("/api/v1/products", get(api::products))
         .route("/api/v1/products/{id}", get(api::product_backend))
         .route("/api/v1/products/{id}/reviews", get(api::product_backend))
         .route("/api/v1/products/{id}/ratings", get(api::product_backend))
-        .route("/static/{*path}", get(assets::serve_static))
+        .merge(pages)
         .fallback(|| async { html_error(StatusCode::NOT_FOUND, "No such page.") })
         .with_state(state);
     Ok(observability.into_app(router))

@@ -1,12 +1,10 @@
 use std::process::ExitCode;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     service_runtime::run_service(
         "productpage",
         "Bookinfo productpage: the product page, login, and the JSON API",
         |args: productpage::ProductpageArgs| productpage::Config::try_from(args),
         productpage::app,
     )
-    .await
 }

@@ -44,6 +44,30 @@ struct OutboundLabels {
     status: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OverloadLabels {
+    reason: &'static str,
+}
+
+/// Requests answered 503 by the server's bounds without being handled, by reason; cloned
+/// into the server. Unregistered (counting nowhere) unless it came from [`Metrics`].
+#[derive(Clone, Debug, Default)]
+pub struct OverloadMetrics {
+    rejections: Family<OverloadLabels, Counter>,
+}
+
+impl OverloadMetrics {
+    /// Counts one refusal and returns its answer.
+    pub fn refuse(&self, why: crate::server::Overload) -> axum::response::Response {
+        self.rejections
+            .get_or_create(&OverloadLabels {
+                reason: why.label(),
+            })
+            .inc();
+        why.response()
+    }
+}
+
 /// Outbound-call metrics, cloned into every [`crate::HttpClient`].
 #[derive(Clone)]
 pub struct OutboundMetrics {
@@ -71,6 +95,7 @@ pub struct Metrics {
     request_duration: HistogramFamily<RouteLabels>,
     active_requests: Gauge,
     outbound: OutboundMetrics,
+    overload: OverloadMetrics,
 }
 
 impl Default for Metrics {
@@ -115,6 +140,14 @@ impl Metrics {
             "HTTP requests being served now",
             active_requests.clone(),
         );
+        let overload = OverloadMetrics::default();
+        registry.register(
+            "http_server_overload_rejections",
+            "Requests answered 503 without being handled: MAX_CONCURRENT_REQUESTS in progress \
+             for all of REQUEST_QUEUE_TIMEOUT_MS (reason=concurrency), or a connection past \
+             MAX_CONNECTIONS asking for more than a probe (reason=connections)",
+            overload.rejections.clone(),
+        );
         registry.register_collector(Box::new(ProcessCollector));
         Self {
             registry,
@@ -122,6 +155,7 @@ impl Metrics {
             request_duration,
             active_requests,
             outbound,
+            overload,
         }
     }
 
@@ -132,6 +166,10 @@ impl Metrics {
 
     pub fn outbound(&self) -> OutboundMetrics {
         self.outbound.clone()
+    }
+
+    pub fn overload(&self) -> OverloadMetrics {
+        self.overload.clone()
     }
 
     /// Counts a request in progress until the returned guard is dropped (also when the

@@ -44,6 +44,7 @@ impl Observability {
     /// Adds `GET /metrics` to `router` and wraps every route in the request middleware.
     pub fn into_app(self, router: Router) -> App {
         let tracer = self.tracer.clone();
+        let overload = self.metrics.overload();
         let shared = Arc::new(self);
         let scrape = shared.clone();
         let router = router
@@ -59,7 +60,7 @@ impl Observability {
                 }),
             )
             .layer(middleware::from_fn_with_state(shared, observe_request));
-        App::new(router, Some(tracer))
+        App::new(router, Some(tracer)).with_overload_metrics(overload)
     }
 }
 

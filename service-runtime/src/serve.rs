@@ -11,6 +11,7 @@ pub use crate::server::listener::bind_dual_stack;
 use crate::{
     config::{ConfigError, DEFAULT_PORT, LogArgs, parse_command_line},
     logging,
+    metrics::OverloadMetrics,
     server::{self, ServerArgs, connection_cap, open_file_limit, raise_open_file_limit},
     spans::ServiceTracer,
 };
@@ -20,11 +21,21 @@ use crate::{
 pub struct App {
     router: Router,
     tracer: Option<ServiceTracer>,
+    overload: OverloadMetrics,
 }
 
 impl App {
     pub fn new(router: Router, tracer: Option<ServiceTracer>) -> Self {
-        Self { router, tracer }
+        Self {
+            router,
+            tracer,
+            overload: OverloadMetrics::default(),
+        }
+    }
+
+    /// Where the server counts the requests its bounds refuse (the service's `/metrics`).
+    pub fn with_overload_metrics(self, overload: OverloadMetrics) -> Self {
+        Self { overload, ..self }
     }
 }
 
@@ -108,13 +119,17 @@ impl RunningServer {
         app: impl Into<App>,
         args: ServerArgs,
     ) -> io::Result<Self> {
-        let App { router, tracer } = app.into();
+        let App {
+            router,
+            tracer,
+            overload,
+        } = app.into();
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let span_flush_timeout = args.span_flush_timeout;
         let cap = connection_cap(args.max_connections, open_file_limit());
         let task = tokio::spawn(async move {
-            server::serve(listener, router, &args, cap, async {
+            server::serve(listener, router, overload, &args, cap, async {
                 let _ = stopped.await;
             })
             .await;
@@ -171,17 +186,27 @@ struct ServiceCli<A: Args> {
 /// The whole `main` of a service binary: the command line and environment (`--help`,
 /// `--version`; a bad value stops start-up, exit 2, with a message naming the variable;
 /// `healthcheck` as the first argument asks a running service instead, see
-/// [`crate::healthcheck`]),
-/// logging, the open-file limit raised, dual-stack bind, serve until SIGTERM or Ctrl-C, shut
-/// down within the budget of [`ServerArgs`], flush spans, exit 0.
-pub async fn run_service<A: Args, C, E: std::fmt::Display>(
+/// [`crate::healthcheck`]), a Tokio runtime of WORKER_THREADS workers and at most
+/// MAX_BLOCKING_THREADS blocking threads (whatever the node's core count), logging, the
+/// open-file limit raised, dual-stack bind, serve until SIGTERM or Ctrl-C, shut down within
+/// the budget of [`ServerArgs`], flush spans, exit 0.
+pub fn run_service<A: Args, C, E: std::fmt::Display>(
     service: &'static str,
     about: &'static str,
     config: impl FnOnce(A) -> Result<C, ConfigError>,
     app: impl FnOnce(C) -> Result<App, E>,
 ) -> ExitCode {
     if crate::healthcheck::requested() {
-        return crate::healthcheck::run(service).await;
+        return match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(crate::healthcheck::run(service)),
+            Err(err) => {
+                eprintln!("{service} healthcheck: cannot start: {err}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let (cli, mut command) = parse_command_line::<ServiceCli<A>>(
         ServiceCli::<A>::command()
@@ -198,19 +223,44 @@ pub async fn run_service<A: Args, C, E: std::fmt::Display>(
         Ok(config) => config,
         Err(err) => command.error(ErrorKind::ValueValidation, err).exit(),
     };
-    logging::init(&cli.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(usize::from(cli.server.worker_threads))
+        .max_blocking_threads(usize::from(cli.server.max_blocking_threads))
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("{service}: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve_until_stopped(
+        service, cli.port, cli.log, cli.server, config, app,
+    ))
+}
+
+/// [`run_service`] once the settings are read and the runtime runs.
+async fn serve_until_stopped<C, E: std::fmt::Display>(
+    service: &'static str,
+    port: u16,
+    log: LogArgs,
+    server_args: ServerArgs,
+    config: C,
+    app: impl FnOnce(C) -> Result<App, E>,
+) -> ExitCode {
+    logging::init(&log);
     // Before the service says it listens: from then on a SIGTERM is a graceful shutdown.
     let shutdown = shutdown_signal();
     let open_files = raise_open_file_limit();
-    let cap = connection_cap(cli.server.max_connections, open_files);
-    if cap < usize::try_from(cli.server.max_connections).unwrap_or(usize::MAX) {
+    let cap = connection_cap(server_args.max_connections, open_files);
+    if cap < usize::try_from(server_args.max_connections).unwrap_or(usize::MAX) {
         tracing::info!(
-            max_connections = cli.server.max_connections,
+            max_connections = server_args.max_connections,
             open_file_limit = open_files,
             "connection cap lowered to {cap}, half the open-file limit"
         );
     }
-    let port = cli.port;
     let listener = match bind_dual_stack(port) {
         Ok(listener) => listener,
         Err(err) => {
@@ -222,15 +272,19 @@ pub async fn run_service<A: Args, C, E: std::fmt::Display>(
         Ok(addr) => tracing::info!(service, "listening on {addr}"),
         Err(err) => tracing::warn!(service, %err, "listening on an unknown address"),
     }
-    let App { router, tracer } = match app(config) {
+    let App {
+        router,
+        tracer,
+        overload,
+    } = match app(config) {
         Ok(app) => app,
         Err(err) => {
             eprintln!("{service}: cannot start: {err}");
             return ExitCode::FAILURE;
         }
     };
-    server::serve(listener, router, &cli.server, cap, shutdown).await;
-    flush(tracer, cli.server.span_flush_timeout).await;
+    server::serve(listener, router, overload, &server_args, cap, shutdown).await;
+    flush(tracer, server_args.span_flush_timeout).await;
     tracing::info!(service, "stopped");
     ExitCode::SUCCESS
 }

@@ -18,7 +18,10 @@ use tokio::{
     time::Instant,
 };
 
-use super::frames::{FrameTracker, PREFACE};
+use super::{
+    frames::{FrameTracker, PREFACE},
+    head_budget::{FREE_HEAD_BYTES, HeadBudget},
+};
 
 /// The connection timers.
 #[derive(Debug, Clone, Copy)]
@@ -49,12 +52,20 @@ struct Activity {
     /// HTTP/1.1: the first byte of a head not yet complete. HTTP/2: an incomplete frame or
     /// header block.
     head_started: Option<Instant>,
+    /// Bytes read since `head_started`.
+    head_bytes: u64,
+    /// Of those, the bytes charged to the server's [`HeadBudget`].
+    head_charged: u64,
+    /// Requests in progress whose handler is waiting for the client's next body bytes.
+    bodies_waiting: usize,
     /// The last byte read or written.
     last_io: Instant,
     /// The socket refused the last write: an answer is still going out, even when hyper has
     /// already released its body (and so the request).
     write_blocked: bool,
     evicted: bool,
+    /// Close once nothing is in progress (HTTP/2: GOAWAY), as a draining server does.
+    retired: bool,
     report_quiet: bool,
 }
 
@@ -71,28 +82,42 @@ pub enum CloseReason {
     Stalled,
 }
 
+/// The server's unfinished head took the shared [`HeadBudget`] past its limit.
+#[derive(Debug, thiserror::Error)]
+#[error("request heads in progress are over MAX_BUFFERED_HEAD_BYTES; closing")]
+pub struct HeadBudgetExceeded;
+
 /// The shared activity record of one connection.
 #[derive(Debug)]
 pub struct Tracker {
     accepted: Instant,
+    head_budget: Arc<HeadBudget>,
+    /// Admitted past the connection cap, into the room kept for probes.
+    overflow: bool,
     activity: Mutex<Activity>,
     changed: Notify,
 }
 
 impl Tracker {
-    pub fn new() -> Self {
+    pub fn new(head_budget: Arc<HeadBudget>, overflow: bool) -> Self {
         let now = Instant::now();
         Self {
             accepted: now,
+            head_budget,
+            overflow,
             activity: Mutex::new(Activity {
                 protocol: Protocol::Detecting(0),
                 requests: 0,
                 in_flight: 0,
                 idle_since: now,
                 head_started: None,
+                head_bytes: 0,
+                head_charged: 0,
+                bodies_waiting: 0,
                 last_io: now,
                 write_blocked: false,
                 evicted: false,
+                retired: false,
                 report_quiet: false,
             }),
             changed: Notify::new(),
@@ -105,8 +130,9 @@ impl Tracker {
         self.activity.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Bytes arrived from the client.
-    fn bytes_read(&self, bytes: &[u8]) {
+    /// Bytes arrived from the client. An unfinished head that does not fit the server's
+    /// [`HeadBudget`] is an error: the connection closes.
+    fn bytes_read(&self, bytes: &[u8]) -> Result<(), HeadBudgetExceeded> {
         let mut activity = self.activity();
         activity.last_io = Instant::now();
         if let Protocol::Detecting(matched) = activity.protocol {
@@ -134,9 +160,29 @@ impl Tracker {
             activity.head_started = Some(Instant::now());
         } else if !head_pending && was_pending {
             activity.head_started = None;
+            self.end_head(&mut activity);
         }
         // No wake-up: the watchdog looks again within a header-read timeout anyway (see
         // `next_check`), which keeps this path off the request's cost.
+        if head_pending {
+            let len = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+            activity.head_bytes = activity.head_bytes.saturating_add(len);
+            let owed = activity.head_bytes.saturating_sub(FREE_HEAD_BYTES);
+            if owed > activity.head_charged {
+                if !self.head_budget.try_charge(owed - activity.head_charged) {
+                    return Err(HeadBudgetExceeded);
+                }
+                activity.head_charged = owed;
+            }
+        }
+        Ok(())
+    }
+
+    /// A head is complete (or its connection gone): its bytes go back to the budget.
+    fn end_head(&self, activity: &mut Activity) {
+        self.head_budget
+            .release(std::mem::take(&mut activity.head_charged));
+        activity.head_bytes = 0;
     }
 
     /// Bytes went out to the client.
@@ -163,6 +209,7 @@ impl Tracker {
         activity.in_flight += 1;
         if !matches!(activity.protocol, Protocol::Http2(_)) {
             activity.head_started = None;
+            self.end_head(&mut activity);
         }
         drop(activity);
         RequestGuard {
@@ -188,11 +235,49 @@ impl Tracker {
         self.activity().report_quiet = true;
     }
 
-    /// Whether a request is being served (its head is complete and its answer not yet
-    /// sent).
-    pub fn busy(&self) -> bool {
+    /// A handler started (`true`) or stopped (`false`) waiting for body bytes.
+    pub fn body_waiting(&self, waiting: bool) {
+        let mut activity = self.activity();
+        activity.bodies_waiting = if waiting {
+            activity.bodies_waiting + 1
+        } else {
+            activity.bodies_waiting.saturating_sub(1)
+        };
+    }
+
+    /// How readily the connection gives up its place at the cap, lowest first: nothing in
+    /// progress (0), a head still arriving (1), only waiting for body bytes (2); `None` while
+    /// it is handling a request or sending an answer.
+    pub fn eviction_rank(&self) -> Option<u8> {
         let activity = self.activity();
-        activity.in_flight > 0 || activity.write_blocked
+        if activity.evicted || activity.write_blocked {
+            None
+        } else if activity.in_flight == 0 {
+            Some(if activity.head_started.is_none() {
+                0
+            } else {
+                1
+            })
+        } else if activity.in_flight == activity.bodies_waiting {
+            Some(2)
+        } else {
+            None
+        }
+    }
+
+    /// Whether the connection was admitted past the cap (probes only).
+    pub fn overflow(&self) -> bool {
+        self.overflow
+    }
+
+    /// Asks the watchdog to close the connection once nothing is in progress on it.
+    pub fn retire(&self) {
+        self.activity().retired = true;
+        self.changed.notify_one();
+    }
+
+    pub fn retired(&self) -> bool {
+        self.activity().retired
     }
 
     /// Whether nothing is in progress: no request served, no head or frame half received.
@@ -262,6 +347,15 @@ impl Tracker {
     }
 }
 
+impl Drop for Tracker {
+    fn drop(&mut self) {
+        let mut activity = self.activity();
+        let charged = std::mem::take(&mut activity.head_charged);
+        drop(activity);
+        self.head_budget.release(charged);
+    }
+}
+
 /// One request in progress; dropping it (when hyper drops the answer's body) ends it.
 #[derive(Debug)]
 pub struct RequestGuard {
@@ -307,8 +401,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for WatchedIo<S> {
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = polled
             && buf.filled().len() > before
+            && let Err(err) = self.tracker.bytes_read(&buf.filled()[before..])
         {
-            self.tracker.bytes_read(&buf.filled()[before..]);
+            return Poll::Ready(Err(io::Error::other(err)));
         }
         polled
     }
@@ -359,9 +454,35 @@ mod tests {
         stall: Duration::from_secs(60),
     };
 
+    fn unbounded() -> Tracker {
+        Tracker::new(HeadBudget::new(u64::MAX), false)
+    }
+
+    #[test]
+    fn unfinished_heads_draw_on_the_shared_budget_past_their_free_bytes() {
+        let budget = HeadBudget::new(4 * 1024);
+        let first = Tracker::new(budget.clone(), false);
+        let second = Tracker::new(budget.clone(), false);
+        let pad = vec![b'a'; 10 * 1024];
+        let start = b"GET / HTTP/1.1\r\nX-Pad: ";
+        assert!(first.bytes_read(start).is_ok());
+        assert!(first.bytes_read(&pad[..8 * 1024]).is_ok());
+        assert_eq!(budget.used(), 23, "the bytes past the first 8 KiB");
+        assert!(second.bytes_read(&pad[..8 * 1024]).is_ok(), "free");
+        assert!(
+            second.bytes_read(&pad[..4 * 1024]).is_err(),
+            "23 + 4096 > 4096"
+        );
+        let request = Arc::new(first).request_started();
+        assert_eq!(budget.used(), 0, "a complete head gives its bytes back");
+        drop(request);
+        drop(second);
+        assert_eq!(budget.used(), 0);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn each_phase_has_its_own_timer() {
-        let tracker = Arc::new(Tracker::new());
+        let tracker = Arc::new(unbounded());
         let accepted = Instant::now();
         assert_eq!(
             tracker.deadline(&TIMERS),
@@ -371,7 +492,7 @@ mod tests {
             ))
         );
         tokio::time::advance(Duration::from_secs(1)).await;
-        tracker.bytes_read(b"GET / HTTP/1.1\r\n");
+        assert!(tracker.bytes_read(b"GET / HTTP/1.1\r\n").is_ok());
         assert_eq!(
             tracker.deadline(&TIMERS),
             Some((
@@ -386,7 +507,7 @@ mod tests {
             "a request in progress: only the stall timer"
         );
         tokio::time::advance(Duration::from_secs(1)).await;
-        tracker.bytes_read(b"body");
+        assert!(tracker.bytes_read(b"body").is_ok());
         assert_eq!(
             tracker.deadline(&TIMERS),
             Some((Instant::now() + TIMERS.stall, CloseReason::Stalled)),
@@ -406,7 +527,7 @@ mod tests {
             "an idle connection is looked at again within a header-read timeout"
         );
         tokio::time::advance(Duration::from_secs(5)).await;
-        tracker.bytes_read(b"GET");
+        assert!(tracker.bytes_read(b"GET").is_ok());
         assert_eq!(
             tracker.next_check(&TIMERS, now + TIMERS.header_read),
             Ok(Instant::now() + TIMERS.header_read),
@@ -421,16 +542,16 @@ mod tests {
 
     #[test]
     fn http2_is_told_by_its_preface_and_tracked_by_frames() {
-        let tracker = Tracker::new();
-        tracker.bytes_read(&PREFACE[..10]);
+        let tracker = unbounded();
+        assert!(tracker.bytes_read(&PREFACE[..10]).is_ok());
         assert!(!tracker.is_http2());
-        tracker.bytes_read(&PREFACE[10..]);
+        assert!(tracker.bytes_read(&PREFACE[10..]).is_ok());
         assert!(tracker.is_http2());
         assert!(tracker.quiet(), "the whole preface");
-        tracker.bytes_read(&[0, 0, 5, 1, 4, 0, 0, 0, 1, 0]);
+        assert!(tracker.bytes_read(&[0, 0, 5, 1, 4, 0, 0, 0, 1, 0]).is_ok());
         assert!(!tracker.quiet(), "a HEADERS frame cut short");
-        let http1 = Tracker::new();
-        http1.bytes_read(b"GET");
+        let http1 = unbounded();
+        assert!(http1.bytes_read(b"GET").is_ok());
         assert!(!http1.is_http2());
     }
 }

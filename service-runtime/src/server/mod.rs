@@ -1,15 +1,20 @@
 //! The HTTP server every service runs: HTTP/1.1 and HTTP/2 without TLS (prior knowledge, as a
 //! sidecar told the port speaks `http2` or `grpc` sends it) on one port; connection timers,
-//! a connection cap and body timeouts; `GET /ready`; and a bounded shutdown that answers
-//! every request whose bytes arrived before SIGTERM.
+//! a connection cap with room kept for probes, a bound on requests in progress, one bound on
+//! request heads, body timeouts; `GET /ready`; and a bounded shutdown that answers every
+//! request whose bytes arrived before SIGTERM. docs/performance.md sums what these bounds
+//! let memory reach.
 
 mod body;
 mod connection;
 mod fd_limit;
 mod frames;
+mod head_budget;
+mod host;
 mod lifecycle;
 pub mod listener;
 mod registry;
+mod request_limit;
 pub mod settings;
 
 use std::{
@@ -44,12 +49,19 @@ use tower::ServiceExt;
 
 pub use fd_limit::{connection_cap, open_file_limit, raise_open_file_limit};
 pub use lifecycle::Lifecycle;
+pub use request_limit::{Overload, PROBE_PATHS};
 pub use settings::ServerArgs;
 
-use crate::json::error_response;
-use body::{BodyReadTimeout, TimedBody};
+use crate::{
+    json::{error_response, fill_method_not_allowed},
+    metrics::OverloadMetrics,
+};
+use body::TimedBody;
 use connection::{RequestGuard, Timers, Tracker, WatchedIo};
+use head_budget::HeadBudget;
 use registry::{Admission, Registry};
+use request_limit::{RequestLimit, is_probe};
+use tokio::sync::OwnedSemaphorePermit;
 
 /// What every connection of one server shares.
 struct Shared {
@@ -58,13 +70,18 @@ struct Shared {
     lifecycle: Arc<Lifecycle>,
     timers: Timers,
     body_read_timeout: Duration,
+    body_deadline: Duration,
+    requests: RequestLimit,
+    overload: OverloadMetrics,
 }
 
 /// Serves `app` (plus `GET /ready`) on `listener` until `shutdown` completes; then closes as
-/// [`ServerArgs`] describes and returns. `connection_cap` comes from [`connection_cap`].
+/// [`ServerArgs`] describes and returns. `connection_cap` comes from [`connection_cap`];
+/// requests refused for load are counted in `overload`.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    overload: OverloadMetrics,
     args: &ServerArgs,
     connection_cap: usize,
     shutdown: impl Future<Output = ()>,
@@ -79,9 +96,13 @@ pub async fn serve(
             async move { readiness.readiness(health).await }
         }),
     );
-    let mut protocols = auto::Builder::new(TokioExecutor::new());
-    // Our own timers replace hyper's header timer (see connection.rs).
-    protocols.http1().header_read_timeout(None);
+    let protocols = protocols(args);
+    let head_budget = HeadBudget::new(args.max_buffered_head_bytes);
+    let requests = RequestLimit::new(
+        usize::try_from(args.max_concurrent_requests).unwrap_or(usize::MAX),
+        args.request_queue_timeout,
+        head_budget.clone(),
+    );
     let shared = Arc::new(Shared {
         protocols,
         router,
@@ -93,8 +114,11 @@ pub async fn serve(
             stall: args.stall_timeout,
         },
         body_read_timeout: args.body_read_timeout,
+        body_deadline: args.body_deadline,
+        requests,
+        overload,
     });
-    let registry = Registry::new(connection_cap);
+    let registry = Registry::new(connection_cap, head_budget);
     let closing = async {
         shutdown.await;
         lifecycle.start_closing();
@@ -123,6 +147,35 @@ pub async fn serve(
     }
 }
 
+/// HTTP/1.1 and HTTP/2 sized to the memory budget (docs/performance.md).
+fn protocols(args: &ServerArgs) -> auto::Builder<TokioExecutor> {
+    let mut protocols = auto::Builder::new(TokioExecutor::new());
+    let head = usize::try_from(args.max_header_bytes).unwrap_or(usize::MAX);
+    // Our own timers replace hyper's header timer (see connection.rs). The read buffer holds
+    // the head, so its bound is the head bound (hyper's default is 400 KiB).
+    protocols
+        .http1()
+        .header_read_timeout(None)
+        .max_buf_size(head);
+    protocols
+        .http2()
+        .max_header_list_size(args.max_header_bytes)
+        // A stream past the request bound waits anyway: more streams only hold more heads.
+        .max_concurrent_streams(args.max_concurrent_requests.min(100))
+        // RFC 9113's initial windows instead of hyper's 1 MiB: request bodies here are small
+        // forms and JSON, and unread DATA is memory the client chose to fill.
+        .initial_stream_window_size(HTTP2_WINDOW)
+        .initial_connection_window_size(HTTP2_WINDOW)
+        .max_send_buf_size(HTTP2_SEND_BUFFER);
+    protocols
+}
+
+/// HTTP/2 flow-control windows, in bytes: RFC 9113's initial 65,535.
+const HTTP2_WINDOW: u32 = 65_535;
+
+/// Answer bytes buffered per HTTP/2 stream before the writer waits (hyper: 400 KiB).
+const HTTP2_SEND_BUFFER: usize = 64 * 1024;
+
 /// Accepts connections for ever.
 async fn accept(listener: &TcpListener, shared: &Arc<Shared>, registry: &Arc<Registry>) {
     loop {
@@ -142,10 +195,10 @@ async fn accept(listener: &TcpListener, shared: &Arc<Shared>, registry: &Arc<Reg
         if let Err(err) = stream.set_nodelay(true) {
             tracing::debug!(%err, "could not set TCP_NODELAY");
         }
-        let Some(admission) = registry.admit() else {
-            tracing::warn!(%peer, "connection cap reached and no connection can close; refused");
-            continue;
-        };
+        let admission = registry.admit();
+        if admission.tracker.overflow() {
+            tracing::debug!(%peer, "connection cap reached; admitted for probes only");
+        }
         let id = admission.id();
         let task = tokio::spawn(serve_connection(stream, peer, admission, shared.clone()));
         registry.attach(id, task.abort_handle());
@@ -181,11 +234,13 @@ async fn serve_connection(
     tokio::pin!(connection);
     let mut draining = shared.lifecycle.draining();
     let mut goaway_sent: Option<Instant> = None;
+    let mut retired = false;
     // One timer for the connection's life, moved rather than made anew at each look.
     let check = tokio::time::sleep(shared.timers.header_read);
     tokio::pin!(check);
     loop {
-        if *draining.borrow_and_update() {
+        retired = retired || tracker.retired();
+        if *draining.borrow_and_update() || retired {
             tracker.report_quiet();
             if tracker.is_http2() {
                 match goaway_sent {
@@ -238,8 +293,9 @@ async fn serve_connection(
 /// requests the client sent before it saw it.
 const GOAWAY_GRACE: Duration = Duration::from_secs(1);
 
-/// The service of one connection: counts requests for its timers, checks `Host`, times
-/// request bodies, and marks answers `Connection: close` once the server is closing.
+/// The service of one connection: counts requests for its timers, checks `Host`, keeps the
+/// request bound (probes aside), times request bodies, and marks answers `Connection: close`
+/// once the server is closing.
 #[derive(Clone)]
 struct ConnectionService {
     shared: Arc<Shared>,
@@ -259,11 +315,24 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
         let guard = self.tracker.request_started();
         let shared = self.shared.clone();
         let peer = self.peer;
+        let tracker = self.tracker.clone();
         Box::pin(async move {
             let http1 = request.version() < Version::HTTP_2;
-            let (mut response, close) = match host_problem(&request) {
-                Some(problem) => (error_response(StatusCode::BAD_REQUEST, problem), true),
-                None => handle(&shared, request, peer).await,
+            let mut place = None;
+            let (mut response, close) = if let Some(problem) = host::problem(&request) {
+                (error_response(StatusCode::BAD_REQUEST, problem), true)
+            } else if is_probe(request.uri().path()) {
+                handle(&shared, request, peer, &tracker).await
+            } else if tracker.overflow() {
+                // Room kept for probes: this connection gives it back once quiet.
+                tracker.retire();
+                (shared.overload.refuse(Overload::Connections), true)
+            } else {
+                place = shared.requests.enter(&request).await;
+                match place {
+                    Some(_) => handle(&shared, request, peer, &tracker).await,
+                    None => (shared.overload.refuse(Overload::Concurrency), false),
+                }
             };
             if http1 && (close || shared.lifecycle.closing()) {
                 response
@@ -272,6 +341,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
             }
             Ok(response.map(|body| GuardedBody {
                 inner: body,
+                _place: place,
                 _request: guard,
             }))
         })
@@ -284,16 +354,20 @@ async fn handle(
     shared: &Shared,
     request: Request<Incoming>,
     peer: SocketAddr,
+    tracker: &Arc<Tracker>,
 ) -> (axum::response::Response, bool) {
     let (parts, body) = request.into_parts();
     // Most requests carry no body: they need no timer and no flag.
-    let timed_out =
-        (!body.is_end_stream()).then(|| Arc::new(std::sync::atomic::AtomicBool::new(false)));
+    let timed_out = (!body.is_end_stream()).then(|| Arc::new(std::sync::OnceLock::new()));
     let body = match &timed_out {
         None => axum::body::Body::new(body),
-        Some(flag) => {
-            axum::body::Body::new(TimedBody::new(body, shared.body_read_timeout, flag.clone()))
-        }
+        Some(flag) => axum::body::Body::new(TimedBody::new(
+            body,
+            shared.body_read_timeout,
+            shared.body_deadline,
+            flag.clone(),
+            Some(tracker.clone()),
+        )),
     };
     let mut request = Request::from_parts(parts, body);
     request.extensions_mut().insert(ConnectInfo(peer));
@@ -301,31 +375,21 @@ async fn handle(
         Ok(response) => response,
         Err(never) => match never {},
     };
-    if timed_out.is_some_and(|flag| flag.load(std::sync::atomic::Ordering::Relaxed)) {
-        let message = BodyReadTimeout(shared.body_read_timeout).to_string();
-        return (error_response(StatusCode::REQUEST_TIMEOUT, &message), true);
+    if let Some(why) = timed_out.and_then(|flag| flag.get().copied()) {
+        return (
+            error_response(StatusCode::REQUEST_TIMEOUT, &why.to_string()),
+            true,
+        );
     }
-    (response, false)
-}
-
-/// RFC 9112 §3.2: an HTTP/1.1 request carries exactly one `Host`. HTTP/2 carries
-/// `:authority` instead, and HTTP/1.0 predates the rule.
-fn host_problem<B>(request: &Request<B>) -> Option<&'static str> {
-    if request.version() != Version::HTTP_11 {
-        return None;
-    }
-    let mut hosts = request.headers().get_all(header::HOST).iter();
-    match (hosts.next(), hosts.next()) {
-        (Some(_), None) => None,
-        (None, _) => Some("an HTTP/1.1 request needs a Host header"),
-        (Some(_), Some(_)) => Some("an HTTP/1.1 request carries one Host header, not several"),
-    }
+    (fill_method_not_allowed(response), false)
 }
 
 /// An answer's body, holding its request's place in the connection's count until hyper has
 /// sent (or dropped) it.
 struct GuardedBody {
     inner: axum::body::Body,
+    /// The request's place under MAX_CONCURRENT_REQUESTS (none for probes and refusals).
+    _place: Option<OwnedSemaphorePermit>,
     _request: RequestGuard,
 }
 
@@ -346,28 +410,5 @@ impl Body for GuardedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn http11_needs_exactly_one_host() {
-        let request = |version, hosts: &[&str]| {
-            let mut builder = Request::get("/").version(version);
-            for host in hosts {
-                builder = builder.header(header::HOST, *host);
-            }
-            builder
-                .body(())
-                .map(|request| host_problem(&request).is_some())
-        };
-        assert_eq!(request(Version::HTTP_11, &["x"]).ok(), Some(false));
-        assert_eq!(request(Version::HTTP_11, &[]).ok(), Some(true));
-        assert_eq!(request(Version::HTTP_11, &["x", "y"]).ok(), Some(true));
-        assert_eq!(request(Version::HTTP_10, &[]).ok(), Some(false));
-        assert_eq!(request(Version::HTTP_2, &[]).ok(), Some(false));
     }
 }

@@ -1,5 +1,7 @@
-//! The open connections: admitted under a cap, evicted oldest-idle-first at the cap, and
-//! waited for (then dropped) at shutdown.
+//! The open connections: admitted under a cap; at the cap the oldest connection holding its
+//! place for nothing is evicted (idle, then a head still arriving, then a body still
+//! arriving), or, when every connection is handling a request, the new one is admitted into
+//! the room kept for probes; waited for (then dropped) at shutdown.
 
 use std::{
     collections::BTreeMap,
@@ -8,7 +10,7 @@ use std::{
 
 use tokio::{sync::Notify, task::AbortHandle};
 
-use super::connection::Tracker;
+use super::{connection::Tracker, head_budget::HeadBudget};
 
 struct Entry {
     tracker: Arc<Tracker>,
@@ -25,6 +27,7 @@ struct Open {
 /// Every open connection of one server.
 pub struct Registry {
     cap: usize,
+    head_budget: Arc<HeadBudget>,
     open: Mutex<Open>,
     emptied: Notify,
     freed: Notify,
@@ -59,9 +62,10 @@ impl Drop for Admission {
 }
 
 impl Registry {
-    pub fn new(cap: usize) -> Arc<Self> {
+    pub fn new(cap: usize, head_budget: Arc<HeadBudget>) -> Arc<Self> {
         Arc::new(Self {
             cap: cap.max(1),
+            head_budget,
             open: Mutex::new(Open::default()),
             emptied: Notify::new(),
             freed: Notify::new(),
@@ -73,7 +77,7 @@ impl Registry {
     }
 
     /// Connections open at most, counting those told to close that still hold their
-    /// descriptor: a quarter over the cap.
+    /// descriptor and those admitted for probes: a quarter over the cap.
     fn hard_limit(&self) -> usize {
         self.cap + (self.cap / 4).max(1)
     }
@@ -91,11 +95,13 @@ impl Registry {
         }
     }
 
-    /// Admits a new connection. At the cap, the oldest connection with no request in
-    /// progress is closed to make room; when every connection is serving a request, the new
-    /// one is refused (`None`).
-    pub fn admit(self: &Arc<Self>) -> Option<Admission> {
+    /// Admits a new connection. At the cap, the oldest connection that holds its place for
+    /// nothing is told to close (see [`Tracker::eviction_rank`]); when every connection is
+    /// handling a request, the new one is admitted past the cap, where only probes are
+    /// served ([`Tracker::overflow`]; [`Registry::wait_for_room`] bounds how many).
+    pub fn admit(self: &Arc<Self>) -> Admission {
         let mut open = self.open();
+        let mut overflow = false;
         if open.entries.len() >= self.cap {
             let closing = open
                 .entries
@@ -103,16 +109,20 @@ impl Registry {
                 .filter(|entry| entry.tracker.evicted())
                 .count();
             if open.entries.len() - closing >= self.cap {
-                let oldest_quiet = open
+                let candidate = open
                     .entries
                     .values()
-                    .find(|entry| !entry.tracker.busy() && !entry.tracker.evicted())?;
-                oldest_quiet.tracker.evict();
+                    .filter_map(|entry| Some((entry.tracker.eviction_rank()?, &entry.tracker)))
+                    .min_by_key(|(rank, _)| *rank);
+                match candidate {
+                    Some((_, tracker)) => tracker.evict(),
+                    None => overflow = true,
+                }
             }
         }
         let id = open.next_id;
         open.next_id += 1;
-        let tracker = Arc::new(Tracker::new());
+        let tracker = Arc::new(Tracker::new(self.head_budget.clone(), overflow));
         open.entries.insert(
             id,
             Entry {
@@ -120,11 +130,11 @@ impl Registry {
                 task: None,
             },
         );
-        Some(Admission {
+        Admission {
             registry: self.clone(),
             id,
             tracker,
-        })
+        }
     }
 
     /// Records the task serving an admitted connection, so shutdown can drop it.
@@ -169,24 +179,22 @@ mod tests {
 
     #[test]
     fn at_the_cap_the_oldest_quiet_connection_makes_room() {
-        let registry = Registry::new(2);
-        let busy = registry.admit().map(|admission| {
-            let guard = admission.tracker.request_started();
-            (admission, guard)
-        });
+        let registry = Registry::new(2, HeadBudget::new(u64::MAX));
+        let busy = registry.admit();
+        let _guard = busy.tracker.request_started();
         let quiet = registry.admit();
         let third = registry.admit();
-        assert!(third.is_some());
-        assert!(quiet.as_ref().is_some_and(|a| a.tracker.evicted()));
-        assert!(busy.as_ref().is_some_and(|(a, _)| !a.tracker.evicted()));
+        assert!(!third.tracker.overflow());
+        assert!(quiet.tracker.evicted());
+        assert!(!busy.tracker.evicted());
         drop(quiet);
         assert_eq!(registry.len(), 2);
     }
 
     #[test]
     fn connections_told_to_close_count_until_they_have() {
-        let registry = Registry::new(4);
-        let kept: Vec<_> = (0..5).filter_map(|_| registry.admit()).collect();
+        let registry = Registry::new(4, HeadBudget::new(u64::MAX));
+        let kept: Vec<_> = (0..5).map(|_| registry.admit()).collect();
         assert_eq!(kept.len(), 5, "the fifth evicts the first");
         assert!(kept[0].tracker.evicted());
         // Four open and one closing: a quarter over the cap, so the next waits.
@@ -199,13 +207,26 @@ mod tests {
     }
 
     #[test]
-    fn when_every_connection_is_serving_a_new_one_is_refused() {
-        let registry = Registry::new(1);
-        let busy = registry.admit().map(|admission| {
-            let guard = admission.tracker.request_started();
-            (admission, guard)
-        });
-        assert!(busy.is_some());
-        assert!(registry.admit().is_none());
+    fn slow_senders_give_way_before_a_new_connection_goes_past_the_cap() {
+        let registry = Registry::new(2, HeadBudget::new(u64::MAX));
+        let serving = registry.admit();
+        let _serving = serving.tracker.request_started();
+        let slow_body = registry.admit();
+        let _slow_body = slow_body.tracker.request_started();
+        slow_body.tracker.body_waiting(true);
+        let third = registry.admit();
+        assert!(slow_body.tracker.evicted(), "only waiting for its client");
+        assert!(!serving.tracker.evicted());
+        assert!(!third.tracker.overflow());
+    }
+
+    #[test]
+    fn when_every_connection_is_serving_a_new_one_is_kept_for_probes() {
+        let registry = Registry::new(1, HeadBudget::new(u64::MAX));
+        let busy = registry.admit();
+        let _guard = busy.tracker.request_started();
+        let probe = registry.admit();
+        assert!(probe.tracker.overflow());
+        assert!(!busy.tracker.evicted());
     }
 }

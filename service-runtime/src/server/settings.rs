@@ -38,10 +38,45 @@ pub struct ServerArgs {
     /// fails (408).
     #[arg(long = "body-read-timeout-ms", env = "BODY_READ_TIMEOUT_MS", value_name = "BODY_READ_TIMEOUT_MS", default_value = "30000", value_parser = positive_millis)]
     pub body_read_timeout: Duration,
+    /// Whole-body deadline, in milliseconds: from the request head until the last body byte,
+    /// however steadily the pieces arrive; then the request fails (408). A client that sends
+    /// one byte every few seconds cannot hold a request (and its memory) for longer.
+    #[arg(long = "body-deadline-ms", env = "BODY_DEADLINE_MS", value_name = "BODY_DEADLINE_MS", default_value = "30000", value_parser = positive_millis)]
+    pub body_deadline: Duration,
     /// Open connections at most; never more than half the open-file limit (raised to its hard
-    /// limit at start). At the cap, the oldest connection with no request in progress closes.
-    #[arg(long, env = "MAX_CONNECTIONS", value_name = "MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    /// limit at start). At the cap, the oldest connection with no request in progress closes,
+    /// else the oldest one still sending a request head or body; a connection past the cap
+    /// is served only `/health`, `/ready` and `/metrics` (room kept for probes).
+    #[arg(long, env = "MAX_CONNECTIONS", value_name = "MAX_CONNECTIONS", default_value_t = 1_024, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
+    /// Requests handled at once, HTTP/2 streams included; probes and scrapes (`/health`,
+    /// `/ready`, `/metrics`) are not counted. A request past the bound waits up to
+    /// REQUEST_QUEUE_TIMEOUT_MS for a place, then is answered 503 with `Retry-After: 1`.
+    #[arg(long, env = "MAX_CONCURRENT_REQUESTS", value_name = "MAX_CONCURRENT_REQUESTS", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_requests: u32,
+    /// How long a request past MAX_CONCURRENT_REQUESTS waits for a place, in milliseconds.
+    /// Short, because the mesh multiplies a 503: Istio retries it twice and productpage
+    /// retries reviews once, six waits inside productpage's 3 s reviews deadline.
+    #[arg(long = "request-queue-timeout-ms", env = "REQUEST_QUEUE_TIMEOUT_MS", value_name = "REQUEST_QUEUE_TIMEOUT_MS", default_value = "250", value_parser = millis)]
+    pub request_queue_timeout: Duration,
+    /// Largest request head, in bytes: HTTP/1.1's read buffer and HTTP/2's
+    /// SETTINGS_MAX_HEADER_LIST_SIZE. Above Envoy's 60 KiB, so whatever a sidecar forwards
+    /// fits; a larger head is answered 431 (hyper's and h2's own answer, with no body).
+    #[arg(long, env = "MAX_HEADER_BYTES", value_name = "MAX_HEADER_BYTES", default_value_t = 65_536, value_parser = clap::value_parser!(u32).range(8_192..=16_777_216))]
+    pub max_header_bytes: u32,
+    /// Bytes of unfinished request heads held at once across all connections beyond the first
+    /// 8 KiB of each (which every connection's read buffer holds anyway). A connection whose
+    /// head would take the total past it is closed without an answer.
+    #[arg(long, env = "MAX_BUFFERED_HEAD_BYTES", value_name = "MAX_BUFFERED_HEAD_BYTES", default_value_t = 4_194_304, value_parser = clap::value_parser!(u64).range(65_536..))]
+    pub max_buffered_head_bytes: u64,
+    /// Threads that run requests (Tokio workers). Fixed rather than one per node core, so
+    /// memory does not grow with the node; raise it for a CPU limit above 2.
+    #[arg(long, env = "WORKER_THREADS", value_name = "WORKER_THREADS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub worker_threads: u16,
+    /// Threads for blocking work at most (name resolution of fresh backend connections, span
+    /// export at shutdown); Tokio's own default is 512.
+    #[arg(long, env = "MAX_BLOCKING_THREADS", value_name = "MAX_BLOCKING_THREADS", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub max_blocking_threads: u16,
     /// After SIGTERM, how long `/ready` fails while requests are still served (answers then
     /// carry `Connection: close`), so load balancers stop sending first; in milliseconds.
     #[arg(long = "shutdown-delay-ms", env = "SHUTDOWN_DELAY_MS", value_name = "SHUTDOWN_DELAY_MS", default_value = "5000", value_parser = millis)]
@@ -63,7 +98,14 @@ impl Default for ServerArgs {
             idle_timeout: Duration::from_secs(65 * 60),
             stall_timeout: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(30),
-            max_connections: 10_000,
+            body_deadline: Duration::from_secs(30),
+            max_connections: 1_024,
+            max_concurrent_requests: 64,
+            request_queue_timeout: Duration::from_millis(250),
+            max_header_bytes: 65_536,
+            max_buffered_head_bytes: 4 << 20,
+            worker_threads: 2,
+            max_blocking_threads: 8,
             shutdown_delay: Duration::from_secs(5),
             drain_timeout: Duration::from_secs(10),
             span_flush_timeout: Duration::from_secs(5),

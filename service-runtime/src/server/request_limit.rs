@@ -1,0 +1,147 @@
+//! The bound on requests handled at once (MAX_CONCURRENT_REQUESTS), HTTP/2 streams included:
+//! past it a request waits a short while for a place, then is answered 503 at once. Probes
+//! and scrapes never wait: the kubelet must learn that a busy service is alive.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    http::{HeaderValue, Request, StatusCode, header},
+    response::Response,
+};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::head_budget::{HeadBudget, HeadCharge};
+use crate::json::error_response;
+
+/// Paths served whatever the load: the probes the manifests ship and the Prometheus scrape.
+pub const PROBE_PATHS: [&str; 3] = ["/health", "/ready", "/metrics"];
+
+/// Whether `path` is a probe or a scrape.
+pub fn is_probe(path: &str) -> bool {
+    PROBE_PATHS.contains(&path)
+}
+
+/// Why a request was answered 503 without being handled; the `reason` label of
+/// `http_server_overload_rejections_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overload {
+    /// MAX_CONCURRENT_REQUESTS were in progress for all of REQUEST_QUEUE_TIMEOUT_MS, or the
+    /// heads waiting already filled MAX_BUFFERED_HEAD_BYTES.
+    Concurrency,
+    /// The connection was admitted past MAX_CONNECTIONS, where only probes are served.
+    Connections,
+}
+
+impl Overload {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Concurrency => "concurrency",
+            Self::Connections => "connections",
+        }
+    }
+
+    /// The answer: 503 with `Retry-After: 1` and the JSON error shape. Built without
+    /// touching the router, so it stays cheap when the mesh retries it (Istio retries a 503
+    /// twice by default, whatever `Retry-After` says).
+    pub fn response(self) -> Response {
+        let message = match self {
+            Self::Concurrency => "overloaded: too many requests in progress; retry later",
+            Self::Connections => "overloaded: too many open connections; retry later",
+        };
+        let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, message);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        response
+    }
+}
+
+/// The places for requests in progress, shared by every connection of one server.
+#[derive(Debug)]
+pub struct RequestLimit {
+    places: Arc<Semaphore>,
+    queue_timeout: Duration,
+    head_budget: Arc<HeadBudget>,
+}
+
+impl RequestLimit {
+    pub fn new(places: usize, queue_timeout: Duration, head_budget: Arc<HeadBudget>) -> Self {
+        Self {
+            places: Arc::new(Semaphore::new(places.max(1))),
+            queue_timeout,
+            head_budget,
+        }
+    }
+
+    /// A place for `request`, held until its answer is sent; `None` when none came free in
+    /// the queue timeout, or when its head does not fit the shared head budget while it
+    /// waits.
+    pub async fn enter<B>(&self, request: &Request<B>) -> Option<OwnedSemaphorePermit> {
+        if let Ok(place) = self.places.clone().try_acquire_owned() {
+            return Some(place);
+        }
+        let _waiting_head = HeadCharge::take(&self.head_budget, head_bytes(request))?;
+        tokio::time::timeout(self.queue_timeout, self.places.clone().acquire_owned())
+            .await
+            .ok()?
+            .ok()
+    }
+}
+
+/// About what a request's head occupies: its target and fields, with HTTP/2's 32 bytes of
+/// overhead per field (RFC 9113 §6.5.2), so both protocols are charged alike.
+fn head_bytes<B>(request: &Request<B>) -> u64 {
+    let fields: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 32)
+        .sum();
+    u64::try_from(fields + request.uri().to_string().len()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn past_the_bound_a_request_waits_then_is_refused() {
+        let limit = RequestLimit::new(1, Duration::from_millis(250), HeadBudget::new(1 << 20));
+        let request = Request::get("/productpage").body(()).expect("a request");
+        let first = limit.enter(&request).await;
+        assert!(first.is_some());
+        let started = tokio::time::Instant::now();
+        assert!(limit.enter(&request).await.is_none());
+        assert_eq!(started.elapsed(), Duration::from_millis(250));
+        drop(first);
+        assert!(limit.enter(&request).await.is_some(), "a place came free");
+    }
+
+    #[tokio::test]
+    async fn a_waiting_head_must_fit_the_head_budget() {
+        let limit = RequestLimit::new(1, Duration::from_secs(60), HeadBudget::new(16));
+        let request = Request::get("/")
+            .header("x-pad", "0123456789")
+            .body(())
+            .expect("a request");
+        let _held = limit.enter(&request).await;
+        assert!(
+            limit.enter(&request).await.is_none(),
+            "refused at once, not after 60 s"
+        );
+    }
+
+    #[test]
+    fn probes_are_the_shipped_probe_paths() {
+        assert!(is_probe("/health") && is_probe("/ready") && is_probe("/metrics"));
+        assert!(!is_probe("/productpage") && !is_probe("/health/"));
+        let answer = Overload::Concurrency.response();
+        assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            answer
+                .headers()
+                .get(header::RETRY_AFTER)
+                .map(|v| v.as_bytes()),
+            Some(&b"1"[..])
+        );
+    }
+}
