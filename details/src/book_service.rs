@@ -32,6 +32,10 @@ impl From<DownstreamError> for LookupError {
     }
 }
 
+/// The book service's answer cap, in bytes: a Google Books volumes answer for one ISBN is a
+/// few KB; with details' MAX_CONCURRENT_REQUESTS this bounds what lookups can hold.
+pub const MAX_VOLUMES_BYTES: usize = 256 * 1024;
+
 /// The book service client.
 pub struct BookService {
     downstream: Downstream,
@@ -43,6 +47,7 @@ impl BookService {
         let policy = CallPolicy {
             timeout,
             attempts: 1,
+            max_answer_bytes: MAX_VOLUMES_BYTES,
         };
         Self {
             downstream: Downstream::new("googleapis", Endpoints::single(endpoint), policy, client),

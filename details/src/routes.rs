@@ -38,7 +38,7 @@ impl IntoResponse for DetailsError {
                 let status = match err {
                     LookupError::Unreachable(CallError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
                     // It answered, with more than any book takes.
-                    LookupError::Unreachable(CallError::TooLarge) => StatusCode::BAD_GATEWAY,
+                    LookupError::Unreachable(CallError::TooLarge(_)) => StatusCode::BAD_GATEWAY,
                     LookupError::Unreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
                     LookupError::Status(_) | LookupError::Malformed(_) => StatusCode::BAD_GATEWAY,
                 };

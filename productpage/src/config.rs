@@ -99,10 +99,7 @@ pub struct Config {
 impl Config {
     /// The original's call policies and the default page settings, no span export.
     pub fn new(details: Endpoints, reviews: Endpoints, ratings: Endpoints) -> Self {
-        let policy = |attempts| CallPolicy {
-            timeout: THREE_SECONDS,
-            attempts,
-        };
+        let policy = |attempts| CallPolicy::service(THREE_SECONDS, attempts);
         Self {
             details,
             reviews,

@@ -21,4 +21,5 @@ mod view;
 
 pub use app::app;
 pub use config::{Config, DEFAULT_SESSION_SECRET, PageArgs, ProductpageArgs};
+pub use render::MAX_PAGE_BYTES;
 pub use view::MAX_REVIEW_CARDS;

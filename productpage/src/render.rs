@@ -37,10 +37,32 @@ pub struct ErrorPage<'a> {
     pub message: &'a str,
 }
 
-/// The template as an HTML answer; a rendering failure is logged and answers 500.
-pub fn render(template: &impl Template) -> Response {
-    match template.render() {
-        Ok(html) => Html(html).into_response(),
+/// Largest page rendered, in bytes (upstream's product page is about 6 KB). Its inputs are
+/// capped (16 KiB per backend answer, 20 review cards, 32-character colours), so even a
+/// reviews answer of `<` characters, escaped to five times its size, stays well below it;
+/// the bound makes that a guarantee rather than arithmetic: rendering stops here and the
+/// answer is 500.
+pub const MAX_PAGE_BYTES: usize = 256 * 1024;
+
+/// A `String` that refuses to grow past [`MAX_PAGE_BYTES`].
+struct BoundedPage(String);
+
+impl std::fmt::Write for BoundedPage {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        if self.0.len() + text.len() > MAX_PAGE_BYTES {
+            return Err(std::fmt::Error);
+        }
+        self.0.push_str(text);
+        Ok(())
+    }
+}
+
+/// The template as an HTML answer; a rendering failure (a page over [`MAX_PAGE_BYTES`]
+/// included) is logged and answers 500.
+pub fn render<T: Template>(template: &T) -> Response {
+    let mut page = BoundedPage(String::with_capacity(T::SIZE_HINT));
+    match template.render_into(&mut page) {
+        Ok(()) => Html(page.0).into_response(),
         Err(err) => {
             tracing::error!(%err, "template rendering failed");
             (

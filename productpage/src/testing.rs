@@ -26,10 +26,7 @@ pub fn config(details: String, reviews: Vec<String>, ratings: String) -> Config 
         endpoints(&reviews),
         endpoints(&[ratings]),
     );
-    let short = |attempts| CallPolicy {
-        timeout: Duration::from_millis(400),
-        attempts,
-    };
+    let short = |attempts| CallPolicy::service(Duration::from_millis(400), attempts);
     config.details_call = short(1);
     config.reviews_call = short(2);
     config.ratings_call = short(1);

@@ -5,7 +5,7 @@ use service_runtime::DownstreamError;
 
 use crate::backends::{Details, RatingEntry, Reviews};
 
-/// Review cards shown at most. reviews sends two; a larger answer (up to the 1 MiB a call
+/// Review cards shown at most. reviews sends two; a larger answer (up to the 16 KiB a call
 /// reads) would otherwise be amplified about twentyfold by each card's markup.
 pub const MAX_REVIEW_CARDS: usize = 20;
 

@@ -541,28 +541,65 @@ async fn login_refuses_what_is_not_a_small_utf8_form() {
     assert_eq!(answer.status, 302);
 }
 
-/// A 990 KB reviews answer once became a 20.8 MB page: cards and colours are capped, so the
-/// page stays about the size of the answer.
+/// A 990 KB reviews answer once became a 20.8 MB page, and a 1 MiB answer of `<` texts a
+/// 4.7-7 MB one: answers between services are capped at 16 KiB (a bigger one is a failed
+/// call), and cards and colours are capped, so the page stays within a few times the answers.
 #[tokio::test]
 async fn a_huge_reviews_answer_is_not_amplified_into_the_page() {
     let backends = stubs().await;
-    let review = r#"{"reviewer":"R","text":"t","rating":{"stars":5,"color":"red"}}"#;
-    let many = vec![review; 15_000].join(",");
-    let huge = format!(r#"{{"id":"0","podname":"p","clustername":"null","reviews":[{many}]}}"#);
-    assert!(huge.len() > 900_000 && huge.len() < 1024 * 1024);
-    backends.reviews.set_answer(Answer::json(200, &huge));
     let server = productpage(backends.config()).await;
+    let answer_cap = service_runtime::client::SERVICE_ANSWER_BYTES;
+    let reviews_answer = |reviews: &[String]| {
+        format!(
+            r#"{{"id":"0","podname":"p","clustername":"null","reviews":[{}]}}"#,
+            reviews.join(",")
+        )
+    };
+    let review = r#"{"reviewer":"R","text":"t","rating":{"stars":5,"color":"red"}}"#.to_owned();
+    let many = reviews_answer(&vec![review; 15_000]);
+    assert!(many.len() > 900_000 && many.len() < 1024 * 1024);
+    backends.reviews.set_answer(Answer::json(200, &many));
     let page = get(format!("{}/productpage", server.url())).await;
     assert_eq!(page.status, 200);
-    assert_eq!(full_stars(&page.body), 5 * productpage::MAX_REVIEW_CARDS);
-    assert!(page.body.len() < 200_000, "{} bytes", page.body.len());
-    let long_colour = format!(
-        r#"{{"id":"0","podname":"p","clustername":"null","reviews":[{{"reviewer":"R","text":"t","rating":{{"stars":5,"color":"{}"}}}}]}}"#,
-        "r".repeat(900_000)
+    assert!(
+        page.body
+            .contains("Sorry, product reviews are currently unavailable")
     );
-    backends.reviews.set_answer(Answer::json(200, &long_colour));
+    let fitting = vec![
+        r#"{"reviewer":"R","text":"t","rating":{"stars":5,"color":"red"}}"#
+            .to_owned();
+        answer_cap / 80
+    ];
+    backends
+        .reviews
+        .set_answer(Answer::json(200, &reviews_answer(&fitting)));
     let page = get(format!("{}/productpage", server.url())).await;
-    assert!(page.body.len() < 200_000, "{} bytes", page.body.len());
+    assert_eq!(full_stars(&page.body), 5 * productpage::MAX_REVIEW_CARDS);
+    let long_colour = format!(
+        r#"{{"reviewer":"R","text":"t","rating":{{"stars":5,"color":"{}"}}}}"#,
+        "r".repeat(answer_cap - 200)
+    );
+    backends
+        .reviews
+        .set_answer(Answer::json(200, &reviews_answer(&[long_colour])));
+    let page = get(format!("{}/productpage", server.url())).await;
+    assert!(page.body.len() < 20_000, "{} bytes", page.body.len());
+    // The worst escaping: texts of `<` (5 bytes each as `&#60;`) filling the answer cap.
+    let escaped = format!(
+        r#"{{"reviewer":"<","text":"{}","rating":{{"stars":5,"color":"red"}}}}"#,
+        "<".repeat(answer_cap - 250)
+    );
+    let answer = reviews_answer(&[escaped]);
+    assert!(answer.len() < answer_cap);
+    backends.reviews.set_answer(Answer::json(200, &answer));
+    let page = get(format!("{}/productpage", server.url())).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("&#60;&#60;&#60;"));
+    assert!(
+        page.body.len() < productpage::MAX_PAGE_BYTES,
+        "{} bytes",
+        page.body.len()
+    );
 }
 
 /// Without pooling each call asks the backend to close first, so TIME_WAIT stays on the
@@ -636,6 +673,8 @@ async fn a_burst_leaves_at_most_the_pool_bound_open() {
         env!("CARGO_BIN_EXE_productpage"),
         &[
             ("BACKEND_CONNECTION_POOLING", "true"),
+            // The burst is about the pool, not the request bound: all 150 go in at once.
+            ("MAX_CONCURRENT_REQUESTS", "200"),
             ("DETAILS_HOSTNAME", &details_host),
             ("REVIEWS_HOSTNAME", &reviews_host),
             ("RATINGS_HOSTNAME", &reviews_host),

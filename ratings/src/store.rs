@@ -7,16 +7,17 @@ use serde_json::{Map, Value};
 /// Stars a reviewer may give.
 const STARS: std::ops::RangeInclusive<i64> = 0..=5;
 
-/// Largest ratings POST body, in bytes (413 above it). Bookinfo's own are a few dozen bytes;
-/// this bounds what one product can store, and keeps every GET answer far below the 1 MiB
-/// that reviews reads at most.
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Largest ratings POST body, in bytes (413 above it). Bookinfo's own are a few dozen bytes
+/// and 100 reviewers fit; this bounds what one product can store, and keeps every GET answer
+/// below what reviews reads ([`service_runtime::client::SERVICE_ANSWER_BYTES`]).
+pub const MAX_BODY_BYTES: usize = 4 * 1024;
 
 /// Reviewers per product at most (422 above it).
 pub const MAX_REVIEWERS: usize = 100;
 
 /// Products with posted ratings at most; a POST for another product is refused (409) until
-/// the process restarts. With [`MAX_BODY_BYTES`], the store stays under about 16 MiB.
+/// the process restarts. With [`MAX_BODY_BYTES`], the store holds at most 4 MiB of JSON (about
+/// 10 MiB as maps; docs/performance.md).
 pub const MAX_PRODUCTS: usize = 1000;
 
 /// Why the store refused ratings.
@@ -92,7 +93,7 @@ mod tests {
     #[test]
     fn the_largest_answer_fits_what_reviews_reads() {
         // An answer is `{"id":<i64>,"ratings":<the posted object>}`: the body plus 40 bytes.
-        const { assert!(MAX_BODY_BYTES + 40 < service_runtime::client::MAX_BODY_BYTES) };
+        const { assert!(MAX_BODY_BYTES + 40 < service_runtime::client::SERVICE_ANSWER_BYTES) };
         assert!(TOO_MANY_MESSAGE.contains(&MAX_REVIEWERS.to_string()));
     }
 

@@ -256,7 +256,7 @@ async fn the_store_is_bounded() {
     );
     let (status, body) = post_json(0, huge).await;
     assert_eq!(status, 413, "{body}");
-    assert!(body.contains("at most 16384 bytes"), "{body}");
+    assert!(body.contains("at most 4096 bytes"), "{body}");
     let too_many = format!(
         "{{{}}}",
         (0..101)

@@ -45,10 +45,7 @@ pub struct RatingsClient {
 impl RatingsClient {
     pub fn new(settings: RatingsSettings, client: HttpClient) -> Self {
         // One attempt: a failure shows as "ratings unavailable" at once.
-        let policy = CallPolicy {
-            timeout: settings.timeout,
-            attempts: 1,
-        };
+        let policy = CallPolicy::service(settings.timeout, 1);
         Self {
             downstream: Downstream::new("ratings", settings.endpoints, policy, client),
         }

@@ -21,8 +21,10 @@ use crate::{
     tls,
 };
 
-/// No Bookinfo answer comes near this; a bigger one is a failed call, not memory to fill.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The answer cap of calls between Bookinfo services, in bytes. Their answers are under 1 KB
+/// (a product's reviews, details or ratings); a bigger one is a failed call, not memory to
+/// fill. With MAX_CONCURRENT_REQUESTS it bounds what a page view can hold (docs/performance.md).
+pub const SERVICE_ANSWER_BYTES: usize = 16 * 1024;
 
 /// How long a pooled connection may sit idle before it is closed. Shorter than any server's
 /// idle timeout in the mesh (Envoy's is 1 h), and short enough that a burst's connections
@@ -40,6 +42,20 @@ pub struct CallPolicy {
     pub timeout: Duration,
     /// Attempts in all; a failure or a non-200 answer is retried at once.
     pub attempts: u32,
+    /// Largest answer body read, in bytes; a larger one fails the attempt
+    /// ([`CallError::TooLarge`]).
+    pub max_answer_bytes: usize,
+}
+
+impl CallPolicy {
+    /// A call to another Bookinfo service: answers up to [`SERVICE_ANSWER_BYTES`].
+    pub fn service(timeout: Duration, attempts: u32) -> Self {
+        Self {
+            timeout,
+            attempts,
+            max_answer_bytes: SERVICE_ANSWER_BYTES,
+        }
+    }
 }
 
 /// A shared outbound client; cheap to clone.
@@ -76,8 +92,8 @@ pub enum CallError {
     Request(#[source] hyper_util::client::legacy::Error),
     #[error("reading the answer failed: {}", causes(.0))]
     Body(#[source] hyper::Error),
-    #[error("the answer is larger than {MAX_BODY_BYTES} bytes")]
-    TooLarge,
+    #[error("the answer is larger than {0} bytes")]
+    TooLarge(usize),
     #[error("the request could not be built: {0}")]
     Build(#[source] http::Error),
 }
@@ -255,10 +271,10 @@ impl HttpClient {
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         }
         // One deadline for the whole attempt: connect, request, and the last body byte.
-        let result =
-            tokio::time::timeout(call.policy.timeout, self.send(&call.url, headers, payload))
-                .await
-                .unwrap_or(Err(CallError::Timeout(call.policy.timeout)));
+        let sent = self.send(&call.url, headers, payload, call.policy.max_answer_bytes);
+        let result = tokio::time::timeout(call.policy.timeout, sent)
+            .await
+            .unwrap_or(Err(CallError::Timeout(call.policy.timeout)));
         let status = match &result {
             Ok(reply) => {
                 spans::finish(&span, Some(reply.status.as_u16()), None);
@@ -279,6 +295,7 @@ impl HttpClient {
         url: &Uri,
         headers: HeaderMap,
         payload: &Payload,
+        max_answer_bytes: usize,
     ) -> Result<Reply, CallError> {
         let body = payload
             .content
@@ -298,13 +315,13 @@ impl HttpClient {
             .map_err(CallError::Request)?;
         let (parts, body) = response.into_parts();
         // The cap holds whatever the framing: Content-Length, chunked, or close-delimited.
-        let body = Limited::new(body, MAX_BODY_BYTES)
+        let body = Limited::new(body, max_answer_bytes)
             .collect()
             .await
             .map_err(|err| match err.downcast::<hyper::Error>() {
                 Ok(err) => CallError::Body(*err),
                 // The only other error Limited raises is its LengthLimitError.
-                Err(_) => CallError::TooLarge,
+                Err(_) => CallError::TooLarge(max_answer_bytes),
             })?
             .to_bytes();
         Ok(Reply {

@@ -301,9 +301,12 @@ pub async fn run(
 async fn prepare(args: &TrafficArgs, mix: &UserMix) -> Result<Traffic, TrafficError> {
     let observability = Observability::new(&TraceConfig::disabled("bookinfo-traffic"));
     let client = HttpClient::with_system_roots(args.keep_alive, &observability)?;
+    // Pages are at most a few hundred KB (docs/performance.md); the tool is not a service
+    // under the pod budget, so it reads what an unbounded browser would, up to 1 MiB.
     let policy = CallPolicy {
         timeout: args.timeout,
         attempts: 1,
+        max_answer_bytes: 1024 * 1024,
     };
     let login = args
         .url
