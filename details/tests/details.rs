@@ -507,3 +507,64 @@ async fn an_undecodable_id_is_the_documented_bad_id() {
     assert_eq!(status, 400);
     assert_eq!(body["error"], "please provide numeric product id");
 }
+
+/// OpenTelemetry's SDK configuration specification: an `OTEL_*` value the SDK does not know or
+/// support is a warning and the default applies (each `OTEL_PROPAGATORS` entry on its own);
+/// the same value typed as a flag, and our own settings, still stop start-up.
+#[test]
+fn unusable_otel_variables_are_warnings_and_flags_stay_strict() {
+    use std::io::{BufRead, BufReader};
+    let unusable = [
+        ("OTEL_PROPAGATORS", "tracecontext,baggage,jaeger"),
+        ("OTEL_TRACES_SAMPLER", "jaeger_remote"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+        ("OTEL_TRACES_SAMPLER_ARG", "2"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon"),
+        ("OTEL_SDK_DISABLED", "true"),
+    ];
+    let mut details = std::process::Command::new(env!("CARGO_BIN_EXE_details"))
+        .arg("0")
+        .env_clear()
+        .envs(unusable)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = details.stdout.take().unwrap();
+    let lines: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .take_while(|line| !line.contains("listening on"))
+        .collect();
+    let _ = details.kill();
+    let _ = details.wait();
+    let warnings: Vec<&String> = lines.iter().filter(|line| line.contains("WARN")).collect();
+    for (variable, value) in &unusable[..5] {
+        let named: Vec<_> = warnings
+            .iter()
+            .filter(|w| w.contains(&format!("{variable}=")) || w.contains(&format!("{variable}:")))
+            .collect();
+        assert_eq!(
+            named.len(),
+            1,
+            "one warning for {variable}={value}: {lines:#?}"
+        );
+    }
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("ignoring jaeger") && w.contains("using tracecontext,baggage")),
+        "{warnings:#?}"
+    );
+    let strict = service_runtime::testing::run_binary(
+        env!("CARGO_BIN_EXE_details"),
+        &["0", "--otel-traces-sampler=jaeger_remote"],
+        &[],
+    );
+    assert_eq!(strict.status.code(), Some(2), "{strict:?}");
+    let ours = service_runtime::testing::run_binary(
+        env!("CARGO_BIN_EXE_details"),
+        &["0"],
+        &[("OTEL_SDK_DISABLED", "true"), ("MAX_CONNECTIONS", "many")],
+    );
+    assert_eq!(ours.status.code(), Some(2), "{ours:?}");
+}

@@ -39,10 +39,10 @@ pub struct ErrorPage<'a> {
 
 /// Largest page rendered, in bytes (upstream's product page is about 6 KB). Its inputs are
 /// capped (16 KiB per backend answer, 20 review cards, 32-character colours), so even a
-/// reviews answer of `<` characters, escaped to five times its size, stays well below it;
-/// the bound makes that a guarantee rather than arithmetic: rendering stops here and the
-/// answer is 500.
-pub const MAX_PAGE_BYTES: usize = 256 * 1024;
+/// reviews answer of `<` characters, escaped to five times its size, stays below it; the
+/// bound makes that a guarantee rather than arithmetic: rendering stops here (the product
+/// page then shows its backends' error blocks; any other page answers 500).
+pub const MAX_PAGE_BYTES: usize = 128 * 1024;
 
 /// A `String` that refuses to grow past [`MAX_PAGE_BYTES`].
 struct BoundedPage(String);
@@ -57,12 +57,20 @@ impl std::fmt::Write for BoundedPage {
     }
 }
 
+/// The template's HTML, at most [`MAX_PAGE_BYTES`].
+///
+/// # Errors
+/// When the template fails or the page would be larger.
+pub fn render_bounded<T: Template>(template: &T) -> askama::Result<String> {
+    let mut page = BoundedPage(String::with_capacity(T::SIZE_HINT));
+    template.render_into(&mut page).map(|()| page.0)
+}
+
 /// The template as an HTML answer; a rendering failure (a page over [`MAX_PAGE_BYTES`]
 /// included) is logged and answers 500.
 pub fn render<T: Template>(template: &T) -> Response {
-    let mut page = BoundedPage(String::with_capacity(T::SIZE_HINT));
-    match template.render_into(&mut page) {
-        Ok(()) => Html(page.0).into_response(),
+    match render_bounded(template) {
+        Ok(html) => Html(html).into_response(),
         Err(err) => {
             tracing::error!(%err, "template rendering failed");
             (

@@ -600,6 +600,18 @@ async fn a_huge_reviews_answer_is_not_amplified_into_the_page() {
         "{} bytes",
         page.body.len()
     );
+    // Both answers built to amplify: past MAX_PAGE_BYTES the page keeps its 200 and shows
+    // the error blocks instead.
+    let details = format!(r#"{{"author":"{}"}}"#, "<".repeat(answer_cap - 100));
+    backends.details.set_answer(Answer::json(200, &details));
+    let page = get(format!("{}/productpage", server.url())).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.len() < 20_000, "{} bytes", page.body.len());
+    assert!(
+        page.body
+            .contains("Sorry, product reviews are currently unavailable")
+    );
+    assert!(page.body.contains("Error fetching product details"));
 }
 
 /// Without pooling each call asks the backend to close first, so TIME_WAIT stays on the

@@ -3,9 +3,14 @@
 //! (`--flood-factor` / `FLOOD_FACTOR`); the value name in `--help` and in error messages is the
 //! variable's name, so a bad value names the variable that carried it.
 
-use std::{fmt, time::Duration};
+use std::{
+    ffi::{OsStr, OsString},
+    fmt,
+    sync::Mutex,
+    time::Duration,
+};
 
-use clap::{Args, Command, FromArgMatches, ValueEnum};
+use clap::{Arg, Args, Command, FromArgMatches, ValueEnum};
 
 /// The port every Bookinfo service listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 9080;
@@ -40,14 +45,23 @@ impl ConfigError {
 ///
 /// A variable set to the empty string counts as unset, as the original services read them
 /// and as the OpenTelemetry specification asks: templates (Helm, compose) often render
-/// unset values as "".
+/// unset values as "". An `OTEL_*` variable whose value cannot be used (an unknown or
+/// unsupported enum value, each list entry on its own; a number that does not parse or is
+/// out of range) is ignored with a warning and its default applies, as the OpenTelemetry
+/// SDK configuration specification requires; the warnings are logged by
+/// [`crate::logging::init`]. The same value typed as an `--otel-*` flag, and every other
+/// setting, stays an error.
 pub fn parse_command_line<T: FromArgMatches>(command: Command) -> (T, Command) {
     let mut command = command.mut_args(|arg| {
         let empty = arg
             .get_env()
             .and_then(std::env::var_os)
             .is_some_and(|value| value.is_empty());
-        if empty { arg.env(None) } else { arg }
+        if empty {
+            arg.env(None)
+        } else {
+            lenient_otel_variable(arg)
+        }
     });
     match command
         .try_get_matches_from_mut(std::env::args_os())
@@ -56,6 +70,91 @@ pub fn parse_command_line<T: FromArgMatches>(command: Command) -> (T, Command) {
         Ok(parsed) => (parsed, command),
         Err(err) => err.exit(),
     }
+}
+
+/// Warnings found while parsing, logged once logging is set up.
+static DEFERRED_WARNINGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// The warnings [`parse_command_line`] found, each once.
+pub(crate) fn take_deferred_warnings() -> Vec<String> {
+    std::mem::take(
+        &mut *DEFERRED_WARNINGS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
+}
+
+/// `arg` as is, unless it reads an `OTEL_*` variable whose value its own parser refuses:
+/// then the variable is dropped (the default applies) or, for a list, only its usable entries
+/// are kept, and a warning naming the variable is deferred.
+fn lenient_otel_variable(arg: Arg) -> Arg {
+    let Some(variable) = arg
+        .get_env()
+        .and_then(OsStr::to_str)
+        .filter(|variable| variable.starts_with("OTEL_"))
+        .map(str::to_owned)
+    else {
+        return arg;
+    };
+    let Some(value) = std::env::var_os(&variable) else {
+        return arg;
+    };
+    let Err(problem) = trial_parse(&arg, &value) else {
+        return arg;
+    };
+    let (arg, warning) = match (arg.get_value_delimiter(), value.to_str()) {
+        (Some(delimiter), Some(list)) => {
+            let (usable, unusable): (Vec<&str>, Vec<&str>) = list
+                .split(delimiter)
+                .map(str::trim)
+                .filter(|entry| !entry.is_empty())
+                .partition(|entry| trial_parse(&arg, OsStr::new(entry)).is_ok());
+            let warning = format!(
+                "{variable}: ignoring {} (unknown or unsupported); using {}",
+                unusable.join(", "),
+                if usable.is_empty() {
+                    "the default".to_owned()
+                } else {
+                    usable.join(",")
+                }
+            );
+            let usable: Vec<String> = usable.into_iter().map(str::to_owned).collect();
+            let arg = arg.env(None);
+            if usable.is_empty() {
+                (arg, warning)
+            } else {
+                (arg.default_values(usable), warning)
+            }
+        }
+        _ => (
+            arg.env(None),
+            format!("{variable}={value:?} ignored ({problem}); using the default"),
+        ),
+    };
+    DEFERRED_WARNINGS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(warning);
+    arg
+}
+
+/// Whether `arg`'s own parser accepts `value` (typed as `--flag=value`), and if not, why.
+fn trial_parse(arg: &Arg, value: &OsStr) -> Result<(), String> {
+    let Some(long) = arg.get_long() else {
+        return Ok(());
+    };
+    let mut flag = OsString::from(format!("--{long}="));
+    flag.push(value);
+    Command::new("trial")
+        .no_binary_name(true)
+        .arg(arg.clone().env(None))
+        .try_get_matches_from([flag])
+        .map(drop)
+        .map_err(|err| {
+            let text = err.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            first.trim_start_matches("error: ").to_owned()
+        })
 }
 
 /// Upstream's switches (`ENABLE_RATINGS`, `DO_NOT_ENCRYPT`, ...): on only for `true`, in any

@@ -61,4 +61,7 @@ fn install(args: &LogArgs, on_stderr: bool) {
     if installed.is_err() {
         tracing::debug!("a log subscriber was already installed");
     }
+    for warning in crate::config::take_deferred_warnings() {
+        tracing::warn!("{warning}");
+    }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use crate::{
-    config::{positive_millis, upstream_switch},
+    config::{millis, upstream_switch},
     propagation::{DEFAULT_PROPAGATORS, PropagatorKind},
 };
 
@@ -63,9 +63,10 @@ pub struct TelemetryArgs {
     /// Headers sent with every export, `key=value,key2=value2` (an API key, a tenant).
     #[arg(long, env, hide_env_values = true, value_parser = key_values)]
     pub otel_exporter_otlp_headers: Option<KeyValues>,
-    /// How long one export may take, in milliseconds. Exports never hold a request; this bounds
-    /// the flush at shutdown.
-    #[arg(long, env, value_parser = positive_millis, default_value = "10000")]
+    /// How long one export may take, in milliseconds; 0 means no limit (the specification's
+    /// meaning). Exports never hold a request; SPAN_FLUSH_TIMEOUT_MS bounds the flush at
+    /// shutdown whatever this says.
+    #[arg(long, env, value_parser = millis, default_value = "10000")]
     pub otel_exporter_otlp_timeout: Duration,
     /// Trace-context formats read and written while spans are exported, comma-separated:
     /// tracecontext, baggage, b3 (single header), b3multi (x-b3-*), none. Under Istio, b3multi
@@ -119,7 +120,8 @@ impl Default for TelemetryArgs {
     }
 }
 
-/// `key=value` pairs, comma-separated, as the OTEL_* list variables take them.
+/// `key=value` pairs, comma-separated, as the OTEL_* list variables take them; values are
+/// percent-decoded (the specification's W3C Baggage format: `tenant=a%2Cb` is `a,b`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyValues(pub Vec<(String, String)>);
 
@@ -129,13 +131,20 @@ fn key_values(text: &str) -> Result<KeyValues, String> {
         .filter(|pair| !pair.is_empty())
         .map(|pair| match pair.split_once('=') {
             Some((key, value)) if !key.trim().is_empty() => {
-                Ok((key.trim().to_owned(), value.trim().to_owned()))
+                let value = percent_encoding::percent_decode_str(value.trim())
+                    .decode_utf8()
+                    .map_err(|_| format!("{pair:?}: the value is not UTF-8 once decoded"))?;
+                Ok((key.trim().to_owned(), value.into_owned()))
             }
             _ => Err(format!("{pair:?} is not key=value")),
         })
         .collect::<Result<Vec<_>, _>>()
         .map(KeyValues)
 }
+
+/// What stands for "no limit" (OTEL_EXPORTER_OTLP_TIMEOUT=0): a year, since the exporters
+/// add the timeout to an `Instant`.
+const NO_EXPORT_LIMIT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 fn ratio(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
@@ -203,7 +212,10 @@ impl TelemetryArgs {
                 .clone()
                 .unwrap_or_default()
                 .0,
-            timeout: self.otel_exporter_otlp_timeout,
+            timeout: match self.otel_exporter_otlp_timeout {
+                Duration::ZERO => NO_EXPORT_LIMIT,
+                timeout => timeout,
+            },
             propagators: self.otel_propagators.clone(),
             sampler: self.otel_traces_sampler,
             sampler_ratio: self.otel_traces_sampler_arg.unwrap_or(1.0),
@@ -292,6 +304,13 @@ mod tests {
         assert_eq!(
             key_values("a=1, b = two ,").unwrap(),
             KeyValues(vec![("a".into(), "1".into()), ("b".into(), "two".into())])
+        );
+        assert_eq!(
+            key_values("tenant=a%2Cb,k8s.namespace.name=istio%2Dapp").map(|kv| kv.0),
+            Ok(vec![
+                ("tenant".into(), "a,b".into()),
+                ("k8s.namespace.name".into(), "istio-app".into())
+            ])
         );
         assert!(key_values("novalue").is_err());
         assert!(key_values("=x").is_err());

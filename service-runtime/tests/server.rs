@@ -477,3 +477,241 @@ async fn an_idle_http2_client_does_not_hold_the_drain() {
     );
     drop(stream);
 }
+
+/// Sends `request` on a new connection and reads the whole answer.
+async fn ask(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = connect(addr).await;
+    stream.write_all(request).await.expect("sends");
+    read_answer(&mut stream).await
+}
+
+#[tokio::test]
+async fn past_the_request_bound_a_request_waits_then_gets_a_cheap_503_and_probes_pass() {
+    let server = start(ServerArgs {
+        max_concurrent_requests: 1,
+        request_queue_timeout: Duration::from_millis(200),
+        ..quick_shutdown()
+    })
+    .await;
+    let mut holding = connect(server.addr()).await;
+    holding
+        .write_all(b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("sends");
+    // The one place is taken once /forever is being handled: a request behind it queues.
+    let deadline = Instant::now() + WITHIN;
+    let refused = loop {
+        let started = Instant::now();
+        let answer = ask(server.addr(), b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        if answer.starts_with("HTTP/1.1 503") {
+            break (answer, started.elapsed());
+        }
+        assert!(Instant::now() < deadline, "never refused: {answer}");
+    };
+    let (answer, waited) = refused;
+    assert!(waited >= Duration::from_millis(200), "waited {waited:?}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 1"),
+        "{answer}"
+    );
+    assert!(answer.contains("application/json"), "{answer}");
+    assert!(
+        answer.contains(r#"{"error":"overloaded: too many requests in progress; retry later"}"#)
+    );
+    for probe in ["/health", "/ready"] {
+        let request = format!("GET {probe} HTTP/1.1\r\nHost: x\r\n\r\n");
+        let answer = ask(server.addr(), request.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{probe}: {answer}");
+    }
+    drop(holding);
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn when_every_connection_is_serving_probes_still_find_room() {
+    let server = start(ServerArgs {
+        max_connections: 2,
+        ..quick_shutdown()
+    })
+    .await;
+    let mut serving = Vec::new();
+    for _ in 0..2 {
+        let mut stream = connect(server.addr()).await;
+        stream
+            .write_all(b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("sends");
+        serving.push(stream);
+    }
+    // Wait until both are being handled (a third connection then goes past the cap).
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let answer = ask(server.addr(), b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        if answer.starts_with("HTTP/1.1 503") {
+            assert!(answer.contains("too many open connections"), "{answer}");
+            assert!(
+                answer.to_ascii_lowercase().contains("connection: close"),
+                "{answer}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "never past the cap: {answer}");
+    }
+    let answer = ask(server.addr(), b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(serving);
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn at_the_cap_a_connection_held_by_a_slow_body_makes_room() {
+    let server = start(ServerArgs {
+        max_connections: 2,
+        ..quick_shutdown()
+    })
+    .await;
+    let mut slow = Vec::new();
+    for _ in 0..2 {
+        let mut stream = connect(server.addr()).await;
+        stream
+            .write_all(b"POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\na")
+            .await
+            .expect("sends");
+        slow.push(stream);
+    }
+    // Each slow body's handler is waiting for bytes: a new connection evicts the oldest.
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let answer = ask(server.addr(), b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        if answer.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no room made: {answer}");
+    }
+    let (_, _) = read_until_closed(&mut slow[0]).await;
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_body_trickling_inside_the_gap_timer_still_ends_at_the_body_deadline() {
+    let server = start(ServerArgs {
+        body_read_timeout: Duration::from_secs(5),
+        body_deadline: Duration::from_millis(800),
+        ..quick_shutdown()
+    })
+    .await;
+    let mut stream = connect(server.addr()).await;
+    let started = Instant::now();
+    stream
+        .write_all(b"POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+        .await
+        .expect("sends");
+    let reader = tokio::spawn(async move {
+        let mut stream = stream;
+        let mut trickle = tokio::time::interval(Duration::from_millis(200));
+        let mut received = Vec::new();
+        let mut chunk = [0_u8; 1024];
+        loop {
+            tokio::select! {
+                _ = trickle.tick() => { let _ = stream.write_all(b"a").await; }
+                read = stream.read(&mut chunk) => match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => received.extend_from_slice(&chunk[..n]),
+                },
+            }
+        }
+        String::from_utf8_lossy(&received).into_owned()
+    });
+    let answer = tokio::time::timeout(WITHIN, reader)
+        .await
+        .expect("an answer in time")
+        .expect("the reader ends");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("did not arrive within 800 ms"), "{answer}");
+    assert!(started.elapsed() >= Duration::from_millis(800));
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn heads_are_bounded_each_and_together() {
+    let server = start(ServerArgs {
+        max_header_bytes: 16_384,
+        max_buffered_head_bytes: 65_536,
+        ..quick_shutdown()
+    })
+    .await;
+    // One head past MAX_HEADER_BYTES: hyper's 431.
+    let mut big = b"GET /hello HTTP/1.1\r\nHost: x\r\nX-Pad: ".to_vec();
+    big.resize(big.len() + 20_000, b'a');
+    big.extend_from_slice(b"\r\n\r\n");
+    let mut stream = connect(server.addr()).await;
+    let _ = stream.write_all(&big).await;
+    let (answer, _) = read_until_closed(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    // Unfinished heads under the bound: beyond the first 8 KiB of each, 64 KiB in all. Ten
+    // of 15 KB cannot all be held.
+    let mut pad = b"GET /hello HTTP/1.1\r\nHost: x\r\nX-Pad: ".to_vec();
+    pad.resize(15_000, b'a');
+    let mut held = Vec::new();
+    for _ in 0..10 {
+        let mut stream = connect(server.addr()).await;
+        let _ = stream.write_all(&pad).await;
+        held.push(stream);
+    }
+    let mut closed = 0;
+    for stream in &mut held {
+        let mut byte = [0_u8; 1];
+        if let Ok(Ok(0) | Err(_)) =
+            tokio::time::timeout(Duration::from_millis(500), stream.read(&mut byte)).await
+        {
+            closed += 1;
+        }
+    }
+    assert!((1..10).contains(&closed), "{closed} of 10 closed");
+    // A small request still goes through.
+    let answer = ask(server.addr(), b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn an_invalid_host_value_is_a_json_400() {
+    let server = start(quick_shutdown()).await;
+    for host in ["a b", "::::", "user@evil:80"] {
+        let request = format!("GET /hello HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        let mut stream = connect(server.addr()).await;
+        stream.write_all(request.as_bytes()).await.expect("sends");
+        let (answer, _) = read_until_closed(&mut stream).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{host}: {answer}");
+        assert!(answer.contains("application/json"), "{host}: {answer}");
+    }
+    for host in ["", "[::1]:9080", "my_host", "caf%C3%A9"] {
+        let request = format!("GET /hello HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        let answer = ask(server.addr(), request.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{host:?}: {answer}");
+    }
+    let absolute = ask(
+        server.addr(),
+        b"GET http://x/hello HTTP/1.1\r\nHost: a b\r\n\r\n",
+    )
+    .await;
+    assert!(absolute.starts_with("HTTP/1.1 200"), "{absolute}");
+    let http10 = ask(server.addr(), b"GET /hello HTTP/1.0\r\nHost: a b\r\n\r\n").await;
+    assert!(http10.starts_with("HTTP/1.0 400"), "{http10}");
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_a_json_405_with_allow() {
+    let server = start(quick_shutdown()).await;
+    let answer = ask(server.addr(), b"DELETE /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let lower = answer.to_ascii_lowercase();
+    assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+    assert!(lower.contains("allow: get,head,post"), "{answer}");
+    assert!(lower.contains("content-type: application/json"), "{answer}");
+    assert!(
+        answer.ends_with(r#"{"error":"method not allowed"}"#),
+        "{answer}"
+    );
+    server.stop().await.expect("stops");
+}

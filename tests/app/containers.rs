@@ -40,7 +40,7 @@ fn docker(args: &[&str]) -> Output {
         .expect("docker runs")
 }
 
-fn docker_ok(args: &[&str]) -> String {
+pub(crate) fn docker_ok(args: &[&str]) -> String {
     let output = docker(args);
     assert!(
         output.status.success(),
@@ -53,7 +53,7 @@ fn docker_ok(args: &[&str]) -> String {
 /// Whether the test can run; panics instead of skipping when CI requires Docker.
 /// Whether the Docker tests can run; when they can, the caller holds the heavy-suite lock
 /// (see `support::heavy_suite`) for as long as it keeps the guard.
-fn docker_ready(test: &str) -> Option<crate::support::HeavySuite> {
+pub(crate) fn docker_ready(test: &str) -> Option<crate::support::HeavySuite> {
     let why = match Command::new("docker")
         .args(["version", "--format", "{{.Server.Version}}"])
         .output()
@@ -71,13 +71,13 @@ fn docker_ready(test: &str) -> Option<crate::support::HeavySuite> {
 }
 
 /// A private network and the containers on it, removed when dropped.
-struct Deployment {
+pub(crate) struct Deployment {
     network: String,
     containers: Vec<String>,
 }
 
 impl Deployment {
-    fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         let network = format!("bookinfo-test-{name}-{}", std::process::id());
         docker_ok(&["network", "create", &network]);
         Self {
@@ -96,23 +96,15 @@ impl Deployment {
         publish: bool,
     ) -> String {
         let container = format!("{}-{name}", self.network);
-        let mut args = vec![
-            "run".to_owned(),
-            "-d".to_owned(),
-            "--name".to_owned(),
-            container.clone(),
+        let mut args = hardened_run(&container);
+        args.extend([
             "--network".to_owned(),
             self.network.clone(),
             "--hostname".to_owned(),
             name.to_owned(),
             "--network-alias".to_owned(),
             name.to_owned(),
-            "--read-only".to_owned(),
-            "--cap-drop".to_owned(),
-            "ALL".to_owned(),
-            "--security-opt".to_owned(),
-            "no-new-privileges".to_owned(),
-        ];
+        ]);
         for alias in aliases {
             args.extend(["--network-alias".to_owned(), (*alias).to_owned()]);
         }
@@ -121,6 +113,30 @@ impl Deployment {
         }
         if publish {
             args.extend(["-p".to_owned(), "127.0.0.1::9080".to_owned()]);
+        }
+        args.push(image(image_name));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        docker_ok(&args);
+        self.containers.push(container.clone());
+        container
+    }
+
+    /// Runs `image` hardened, on the host's network (it listens on 127.0.0.1 as the test's own
+    /// servers do), with a memory limit and no swap beyond it, as a pod's `limits.memory`.
+    pub(crate) fn run_on_host_network(
+        &mut self,
+        name: &str,
+        image_name: &str,
+        memory: &str,
+        env: &[(&str, &str)],
+    ) -> String {
+        let container = format!("{}-{name}", self.network);
+        let mut args = hardened_run(&container);
+        args.extend(["--network".to_owned(), "host".to_owned()]);
+        args.extend(["--memory".to_owned(), memory.to_owned()]);
+        args.extend(["--memory-swap".to_owned(), memory.to_owned()]);
+        for (key, value) in env {
+            args.extend(["-e".to_owned(), format!("{key}={value}")]);
         }
         args.push(image(image_name));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -140,6 +156,24 @@ impl Deployment {
     }
 }
 
+/// `docker run -d --name container`, hardened as Kubernetes would run it: read-only root, no
+/// capabilities, no privilege escalation.
+fn hardened_run(container: &str) -> Vec<String> {
+    [
+        "run",
+        "-d",
+        "--name",
+        container,
+        "--read-only",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
 impl Drop for Deployment {
     fn drop(&mut self) {
         for container in &self.containers {
@@ -151,7 +185,7 @@ impl Drop for Deployment {
 
 /// Polls `/health` until the service answers (containers start in milliseconds, but the
 /// engine may take a moment to wire the port).
-async fn wait_healthy(base: &str) {
+pub(crate) async fn wait_healthy(base: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(response) = crate::support::client()

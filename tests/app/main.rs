@@ -10,6 +10,7 @@ mod containers;
 mod database;
 mod manifests;
 mod mesh;
+mod pod_limit;
 mod support;
 mod telemetry;
 mod traffic;

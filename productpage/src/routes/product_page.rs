@@ -2,14 +2,18 @@
 
 use std::sync::Arc;
 
-use axum::{extract::State, http::HeaderMap, response::Response};
+use axum::{
+    extract::State,
+    http::HeaderMap,
+    response::{Html, IntoResponse, Response},
+};
 use opentelemetry::{Context, trace::SpanKind};
 use service_runtime::spans;
 
 use crate::{
     backends::Backend,
     product::PRODUCT,
-    render::{IndexPage, ProductPage, render},
+    render::{IndexPage, MAX_PAGE_BYTES, ProductPage, render, render_bounded},
     routes::outbound_headers,
     state::AppState,
     view::{ReviewsView, details_view},
@@ -41,7 +45,23 @@ pub async fn product_page(State(state): State<Arc<AppState>>, headers: HeaderMap
         .start(SpanKind::Internal, &Context::current(), || {
             ("render productpage.html".into(), vec![])
         });
-    let response = render(&page);
+    let response = match render_bounded(&page) {
+        Ok(html) => Html(html).into_response(),
+        Err(err) => {
+            // Only backends answering what no Bookinfo backend sends get here: the page stays
+            // 200 and bounded, with their error blocks.
+            tracing::warn!(
+                %err,
+                max_page_bytes = MAX_PAGE_BYTES,
+                "the product page did not fit; showing it without details and reviews"
+            );
+            render(&ProductPage {
+                details: None,
+                reviews: None,
+                ..page
+            })
+        }
+    };
     spans::finish(&rendering, None, None);
     response
 }

@@ -12,6 +12,10 @@ use tokio::{sync::Notify, task::AbortHandle};
 
 use super::{connection::Tracker, head_budget::HeadBudget};
 
+/// Connections over the cap at most: room for the kubelet's probes (a new connection each)
+/// and Prometheus' scrape while every connection under the cap is serving.
+pub const PROBE_ROOM: usize = 64;
+
 struct Entry {
     tracker: Arc<Tracker>,
     task: Option<AbortHandle>,
@@ -77,9 +81,10 @@ impl Registry {
     }
 
     /// Connections open at most, counting those told to close that still hold their
-    /// descriptor and those admitted for probes: a quarter over the cap.
+    /// descriptor and those admitted for probes: a quarter over the cap, at most
+    /// [`PROBE_ROOM`] over it (each connection costs about 19 KiB; docs/performance.md).
     fn hard_limit(&self) -> usize {
-        self.cap + (self.cap / 4).max(1)
+        self.cap + (self.cap / 4).clamp(1, PROBE_ROOM)
     }
 
     /// Completes when a connection may be accepted: evicted connections hold their

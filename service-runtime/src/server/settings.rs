@@ -45,8 +45,9 @@ pub struct ServerArgs {
     pub body_deadline: Duration,
     /// Open connections at most; never more than half the open-file limit (raised to its hard
     /// limit at start). At the cap, the oldest connection with no request in progress closes,
-    /// else the oldest one still sending a request head or body; a connection past the cap
-    /// is served only `/health`, `/ready` and `/metrics` (room kept for probes).
+    /// else the oldest one still sending a request head or body; when every connection is
+    /// serving, up to 64 more are admitted that are served only `/health`, `/ready` and
+    /// `/metrics` (room kept for probes; anything else is answered 503).
     #[arg(long, env = "MAX_CONNECTIONS", value_name = "MAX_CONNECTIONS", default_value_t = 1_024, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
     /// Requests handled at once, HTTP/2 streams included; probes and scrapes (`/health`,
@@ -67,7 +68,7 @@ pub struct ServerArgs {
     /// Bytes of unfinished request heads held at once across all connections beyond the first
     /// 8 KiB of each (which every connection's read buffer holds anyway). A connection whose
     /// head would take the total past it is closed without an answer.
-    #[arg(long, env = "MAX_BUFFERED_HEAD_BYTES", value_name = "MAX_BUFFERED_HEAD_BYTES", default_value_t = 4_194_304, value_parser = clap::value_parser!(u64).range(65_536..))]
+    #[arg(long, env = "MAX_BUFFERED_HEAD_BYTES", value_name = "MAX_BUFFERED_HEAD_BYTES", default_value_t = 2_097_152, value_parser = clap::value_parser!(u64).range(65_536..))]
     pub max_buffered_head_bytes: u64,
     /// Threads that run requests (Tokio workers). Fixed rather than one per node core, so
     /// memory does not grow with the node; raise it for a CPU limit above 2.
@@ -103,7 +104,7 @@ impl Default for ServerArgs {
             max_concurrent_requests: 64,
             request_queue_timeout: Duration::from_millis(250),
             max_header_bytes: 65_536,
-            max_buffered_head_bytes: 4 << 20,
+            max_buffered_head_bytes: 2 << 20,
             worker_threads: 2,
             max_blocking_threads: 8,
             shutdown_delay: Duration::from_secs(5),

@@ -1,6 +1,7 @@
 //! Helpers for the cross-service tests: the whole application on 127.0.0.1:0, productpage in
 //! front of stubs, and a lock that keeps the heavy suites apart.
 
+pub mod abuse;
 pub mod browser;
 pub mod otlp;
 pub mod zipkin;
