@@ -34,7 +34,7 @@ impl From<DownstreamError> for LookupError {
 
 /// The book service's answer cap, in bytes: a Google Books volumes answer for one ISBN is a
 /// few KB; with details' MAX_CONCURRENT_REQUESTS this bounds what lookups can hold.
-pub const MAX_VOLUMES_BYTES: usize = 256 * 1024;
+pub const MAX_VOLUMES_BYTES: usize = 64 * 1024;
 
 /// The book service client.
 pub struct BookService {

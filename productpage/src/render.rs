@@ -42,7 +42,7 @@ pub struct ErrorPage<'a> {
 /// reviews answer of `<` characters, escaped to five times its size, stays below it; the
 /// bound makes that a guarantee rather than arithmetic: rendering stops here (the product
 /// page then shows its backends' error blocks; any other page answers 500).
-pub const MAX_PAGE_BYTES: usize = 128 * 1024;
+pub const MAX_PAGE_BYTES: usize = 96 * 1024;
 
 /// A `String` that refuses to grow past [`MAX_PAGE_BYTES`].
 struct BoundedPage(String);

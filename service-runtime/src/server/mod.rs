@@ -102,6 +102,7 @@ pub async fn serve(
         usize::try_from(args.max_concurrent_requests).unwrap_or(usize::MAX),
         args.request_queue_timeout,
         head_budget.clone(),
+        HTTP2_STREAM_WINDOW,
     );
     let shared = Arc::new(Shared {
         protocols,
@@ -162,16 +163,21 @@ fn protocols(args: &ServerArgs) -> auto::Builder<TokioExecutor> {
         .max_header_list_size(args.max_header_bytes)
         // A stream past the request bound waits anyway: more streams only hold more heads.
         .max_concurrent_streams(args.max_concurrent_requests.min(100))
-        // RFC 9113's initial windows instead of hyper's 1 MiB: request bodies here are small
-        // forms and JSON, and unread DATA is memory the client chose to fill.
-        .initial_stream_window_size(HTTP2_WINDOW)
-        .initial_connection_window_size(HTTP2_WINDOW)
+        // Small windows instead of hyper's 1 MiB: request bodies here are forms and JSON of a
+        // few KB, and unread DATA (a stream waiting for a place) is memory the client chose
+        // to fill.
+        .initial_stream_window_size(HTTP2_STREAM_WINDOW)
+        .initial_connection_window_size(HTTP2_CONNECTION_WINDOW)
         .max_send_buf_size(HTTP2_SEND_BUFFER);
     protocols
 }
 
-/// HTTP/2 flow-control windows, in bytes: RFC 9113's initial 65,535.
-const HTTP2_WINDOW: u32 = 65_535;
+/// HTTP/2 stream flow-control window, in bytes: Bookinfo's bodies are forms and JSON of a few
+/// hundred bytes (ratings takes at most 4 KiB); a larger one still arrives, a window at a time.
+const HTTP2_STREAM_WINDOW: u32 = 8 * 1024;
+
+/// HTTP/2 connection flow-control window, in bytes: RFC 9113's initial 65,535.
+const HTTP2_CONNECTION_WINDOW: u32 = 65_535;
 
 /// Answer bytes buffered per HTTP/2 stream before the writer waits (hyper: 400 KiB).
 const HTTP2_SEND_BUFFER: usize = 64 * 1024;

@@ -5,7 +5,7 @@
 use std::{sync::Arc, time::Duration};
 
 use axum::{
-    http::{HeaderValue, Request, StatusCode, header},
+    http::{HeaderValue, Request, StatusCode, Version, header},
     response::Response,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -62,25 +62,39 @@ pub struct RequestLimit {
     places: Arc<Semaphore>,
     queue_timeout: Duration,
     head_budget: Arc<HeadBudget>,
+    /// What an HTTP/2 stream may hold of its body while it waits: its flow-control window.
+    http2_stream_window: u64,
 }
 
 impl RequestLimit {
-    pub fn new(places: usize, queue_timeout: Duration, head_budget: Arc<HeadBudget>) -> Self {
+    pub fn new(
+        places: usize,
+        queue_timeout: Duration,
+        head_budget: Arc<HeadBudget>,
+        http2_stream_window: u32,
+    ) -> Self {
         Self {
             places: Arc::new(Semaphore::new(places.max(1))),
             queue_timeout,
             head_budget,
+            http2_stream_window: u64::from(http2_stream_window),
         }
     }
 
     /// A place for `request`, held until its answer is sent; `None` when none came free in
-    /// the queue timeout, or when its head does not fit the shared head budget while it
-    /// waits.
+    /// the queue timeout, or at once when what it holds while it waits (its head, and on
+    /// HTTP/2 a stream window of body) does not fit the shared head budget.
     pub async fn enter<B>(&self, request: &Request<B>) -> Option<OwnedSemaphorePermit> {
         if let Ok(place) = self.places.clone().try_acquire_owned() {
             return Some(place);
         }
-        let _waiting_head = HeadCharge::take(&self.head_budget, head_bytes(request))?;
+        let body = if request.version() == Version::HTTP_2 {
+            self.http2_stream_window
+        } else {
+            // HTTP/1.1 reads no body while the request waits.
+            0
+        };
+        let _waiting = HeadCharge::take(&self.head_budget, head_bytes(request) + body)?;
         tokio::time::timeout(self.queue_timeout, self.places.clone().acquire_owned())
             .await
             .ok()?
@@ -105,7 +119,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn past_the_bound_a_request_waits_then_is_refused() {
-        let limit = RequestLimit::new(1, Duration::from_millis(250), HeadBudget::new(1 << 20));
+        let limit = RequestLimit::new(
+            1,
+            Duration::from_millis(250),
+            HeadBudget::new(1 << 20),
+            8_192,
+        );
         let request = Request::get("/productpage").body(()).expect("a request");
         let first = limit.enter(&request).await;
         assert!(first.is_some());
@@ -117,8 +136,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_waiting_http2_stream_is_charged_its_window() {
+        let limit = RequestLimit::new(1, Duration::from_secs(60), HeadBudget::new(8_000), 8_192);
+        let _held = limit
+            .enter(&Request::get("/").body(()).expect("a request"))
+            .await;
+        let stream = Request::get("/")
+            .version(Version::HTTP_2)
+            .body(())
+            .expect("a request");
+        assert!(
+            limit.enter(&stream).await.is_none(),
+            "refused at once, not after 60 s"
+        );
+    }
+
+    #[tokio::test]
     async fn a_waiting_head_must_fit_the_head_budget() {
-        let limit = RequestLimit::new(1, Duration::from_secs(60), HeadBudget::new(16));
+        let limit = RequestLimit::new(1, Duration::from_secs(60), HeadBudget::new(16), 8_192);
         let request = Request::get("/")
             .header("x-pad", "0123456789")
             .body(())

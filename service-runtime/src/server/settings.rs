@@ -52,7 +52,9 @@ pub struct ServerArgs {
     pub max_connections: u32,
     /// Requests handled at once, HTTP/2 streams included; probes and scrapes (`/health`,
     /// `/ready`, `/metrics`) are not counted. A request past the bound waits up to
-    /// REQUEST_QUEUE_TIMEOUT_MS for a place, then is answered 503 with `Retry-After: 1`.
+    /// REQUEST_QUEUE_TIMEOUT_MS for a place (while its head, and on HTTP/2 a stream window of
+    /// body, fits MAX_BUFFERED_HEAD_BYTES; else it is answered at once), then is answered 503
+    /// with `Retry-After: 1`.
     #[arg(long, env = "MAX_CONCURRENT_REQUESTS", value_name = "MAX_CONCURRENT_REQUESTS", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_concurrent_requests: u32,
     /// How long a request past MAX_CONCURRENT_REQUESTS waits for a place, in milliseconds.
@@ -65,9 +67,11 @@ pub struct ServerArgs {
     /// fits; a larger head is answered 431 (hyper's and h2's own answer, with no body).
     #[arg(long, env = "MAX_HEADER_BYTES", value_name = "MAX_HEADER_BYTES", default_value_t = 65_536, value_parser = clap::value_parser!(u32).range(8_192..=16_777_216))]
     pub max_header_bytes: u32,
-    /// Bytes of unfinished request heads held at once across all connections beyond the first
-    /// 8 KiB of each (which every connection's read buffer holds anyway). A connection whose
-    /// head would take the total past it is closed without an answer.
+    /// Bytes of request heads held at once across all connections and not being handled:
+    /// unfinished heads beyond the first 8 KiB of each (which every connection's read buffer
+    /// holds anyway), and requests waiting for a place (their heads, and on HTTP/2 a stream
+    /// window of body). A connection whose head would take the total past it is closed
+    /// without an answer; a waiting request, answered 503 at once.
     #[arg(long, env = "MAX_BUFFERED_HEAD_BYTES", value_name = "MAX_BUFFERED_HEAD_BYTES", default_value_t = 2_097_152, value_parser = clap::value_parser!(u64).range(65_536..))]
     pub max_buffered_head_bytes: u64,
     /// Threads that run requests (Tokio workers). Fixed rather than one per node core, so

@@ -62,6 +62,8 @@ pub struct MeshOptions {
     /// Every sidecar talks HTTP/2 without TLS to its app, as istiod configures it for a port
     /// with `appProtocol: http2` (or named `http2` or `grpc`).
     pub app_protocol_http2: bool,
+    /// MAX_CONCURRENT_REQUESTS of every reviews app, when not the default.
+    pub reviews_max_concurrent_requests: Option<u32>,
 }
 
 impl Default for MeshOptions {
@@ -71,6 +73,7 @@ impl Default for MeshOptions {
             export: false,
             virtual_services: Vec::new(),
             app_protocol_http2: false,
+            reviews_max_concurrent_requests: None,
         }
     }
 }
@@ -85,6 +88,8 @@ pub struct Mesh {
     _heavy: HeavySuite,
     pub workloads: Vec<(Workload, Ipv4Addr)>,
     apps: Vec<RunningServer>,
+    /// Each workload's app address, bypassing its sidecar (for `/metrics`).
+    pub app_addrs: BTreeMap<String, SocketAddr>,
     envoys: Vec<Envoy>,
     sidecar_spans: SidecarCollector,
     pub app_spans: Option<Receiver>,
@@ -244,7 +249,17 @@ impl Mesh {
                 .unwrap(),
                 other => panic!("unknown app {other}"),
             };
-            apps.push(RunningServer::start(listener, app).unwrap());
+            let server_args = service_runtime::server::ServerArgs {
+                shutdown_delay: Duration::ZERO,
+                max_concurrent_requests: options
+                    .reviews_max_concurrent_requests
+                    .filter(|_| workload.app == "reviews")
+                    .unwrap_or(
+                        service_runtime::server::ServerArgs::default().max_concurrent_requests,
+                    ),
+                ..service_runtime::server::ServerArgs::default()
+            };
+            apps.push(RunningServer::start_with(listener, app, server_args).unwrap());
         }
 
         // Upstream clusters: each version of each service, and each service whole.
@@ -348,6 +363,7 @@ impl Mesh {
             _heavy: heavy,
             workloads,
             apps,
+            app_addrs,
             envoys,
             sidecar_spans,
             app_spans,
@@ -670,5 +686,80 @@ async fn a_50_50_split_holds_over_200_pages() {
         }
     }
     assert!((76..=124).contains(&red), "{red} of 200 pages from v3");
+    mesh.stop().await;
+}
+
+/// Istio retries a 503 twice (whatever `Retry-After` says) and productpage retries reviews
+/// once, so one page view refused by reviews' request bound reaches reviews six times. The
+/// bound's wait (REQUEST_QUEUE_TIMEOUT_MS, 250 ms) keeps those six inside productpage's 3 s
+/// reviews deadline: the page still answers 200, with the reviews error block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mesh_multiplies_an_overload_503_and_the_page_still_answers() {
+    let Some(mesh) = Mesh::start(
+        "the_mesh_multiplies_an_overload_503_and_the_page_still_answers",
+        MeshOptions {
+            virtual_services: vec![
+                ("reviews", "virtual-service-reviews-test-v2.yaml"),
+                ("ratings", "virtual-service-ratings-test-delay.yaml"),
+            ],
+            reviews_max_concurrent_requests: Some(1),
+            ..MeshOptions::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let reviews_v2 = mesh.app_addrs["reviews-v2"];
+    let metric = |name: &'static str| async move {
+        let metrics = crate::support::get(format!("http://{reviews_v2}/metrics"))
+            .await
+            .body;
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // jason's page holds reviews v2's one place: its ratings call waits on a 7 s delay.
+    let (page_url, login_url) = (mesh.url("/productpage"), mesh.url("/login"));
+    let holding = tokio::spawn(async move {
+        let login = fetch(
+            client()
+                .post(login_url)
+                .form(&[("username", "jason"), ("passwd", "x")]),
+        )
+        .await;
+        let cookie = login.headers["set-cookie"].to_str().unwrap().to_owned();
+        let session = cookie.split(';').next().unwrap().to_owned();
+        fetch(client().get(page_url).header("cookie", session)).await
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // The scrape itself is the other request in progress.
+    while metric("http_server_active_requests ").await < 2.0 {
+        assert!(Instant::now() < deadline, "the place was never taken");
+        tokio::task::yield_now().await;
+    }
+    let started = Instant::now();
+    let refused = page(&mesh, Some("jason")).await;
+    let elapsed = started.elapsed();
+    assert_eq!(refused.status, 200);
+    assert!(
+        refused
+            .body
+            .contains("Sorry, product reviews are currently unavailable for this book."),
+        "the reviews error block"
+    );
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "inside productpage's deadline: {elapsed:?}"
+    );
+    let rejections =
+        metric(r#"http_server_overload_rejections_total{reason="concurrency"} "#).await;
+    assert_eq!(
+        rejections, 6.0,
+        "3 attempts by Envoy for each of productpage's 2"
+    );
+    let held = holding.await.expect("the first page");
+    assert_eq!(held.status, 200);
     mesh.stop().await;
 }
