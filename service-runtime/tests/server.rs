@@ -478,6 +478,17 @@ async fn an_idle_http2_client_does_not_hold_the_drain() {
     drop(stream);
 }
 
+/// `count` new connections, each having sent `bytes`.
+async fn open_sending(addr: SocketAddr, count: usize, bytes: &[u8]) -> Vec<TcpStream> {
+    let mut streams = Vec::new();
+    for _ in 0..count {
+        let mut stream = connect(addr).await;
+        stream.write_all(bytes).await.expect("sends");
+        streams.push(stream);
+    }
+    streams
+}
+
 /// Sends `request` on a new connection and reads the whole answer.
 async fn ask(addr: SocketAddr, request: &[u8]) -> String {
     let mut stream = connect(addr).await;
@@ -534,15 +545,12 @@ async fn when_every_connection_is_serving_probes_still_find_room() {
         ..quick_shutdown()
     })
     .await;
-    let mut serving = Vec::new();
-    for _ in 0..2 {
-        let mut stream = connect(server.addr()).await;
-        stream
-            .write_all(b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .expect("sends");
-        serving.push(stream);
-    }
+    let serving = open_sending(
+        server.addr(),
+        2,
+        b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .await;
     // Wait until both are being handled (a third connection then goes past the cap).
     let deadline = Instant::now() + WITHIN;
     loop {
@@ -570,15 +578,8 @@ async fn at_the_cap_a_connection_held_by_a_slow_body_makes_room() {
         ..quick_shutdown()
     })
     .await;
-    let mut slow = Vec::new();
-    for _ in 0..2 {
-        let mut stream = connect(server.addr()).await;
-        stream
-            .write_all(b"POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\na")
-            .await
-            .expect("sends");
-        slow.push(stream);
-    }
+    let slow_body = b"POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\na";
+    let mut slow = open_sending(server.addr(), 2, slow_body).await;
     // Each slow body's handler is waiting for bytes: a new connection evicts the oldest.
     let deadline = Instant::now() + WITHIN;
     loop {

@@ -375,11 +375,13 @@ fn futures_stream(
 }
 
 /// Asks `GET /health` on a fresh connection every 250 ms, as the kubelet does, until stopped;
-/// each must be answered 200 within a second. Returns the failures.
+/// each must be answered 200 within a second. It runs on a thread and runtime of its own, so
+/// the attack it watches, sent from this process, does not delay its own questions.
 pub struct HealthProber {
     failures: Arc<Mutex<Vec<String>>>,
     asked: Arc<Mutex<u64>>,
-    task: tokio::task::JoinHandle<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl HealthProber {
@@ -387,36 +389,58 @@ impl HealthProber {
         let failures = Arc::new(Mutex::new(Vec::new()));
         let asked = Arc::new(Mutex::new(0));
         let (failures_seen, asked_seen) = (failures.clone(), asked.clone());
-        let task = tokio::spawn(async move {
-            loop {
-                let started = Instant::now();
-                let outcome = timeout(Duration::from_secs(1), probe(addr)).await;
-                let failure = match outcome {
-                    Ok(Ok(200)) => None,
-                    Ok(Ok(status)) => Some(format!("/health answered {status}")),
-                    Ok(Err(why)) => Some(why),
-                    Err(_) => Some("/health: no answer within 1 s".to_owned()),
-                };
-                *asked_seen.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-                if let Some(failure) = failure {
-                    failures_seen
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(format!("{failure} (after {:?})", started.elapsed()));
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                failures_seen
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push("the prober's runtime did not start".to_owned());
+                return;
+            };
+            runtime.block_on(async move {
+                loop {
+                    let started = Instant::now();
+                    let outcome = timeout(Duration::from_secs(1), probe(addr)).await;
+                    let failure = match outcome {
+                        Ok(Ok(200)) => None,
+                        Ok(Ok(status)) => Some(format!("/health answered {status}")),
+                        Ok(Err(why)) => Some(why),
+                        Err(_) => Some("/health: no answer within 1 s".to_owned()),
+                    };
+                    *asked_seen.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+                    if let Some(failure) = failure {
+                        failures_seen
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push(format!("{failure} (after {:?})", started.elapsed()));
+                    }
+                    tokio::select! {
+                        _ = &mut stopped => break,
+                        () = tokio::time::sleep_until(started + Duration::from_millis(250)) => {}
+                    }
                 }
-                tokio::time::sleep_until(started + Duration::from_millis(250)).await;
-            }
+            });
         });
         Self {
             failures,
             asked,
-            task,
+            stop: Some(stop),
+            thread: Some(thread),
         }
     }
 
     /// Stops probing; returns how many probes were sent and the failures.
-    pub fn stop(self) -> (u64, Vec<String>) {
-        self.task.abort();
+    pub fn stop(mut self) -> (u64, Vec<String>) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
         let asked = *self.asked.lock().unwrap_or_else(|p| p.into_inner());
         let failures =
             std::mem::take(&mut *self.failures.lock().unwrap_or_else(|p| p.into_inner()));
