@@ -102,6 +102,8 @@ fn lenient_otel_variable(arg: Arg) -> Arg {
     let Err(problem) = trial_parse(&arg, &value) else {
         return arg;
     };
+    // A header or endpoint may carry a secret: its value is never logged.
+    let secret = arg.is_hide_env_values_set();
     let (arg, warning) = match (arg.get_value_delimiter(), value.to_str()) {
         (Some(delimiter), Some(list)) => {
             let (usable, unusable): (Vec<&str>, Vec<&str>) = list
@@ -126,6 +128,10 @@ fn lenient_otel_variable(arg: Arg) -> Arg {
                 (arg.default_values(usable), warning)
             }
         }
+        _ if secret => (
+            arg.env(None),
+            format!("{variable} ignored (its value is not usable); using the default"),
+        ),
         _ => (
             arg.env(None),
             format!("{variable}={value:?} ignored ({problem}); using the default"),

@@ -279,7 +279,13 @@ async fn at_the_connection_cap_silent_connections_make_room() {
         .expect("sends");
     let (received, _) = read_until_closed(&mut stream).await;
     assert!(received.starts_with("HTTP/1.1 200"), "{received}");
-    assert!(started.elapsed() < Duration::from_secs(1));
+    // Silent connections become evictable once quiet for a second (a keep-alive client's
+    // next request might be on its way before that), then make room one after another.
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     server.stop().await.expect("stops");
 }
 

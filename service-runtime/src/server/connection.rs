@@ -58,8 +58,11 @@ struct Activity {
     head_charged: u64,
     /// Requests in progress whose handler is waiting for the client's next body bytes.
     bodies_waiting: usize,
-    /// The last byte read or written.
-    last_io: Instant,
+    /// The last byte read from the client.
+    last_read: Instant,
+    /// The last byte written to the client, or the start of the requests in progress if
+    /// later: what the stall timer measures.
+    last_progress: Instant,
     /// The socket refused the last write: an answer is still going out, even when hyper has
     /// already released its body (and so the request).
     write_blocked: bool,
@@ -81,6 +84,10 @@ pub enum CloseReason {
     /// A request was in progress but nothing moved for the stall timeout.
     Stalled,
 }
+
+/// How long a connection's client must have sent nothing before the connection can be
+/// evicted at the cap.
+pub const EVICTION_QUIET: Duration = Duration::from_millis(100);
 
 /// The server's unfinished head took the shared [`HeadBudget`] past its limit.
 #[derive(Debug, thiserror::Error)]
@@ -114,7 +121,8 @@ impl Tracker {
                 head_bytes: 0,
                 head_charged: 0,
                 bodies_waiting: 0,
-                last_io: now,
+                last_read: now,
+                last_progress: now,
                 write_blocked: false,
                 evicted: false,
                 retired: false,
@@ -134,7 +142,11 @@ impl Tracker {
     /// [`HeadBudget`] is an error: the connection closes.
     fn bytes_read(&self, bytes: &[u8]) -> Result<(), HeadBudgetExceeded> {
         let mut activity = self.activity();
-        activity.last_io = Instant::now();
+        activity.last_read = Instant::now();
+        if activity.bodies_waiting > 0 {
+            // A body arriving is progress for the request waiting on it.
+            activity.last_progress = activity.last_read;
+        }
         if let Protocol::Detecting(matched) = activity.protocol {
             let candidate = &PREFACE[matched..];
             let compared = candidate.len().min(bytes.len());
@@ -149,7 +161,7 @@ impl Tracker {
         let head_pending = match &mut activity.protocol {
             Protocol::Http2(frames) => {
                 frames.feed(bytes);
-                frames.incomplete()
+                frames.head_incomplete()
             }
             // Bytes while no request is in progress start the next head (pipelined bytes
             // that arrive during a request are counted from when it finishes).
@@ -188,7 +200,7 @@ impl Tracker {
     /// Bytes went out to the client.
     fn bytes_written(&self) {
         let mut activity = self.activity();
-        activity.last_io = Instant::now();
+        activity.last_progress = Instant::now();
         let unblocked = std::mem::take(&mut activity.write_blocked);
         let quiet = unblocked && activity.in_flight == 0 && activity.report_quiet;
         drop(activity);
@@ -206,6 +218,9 @@ impl Tracker {
     pub fn request_started(self: &Arc<Self>) -> RequestGuard {
         let mut activity = self.activity();
         activity.requests += 1;
+        if activity.in_flight == 0 {
+            activity.last_progress = Instant::now();
+        }
         activity.in_flight += 1;
         if !matches!(activity.protocol, Protocol::Http2(_)) {
             activity.head_started = None;
@@ -247,10 +262,12 @@ impl Tracker {
 
     /// How readily the connection gives up its place at the cap, lowest first: nothing in
     /// progress (0), a head still arriving (1), only waiting for body bytes (2); `None` while
-    /// it is handling a request or sending an answer.
-    pub fn eviction_rank(&self) -> Option<u8> {
+    /// it is handling a request or sending an answer, or when its client sent something in
+    /// the last [`EVICTION_QUIET`]: a keep-alive client's next request may be on its way,
+    /// and closing then would lose it.
+    pub fn eviction_rank(&self, now: Instant) -> Option<u8> {
         let activity = self.activity();
-        if activity.evicted || activity.write_blocked {
+        if activity.evicted || activity.write_blocked || now < activity.last_read + EVICTION_QUIET {
             None
         } else if activity.in_flight == 0 {
             Some(if activity.head_started.is_none() {
@@ -308,7 +325,9 @@ impl Tracker {
             return Some((self.accepted, CloseReason::Evicted));
         }
         let waiting = if activity.in_flight > 0 || activity.write_blocked {
-            Some((activity.last_io + timers.stall, CloseReason::Stalled))
+            // Only answers moving (or a body a handler waits for) count: an HTTP/2 client
+            // that keeps its window shut cannot hold its streams by sending PINGs.
+            Some((activity.last_progress + timers.stall, CloseReason::Stalled))
         } else if activity.requests == 0 {
             Some((
                 self.accepted + timers.first_request,
@@ -507,6 +526,16 @@ mod tests {
             "a request in progress: only the stall timer"
         );
         tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(tracker.bytes_read(b"ping").is_ok());
+        assert_eq!(
+            tracker.deadline(&TIMERS),
+            Some((
+                Instant::now() - Duration::from_secs(1) + TIMERS.stall,
+                CloseReason::Stalled
+            )),
+            "bytes no handler waits for (an HTTP/2 PING) do not move it"
+        );
+        tracker.body_waiting(true);
         assert!(tracker.bytes_read(b"body").is_ok());
         assert_eq!(
             tracker.deadline(&TIMERS),

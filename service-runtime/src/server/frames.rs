@@ -1,6 +1,7 @@
 //! Where an HTTP/2 byte stream stands: inside a frame, inside a header block, or between
-//! frames. The header-read timer runs while a frame or header block is incomplete, which is
-//! how a client that stops in the middle of a request's HEADERS is caught on HTTP/2.
+//! frames. The header-read timer (and the shared head budget) run while a header block, or
+//! a frame's 9-byte header, is incomplete, which is how a client that stops in the middle of
+//! a request's HEADERS is caught on HTTP/2; a DATA frame in flight is the body timers' job.
 
 /// The client connection preface (RFC 9113 §3.4) that opens every HTTP/2 connection.
 pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -17,6 +18,8 @@ pub struct FrameTracker {
     header: [u8; FRAME_HEADER_LEN],
     header_len: usize,
     payload_left: usize,
+    /// The frame being read is a HEADERS or CONTINUATION frame.
+    in_header_frame: bool,
     header_block_open: bool,
 }
 
@@ -49,18 +52,19 @@ impl FrameTracker {
                 self.header_len = 0;
                 let [l0, l1, l2, kind, flags, ..] = self.header;
                 self.payload_left = usize::from(l0) << 16 | usize::from(l1) << 8 | usize::from(l2);
-                if kind == HEADERS || kind == CONTINUATION {
+                self.in_header_frame = kind == HEADERS || kind == CONTINUATION;
+                if self.in_header_frame {
                     self.header_block_open = flags & END_HEADERS == 0;
                 }
             }
         }
     }
 
-    /// Whether the client stopped inside the preface, a frame, or a header block.
-    pub fn incomplete(&self) -> bool {
+    /// Whether the client stopped inside the preface, a frame header, or a header block.
+    pub fn head_incomplete(&self) -> bool {
         self.preface_left > 0
             || self.header_len > 0
-            || self.payload_left > 0
+            || (self.in_header_frame && self.payload_left > 0)
             || self.header_block_open
     }
 }
@@ -85,10 +89,12 @@ mod tests {
         for split in 0..stream.len() {
             let mut tracker = FrameTracker::after_preface_bytes(0);
             tracker.feed(&stream[..split]);
-            let boundary = split == PREFACE.len() || split == PREFACE.len() + 21;
-            assert_eq!(tracker.incomplete(), !boundary, "split {split}");
+            // Inside the SETTINGS payload is neither a frame header nor a header block.
+            let boundary =
+                split == PREFACE.len() || (PREFACE.len() + 9..=PREFACE.len() + 21).contains(&split);
+            assert_eq!(tracker.head_incomplete(), !boundary, "split {split}");
             tracker.feed(&stream[split..]);
-            assert!(!tracker.incomplete(), "split {split}");
+            assert!(!tracker.head_incomplete(), "split {split}");
         }
     }
 
@@ -96,10 +102,16 @@ mod tests {
     fn a_partial_frame_or_an_open_header_block_is_pending() {
         let mut tracker = FrameTracker::after_preface_bytes(PREFACE.len());
         tracker.feed(&frame(HEADERS, 0, &[1; 10]));
-        assert!(tracker.incomplete(), "HEADERS without END_HEADERS");
+        assert!(tracker.head_incomplete(), "HEADERS without END_HEADERS");
         tracker.feed(&frame(CONTINUATION, END_HEADERS, &[1; 3]));
-        assert!(!tracker.incomplete());
+        assert!(!tracker.head_incomplete());
+        tracker.feed(&frame(HEADERS, END_HEADERS, &[1; 30])[..20]);
+        assert!(tracker.head_incomplete(), "half a HEADERS frame");
+        tracker.feed(&frame(HEADERS, END_HEADERS, &[1; 30])[20..]);
         tracker.feed(&frame(0x0, 0, &[1; 100])[..50]);
-        assert!(tracker.incomplete(), "half a DATA frame");
+        assert!(
+            !tracker.head_incomplete(),
+            "half a DATA frame is a body, not a head"
+        );
     }
 }

@@ -11,17 +11,16 @@ pub fn problem<B>(request: &Request<B>) -> Option<&'static str> {
     if version != Version::HTTP_11 && version != Version::HTTP_10 {
         return None;
     }
-    let mut hosts = request.headers().get_all(header::HOST).iter();
-    let (first, second) = (hosts.next(), hosts.next());
     if request.uri().authority().is_some() {
         return None;
     }
-    match (first, second) {
-        (Some(_), Some(_)) if version == Version::HTTP_11 => {
+    let hosts = request.headers().get_all(header::HOST);
+    match hosts.iter().count() {
+        0 if version == Version::HTTP_11 => Some("an HTTP/1.1 request needs a Host header"),
+        2.. if version == Version::HTTP_11 => {
             Some("an HTTP/1.1 request carries one Host header, not several")
         }
-        (None, _) if version == Version::HTTP_11 => Some("an HTTP/1.1 request needs a Host header"),
-        (Some(value), _) if !valid_host(value.as_bytes()) => {
+        _ if hosts.iter().any(|value| !valid_host(value.as_bytes())) => {
             Some("the Host header is not a host with an optional port")
         }
         _ => None,
@@ -48,13 +47,26 @@ fn valid_host(value: &[u8]) -> bool {
     port_ok && (ip_literal(host) || reg_name(host))
 }
 
-/// `"[" ( IPv6address / IPvFuture ) "]"`: the characters those may hold, no deeper.
+/// `"[" ( IPv6address / IPvFuture ) "]"`.
 fn ip_literal(host: &[u8]) -> bool {
-    match host {
-        [b'[', inner @ .., b']'] if !inner.is_empty() => inner
-            .iter()
-            .all(|&b| b.is_ascii_hexdigit() || b":.vV".contains(&b) || unreserved_or_sub_delim(b)),
-        _ => false,
+    let [b'[', inner @ .., b']'] = host else {
+        return false;
+    };
+    match inner {
+        // IPvFuture: "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )
+        [b'v' | b'V', rest @ ..] => match rest.iter().position(|&b| b == b'.') {
+            Some(dot) if dot > 0 => {
+                rest[..dot].iter().all(u8::is_ascii_hexdigit)
+                    && rest.len() > dot + 1
+                    && rest[dot + 1..]
+                        .iter()
+                        .all(|&b| b == b':' || unreserved_or_sub_delim(b))
+            }
+            _ => false,
+        },
+        _ => {
+            std::str::from_utf8(inner).is_ok_and(|text| text.parse::<std::net::Ipv6Addr>().is_ok())
+        }
     }
 }
 
@@ -110,6 +122,8 @@ mod tests {
             b"[::1",
             b"%zz",
             b"a/b",
+            b"[zz]",
+            b"[v1.]",
         ] {
             assert!(refused(Version::HTTP_11, "/", &[bad]), "{bad:?}");
             assert!(refused(Version::HTTP_10, "/", &[bad]), "{bad:?}");
@@ -128,6 +142,12 @@ mod tests {
         ] {
             assert!(!refused(Version::HTTP_11, "/", &[good]), "{good:?}");
         }
+    }
+
+    #[test]
+    fn every_host_value_of_an_http10_request_is_checked() {
+        assert!(refused(Version::HTTP_10, "/", &[b"good", b"a b"]));
+        assert!(!refused(Version::HTTP_10, "/", &[b"good", b"also-good"]));
     }
 
     #[test]

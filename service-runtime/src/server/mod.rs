@@ -60,7 +60,7 @@ use body::TimedBody;
 use connection::{RequestGuard, Timers, Tracker, WatchedIo};
 use head_budget::HeadBudget;
 use registry::{Admission, Registry};
-use request_limit::{RequestLimit, is_probe};
+use request_limit::{RequestLimit, is_probe, skips_request_bound};
 use tokio::sync::OwnedSemaphorePermit;
 
 /// What every connection of one server shares.
@@ -161,8 +161,9 @@ fn protocols(args: &ServerArgs) -> auto::Builder<TokioExecutor> {
     protocols
         .http2()
         .max_header_list_size(args.max_header_bytes)
-        // A stream past the request bound waits anyway: more streams only hold more heads.
-        .max_concurrent_streams(args.max_concurrent_requests.min(100))
+        // A stream past the request bound waits anyway: more streams only hold more heads,
+        // and each answered stream a client keeps unread holds about 1.6 KiB.
+        .max_concurrent_streams(args.max_concurrent_requests.min(HTTP2_MAX_STREAMS))
         // Small windows instead of hyper's 1 MiB: request bodies here are forms and JSON of a
         // few KB, and unread DATA (a stream waiting for a place) is memory the client chose
         // to fill.
@@ -175,6 +176,10 @@ fn protocols(args: &ServerArgs) -> auto::Builder<TokioExecutor> {
 /// HTTP/2 stream flow-control window, in bytes: Bookinfo's bodies are forms and JSON of a few
 /// hundred bytes (ratings takes at most 4 KiB); a larger one still arrives, a window at a time.
 const HTTP2_STREAM_WINDOW: u32 = 8 * 1024;
+
+/// Concurrent streams per HTTP/2 connection at most; a sidecar opens more connections past
+/// it.
+const HTTP2_MAX_STREAMS: u32 = 16;
 
 /// HTTP/2 connection flow-control window, in bytes: RFC 9113's initial 65,535.
 const HTTP2_CONNECTION_WINDOW: u32 = 65_535;
@@ -327,12 +332,18 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
             let mut place = None;
             let (mut response, close) = if let Some(problem) = host::problem(&request) {
                 (error_response(StatusCode::BAD_REQUEST, problem), true)
-            } else if is_probe(request.uri().path()) {
+            } else if skips_request_bound(request.uri().path()) {
                 handle(&shared, request, peer, &tracker).await
-            } else if tracker.overflow() {
+            } else if tracker.overflow() && !is_probe(request.uri().path()) {
                 // Room kept for probes: this connection gives it back once quiet.
                 tracker.retire();
                 (shared.overload.refuse(Overload::Connections), true)
+            } else if request.uri().path() == "/metrics" {
+                place = shared.requests.enter_scrape();
+                match place {
+                    Some(_) => handle(&shared, request, peer, &tracker).await,
+                    None => (shared.overload.refuse(Overload::Concurrency), false),
+                }
             } else {
                 place = shared.requests.enter(&request).await;
                 match place {

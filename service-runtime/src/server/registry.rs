@@ -10,7 +10,10 @@ use std::{
 
 use tokio::{sync::Notify, task::AbortHandle};
 
-use super::{connection::Tracker, head_budget::HeadBudget};
+use super::{
+    connection::{EVICTION_QUIET, Tracker},
+    head_budget::HeadBudget,
+};
 
 /// Connections over the cap at most: room for the kubelet's probes (a new connection each)
 /// and Prometheus' scrape while every connection under the cap is serving.
@@ -96,7 +99,30 @@ impl Registry {
             if self.len() < self.hard_limit() {
                 return;
             }
-            freed.await;
+            // A connection that has gone quiet since the last look can still make room.
+            self.evict_one(tokio::time::Instant::now());
+            tokio::select! {
+                () = freed => {}
+                () = tokio::time::sleep(EVICTION_QUIET / 4) => {}
+            }
+        }
+    }
+
+    /// Tells the connection most readily given up to close (see [`Tracker::eviction_rank`]);
+    /// `false` when none can be.
+    fn evict_one(&self, now: tokio::time::Instant) -> bool {
+        let open = self.open();
+        let candidate = open
+            .entries
+            .values()
+            .filter_map(|entry| Some((entry.tracker.eviction_rank(now)?, &entry.tracker)))
+            .min_by_key(|(rank, _)| *rank);
+        match candidate {
+            Some((_, tracker)) => {
+                tracker.evict();
+                true
+            }
+            None => false,
         }
     }
 
@@ -114,15 +140,9 @@ impl Registry {
                 .filter(|entry| entry.tracker.evicted())
                 .count();
             if open.entries.len() - closing >= self.cap {
-                let candidate = open
-                    .entries
-                    .values()
-                    .filter_map(|entry| Some((entry.tracker.eviction_rank()?, &entry.tracker)))
-                    .min_by_key(|(rank, _)| *rank);
-                match candidate {
-                    Some((_, tracker)) => tracker.evict(),
-                    None => overflow = true,
-                }
+                drop(open);
+                overflow = !self.evict_one(tokio::time::Instant::now());
+                open = self.open();
             }
         }
         let id = open.next_id;
@@ -180,14 +200,34 @@ impl Registry {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
-    #[test]
-    fn at_the_cap_the_oldest_quiet_connection_makes_room() {
+    /// Past [`EVICTION_QUIET`]: the connections admitted so far may be evicted.
+    async fn quiet_for_long_enough() {
+        tokio::time::advance(EVICTION_QUIET + Duration::from_millis(1)).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_just_sent_something_is_not_evicted() {
+        let registry = Registry::new(1, HeadBudget::new(u64::MAX));
+        let recent = registry.admit();
+        let second = registry.admit();
+        assert!(
+            !recent.tracker.evicted(),
+            "its next request may be on its way"
+        );
+        assert!(second.tracker.overflow());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn at_the_cap_the_oldest_quiet_connection_makes_room() {
         let registry = Registry::new(2, HeadBudget::new(u64::MAX));
         let busy = registry.admit();
         let _guard = busy.tracker.request_started();
         let quiet = registry.admit();
+        quiet_for_long_enough().await;
         let third = registry.admit();
         assert!(!third.tracker.overflow());
         assert!(quiet.tracker.evicted());
@@ -196,10 +236,12 @@ mod tests {
         assert_eq!(registry.len(), 2);
     }
 
-    #[test]
-    fn connections_told_to_close_count_until_they_have() {
+    #[tokio::test(start_paused = true)]
+    async fn connections_told_to_close_count_until_they_have() {
         let registry = Registry::new(4, HeadBudget::new(u64::MAX));
-        let kept: Vec<_> = (0..5).map(|_| registry.admit()).collect();
+        let mut kept: Vec<_> = (0..4).map(|_| registry.admit()).collect();
+        quiet_for_long_enough().await;
+        kept.push(registry.admit());
         assert_eq!(kept.len(), 5, "the fifth evicts the first");
         assert!(kept[0].tracker.evicted());
         // Four open and one closing: a quarter over the cap, so the next waits.
@@ -211,22 +253,23 @@ mod tests {
         assert!(waiting.as_mut().poll(&mut context).is_ready());
     }
 
-    #[test]
-    fn slow_senders_give_way_before_a_new_connection_goes_past_the_cap() {
+    #[tokio::test(start_paused = true)]
+    async fn slow_senders_give_way_before_a_new_connection_goes_past_the_cap() {
         let registry = Registry::new(2, HeadBudget::new(u64::MAX));
         let serving = registry.admit();
         let _serving = serving.tracker.request_started();
         let slow_body = registry.admit();
         let _slow_body = slow_body.tracker.request_started();
         slow_body.tracker.body_waiting(true);
+        quiet_for_long_enough().await;
         let third = registry.admit();
         assert!(slow_body.tracker.evicted(), "only waiting for its client");
         assert!(!serving.tracker.evicted());
         assert!(!third.tracker.overflow());
     }
 
-    #[test]
-    fn when_every_connection_is_serving_a_new_one_is_kept_for_probes() {
+    #[tokio::test(start_paused = true)]
+    async fn when_every_connection_is_serving_a_new_one_is_kept_for_probes() {
         let registry = Registry::new(1, HeadBudget::new(u64::MAX));
         let busy = registry.admit();
         let _guard = busy.tracker.request_started();

@@ -1,6 +1,6 @@
 //! The bound on requests handled at once (MAX_CONCURRENT_REQUESTS), HTTP/2 streams included:
 //! past it a request waits a short while for a place, then is answered 503 at once. Probes
-//! and scrapes never wait: the kubelet must learn that a busy service is alive.
+//! never wait: the kubelet must learn that a busy service is alive.
 
 use std::{sync::Arc, time::Duration};
 
@@ -13,13 +13,23 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::head_budget::{HeadBudget, HeadCharge};
 use crate::json::error_response;
 
-/// Paths served whatever the load: the probes the manifests ship and the Prometheus scrape.
+/// Paths served on the connections kept for probes past MAX_CONNECTIONS: the probes the
+/// manifests ship and the Prometheus scrape.
 pub const PROBE_PATHS: [&str; 3] = ["/health", "/ready", "/metrics"];
 
-/// Whether `path` is a probe or a scrape.
+/// Whether `path` is a probe or a scrape (served on the connections kept for probes).
 pub fn is_probe(path: &str) -> bool {
     PROBE_PATHS.contains(&path)
 }
+
+/// Whether `path` is a probe, answered whatever the request bound (a few bytes each).
+pub fn skips_request_bound(path: &str) -> bool {
+    matches!(path, "/health" | "/ready")
+}
+
+/// Scrapes of `/metrics` answered at once at most, outside the request bound (so a busy
+/// service is still scraped) but bounded, since each answer is tens of KB.
+pub const CONCURRENT_SCRAPES: usize = 4;
 
 /// Why a request was answered 503 without being handled; the `reason` label of
 /// `http_server_overload_rejections_total`.
@@ -60,6 +70,7 @@ impl Overload {
 #[derive(Debug)]
 pub struct RequestLimit {
     places: Arc<Semaphore>,
+    scrapes: Arc<Semaphore>,
     queue_timeout: Duration,
     head_budget: Arc<HeadBudget>,
     /// What an HTTP/2 stream may hold of its body while it waits: its flow-control window.
@@ -75,10 +86,17 @@ impl RequestLimit {
     ) -> Self {
         Self {
             places: Arc::new(Semaphore::new(places.max(1))),
+            scrapes: Arc::new(Semaphore::new(CONCURRENT_SCRAPES)),
             queue_timeout,
             head_budget,
             http2_stream_window: u64::from(http2_stream_window),
         }
+    }
+
+    /// A place for a scrape of `/metrics`, held until its answer is sent; `None` at once when
+    /// [`CONCURRENT_SCRAPES`] are in progress.
+    pub fn enter_scrape(&self) -> Option<OwnedSemaphorePermit> {
+        self.scrapes.clone().try_acquire_owned().ok()
     }
 
     /// A place for `request`, held until its answer is sent; `None` when none came free in

@@ -29,10 +29,13 @@ pub struct ServerArgs {
     /// a request on a connection the service is closing (503 UC).
     #[arg(long = "idle-timeout-ms", env = "IDLE_TIMEOUT_MS", value_name = "IDLE_TIMEOUT_MS", default_value = "3900000", value_parser = positive_millis)]
     pub idle_timeout: Duration,
-    /// A connection with a request in progress but no byte read or written for this long is
-    /// closed (a client that stopped reading its answer, or an HTTP/2 client that never opens
-    /// its flow-control window), in milliseconds. Longer than any Bookinfo request takes.
-    #[arg(long = "stall-timeout-ms", env = "STALL_TIMEOUT_MS", value_name = "STALL_TIMEOUT_MS", default_value = "60000", value_parser = positive_millis)]
+    /// A connection with a request in progress but no answer byte written (nor body byte
+    /// read while a handler waits for it) for this long is closed: a client that stopped
+    /// reading its answer, or an HTTP/2 client that keeps its flow-control window shut, PINGs
+    /// or not. In milliseconds; longer than any Bookinfo request takes (reviews v2 waits up to
+    /// 10 s for ratings), shorter than the 30 s after which the kubelet restarts a pod whose
+    /// probes fail.
+    #[arg(long = "stall-timeout-ms", env = "STALL_TIMEOUT_MS", value_name = "STALL_TIMEOUT_MS", default_value = "20000", value_parser = positive_millis)]
     pub stall_timeout: Duration,
     /// Longest wait for the next piece of a request body, in milliseconds; then the request
     /// fails (408).
@@ -101,7 +104,7 @@ impl Default for ServerArgs {
             first_request_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(65 * 60),
-            stall_timeout: Duration::from_secs(60),
+            stall_timeout: Duration::from_secs(20),
             body_read_timeout: Duration::from_secs(30),
             body_deadline: Duration::from_secs(30),
             max_connections: 1_024,
