@@ -12,12 +12,12 @@ const STARS: std::ops::RangeInclusive<i64> = 0..=5;
 /// below what reviews reads ([`service_runtime::client::SERVICE_ANSWER_BYTES`]).
 pub const MAX_BODY_BYTES: usize = 4 * 1024;
 
-/// Reviewers per product at most (422 above it).
+/// Reviewers per product at most (400 above it).
 pub const MAX_REVIEWERS: usize = 100;
 
 /// Products with posted ratings at most; a POST for another product is refused (409) until
-/// the process restarts. With [`MAX_BODY_BYTES`], the store holds at most 4 MiB of JSON (about
-/// 10 MiB as maps; docs/performance.md).
+/// the process restarts. With [`MAX_BODY_BYTES`], the store holds at most 4 MiB of JSON text
+/// (docs/performance.md).
 pub const MAX_PRODUCTS: usize = 1000;
 
 /// Why the store refused ratings.

@@ -29,8 +29,9 @@ pub struct Timers {
     pub first_request: Duration,
     pub header_read: Duration,
     pub idle: Duration,
-    /// A request in progress with no byte read or written for this long: a client that stopped
-    /// reading its answer, or an HTTP/2 client that never opens its flow-control window.
+    /// A request in progress whose answer moved no byte (nor a body its handler waits for) for
+    /// this long: a client that stopped reading its answer, or an HTTP/2 client that keeps its
+    /// flow-control window shut.
     pub stall: Duration,
 }
 
@@ -78,8 +79,8 @@ pub enum CloseReason {
     FirstRequestTimeout,
     HeaderReadTimeout,
     IdleTimeout,
-    /// The connection cap was reached and this was the oldest connection with nothing in
-    /// progress.
+    /// The connection cap was reached and this was the oldest connection holding its place for
+    /// nothing (idle, a head still arriving, or requests only waiting for body bytes).
     Evicted,
     /// A request was in progress but nothing moved for the stall timeout.
     Stalled,

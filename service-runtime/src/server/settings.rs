@@ -48,13 +48,14 @@ pub struct ServerArgs {
     pub body_deadline: Duration,
     /// Open connections at most; never more than half the open-file limit (raised to its hard
     /// limit at start). At the cap, the oldest connection with no request in progress closes,
-    /// else the oldest one still sending a request head or body; when every connection is
-    /// serving, up to 64 more are admitted that are served only `/health`, `/ready` and
-    /// `/metrics` (room kept for probes; anything else is answered 503).
+    /// else the oldest one still sending a request head or body, but never one heard from in
+    /// the last 100 ms; when none can close, up to 64 more (a quarter of the cap if less) are
+    /// admitted that are served only `/health`, `/ready` and `/metrics` (room kept for probes;
+    /// anything else is answered 503).
     #[arg(long, env = "MAX_CONNECTIONS", value_name = "MAX_CONNECTIONS", default_value_t = 1_024, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
-    /// Requests handled at once, HTTP/2 streams included; probes and scrapes (`/health`,
-    /// `/ready`, `/metrics`) are not counted. A request past the bound waits up to
+    /// Requests handled at once, HTTP/2 streams included; probes (`/health`, `/ready`) are not
+    /// counted, and scrapes of `/metrics` have four places of their own. A request past the bound waits up to
     /// REQUEST_QUEUE_TIMEOUT_MS for a place (while its head, and on HTTP/2 a stream window of
     /// body, fits MAX_BUFFERED_HEAD_BYTES; else it is answered at once), then is answered 503
     /// with `Retry-After: 1`.
