@@ -49,7 +49,7 @@ use tower::ServiceExt;
 
 pub use fd_limit::{connection_cap, open_file_limit, raise_open_file_limit};
 pub use lifecycle::Lifecycle;
-pub use request_limit::{Overload, PROBE_PATHS};
+pub use request_limit::Overload;
 pub use settings::ServerArgs;
 
 use crate::{
@@ -60,7 +60,7 @@ use body::TimedBody;
 use connection::{RequestGuard, Timers, Tracker, WatchedIo};
 use head_budget::HeadBudget;
 use registry::{Admission, Registry};
-use request_limit::{RequestLimit, is_probe, skips_request_bound};
+use request_limit::{Decision, RequestLimit};
 use tokio::sync::OwnedSemaphorePermit;
 
 /// What every connection of one server shares.
@@ -245,13 +245,12 @@ async fn serve_connection(
     tokio::pin!(connection);
     let mut draining = shared.lifecycle.draining();
     let mut goaway_sent: Option<Instant> = None;
-    let mut retired = false;
     // One timer for the connection's life, moved rather than made anew at each look.
     let check = tokio::time::sleep(shared.timers.header_read);
     tokio::pin!(check);
     loop {
-        retired = retired || tracker.retired();
-        if *draining.borrow_and_update() || retired {
+        // Retiring is for good: the connection then closes as a draining one does.
+        if *draining.borrow_and_update() || tracker.retired() {
             tracker.report_quiet();
             if tracker.is_http2() {
                 match goaway_sent {
@@ -332,23 +331,21 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
             let mut place = None;
             let (mut response, close) = if let Some(problem) = host::problem(&request) {
                 (error_response(StatusCode::BAD_REQUEST, problem), true)
-            } else if skips_request_bound(request.uri().path()) {
-                handle(&shared, request, peer, &tracker).await
-            } else if tracker.overflow() && !is_probe(request.uri().path()) {
-                // Room kept for probes: this connection gives it back once quiet.
-                tracker.retire();
-                (shared.overload.refuse(Overload::Connections), true)
-            } else if request.uri().path() == "/metrics" {
-                place = shared.requests.enter_scrape();
-                match place {
-                    Some(_) => handle(&shared, request, peer, &tracker).await,
-                    None => (shared.overload.refuse(Overload::Concurrency), false),
-                }
             } else {
-                place = shared.requests.enter(&request).await;
-                match place {
-                    Some(_) => handle(&shared, request, peer, &tracker).await,
-                    None => (shared.overload.refuse(Overload::Concurrency), false),
+                match shared.requests.decide(&request, tracker.overflow()).await {
+                    Decision::Unbounded => handle(&shared, request, peer, &tracker).await,
+                    Decision::Place(permit) => {
+                        place = Some(permit);
+                        handle(&shared, request, peer, &tracker).await
+                    }
+                    Decision::Refused(why) => {
+                        let past_the_cap = why == Overload::Connections;
+                        if past_the_cap {
+                            // Room kept for probes: this connection gives it back once quiet.
+                            tracker.retire();
+                        }
+                        (shared.overload.refuse(why), past_the_cap)
+                    }
                 }
             };
             if http1 && (close || shared.lifecycle.closing()) {

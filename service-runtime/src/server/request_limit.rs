@@ -13,18 +13,22 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::head_budget::{HeadBudget, HeadCharge};
 use crate::json::error_response;
 
-/// Paths served on the connections kept for probes past MAX_CONNECTIONS: the probes the
-/// manifests ship and the Prometheus scrape.
-pub const PROBE_PATHS: [&str; 3] = ["/health", "/ready", "/metrics"];
+/// The probes the manifests ship: answered whatever the load (a few bytes each).
+const PROBES: [&str; 2] = ["/health", "/ready"];
 
-/// Whether `path` is a probe or a scrape (served on the connections kept for probes).
-pub fn is_probe(path: &str) -> bool {
-    PROBE_PATHS.contains(&path)
-}
+/// The Prometheus scrape: served on the connections kept for probes too, with places of its
+/// own.
+const SCRAPE: &str = "/metrics";
 
-/// Whether `path` is a probe, answered whatever the request bound (a few bytes each).
-pub fn skips_request_bound(path: &str) -> bool {
-    matches!(path, "/health" | "/ready")
+/// What the bounds decide for one request.
+#[derive(Debug)]
+pub enum Decision {
+    /// A probe: handled at once, outside every bound.
+    Unbounded,
+    /// Handled, holding this place until its answer is sent.
+    Place(OwnedSemaphorePermit),
+    /// Answered 503 without being handled.
+    Refused(Overload),
 }
 
 /// Scrapes of `/metrics` answered at once at most, outside the request bound (so a busy
@@ -93,16 +97,29 @@ impl RequestLimit {
         }
     }
 
-    /// A place for a scrape of `/metrics`, held until its answer is sent; `None` at once when
-    /// [`CONCURRENT_SCRAPES`] are in progress.
-    pub fn enter_scrape(&self) -> Option<OwnedSemaphorePermit> {
-        self.scrapes.clone().try_acquire_owned().ok()
+    /// Decides for `request`, on a connection admitted past the cap (`probes_only`) or not:
+    /// probes are [`Decision::Unbounded`]; on a probes-only connection anything but a probe
+    /// or the scrape is refused ([`Overload::Connections`]); a scrape takes one of
+    /// [`CONCURRENT_SCRAPES`] places or is refused at once; any other request waits for a
+    /// place as [`RequestLimit::enter`] says.
+    pub async fn decide<B>(&self, request: &Request<B>, probes_only: bool) -> Decision {
+        let path = request.uri().path();
+        let place = if PROBES.contains(&path) {
+            return Decision::Unbounded;
+        } else if path == SCRAPE {
+            self.scrapes.clone().try_acquire_owned().ok()
+        } else if probes_only {
+            return Decision::Refused(Overload::Connections);
+        } else {
+            self.enter(request).await
+        };
+        place.map_or(Decision::Refused(Overload::Concurrency), Decision::Place)
     }
 
     /// A place for `request`, held until its answer is sent; `None` when none came free in
     /// the queue timeout, or at once when what it holds while it waits (its head, and on
     /// HTTP/2 a stream window of body) does not fit the shared head budget.
-    pub async fn enter<B>(&self, request: &Request<B>) -> Option<OwnedSemaphorePermit> {
+    async fn enter<B>(&self, request: &Request<B>) -> Option<OwnedSemaphorePermit> {
         if let Ok(place) = self.places.clone().try_acquire_owned() {
             return Some(place);
         }
@@ -183,10 +200,40 @@ mod tests {
         );
     }
 
-    #[test]
-    fn probes_are_the_shipped_probe_paths() {
-        assert!(is_probe("/health") && is_probe("/ready") && is_probe("/metrics"));
-        assert!(!is_probe("/productpage") && !is_probe("/health/"));
+    #[tokio::test]
+    async fn probes_pass_and_probes_only_connections_serve_nothing_else() {
+        let limit = RequestLimit::new(1, Duration::from_secs(60), HeadBudget::new(1 << 20), 8_192);
+        let decide = |path: &str, probes_only| {
+            let request = Request::get(path).body(()).expect("a request");
+            let limit = &limit;
+            async move { limit.decide(&request, probes_only).await }
+        };
+        for probe in ["/health", "/ready"] {
+            assert!(
+                matches!(decide(probe, true).await, Decision::Unbounded),
+                "{probe}"
+            );
+        }
+        assert!(matches!(decide("/metrics", true).await, Decision::Place(_)));
+        assert!(matches!(
+            decide("/productpage", true).await,
+            Decision::Refused(Overload::Connections)
+        ));
+        assert!(matches!(
+            decide("/health/", true).await,
+            Decision::Refused(Overload::Connections)
+        ));
+        let scrapes: Vec<_> =
+            futures::future::join_all((0..CONCURRENT_SCRAPES).map(|_| decide("/metrics", false)))
+                .await;
+        assert!(scrapes.iter().all(|d| matches!(d, Decision::Place(_))));
+        assert!(
+            matches!(
+                decide("/metrics", false).await,
+                Decision::Refused(Overload::Concurrency)
+            ),
+            "a fifth scrape at once"
+        );
         let answer = Overload::Concurrency.response();
         assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(
