@@ -722,3 +722,84 @@ async fn a_wrong_method_is_a_json_405_with_allow() {
     );
     server.stop().await.expect("stops");
 }
+
+/// An HTTP/2 client that keeps its window at one byte (SETTINGS_INITIAL_WINDOW_SIZE 1) and
+/// asks for `/hello` on streams 1, 3, …: once a stream has a byte of window, hyper hands h2
+/// the whole answer, which then waits for window updates that never come.
+async fn http2_never_reading(addr: SocketAddr, requests: u8) -> TcpStream {
+    let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    bytes.extend_from_slice(&[0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 1]);
+    for stream in (0..requests).map(|n| 2 * n + 1) {
+        // HEADERS, END_STREAM | END_HEADERS: GET http://x/hello (HPACK, no indexing).
+        bytes.extend_from_slice(&[0, 0, 13, 1, 5, 0, 0, 0, stream, 0x82, 0x86, 0x04, 6]);
+        bytes.extend_from_slice(b"/hello");
+        bytes.extend_from_slice(&[0x01, 1, b'x']);
+    }
+    let mut stream = connect(addr).await;
+    stream.write_all(&bytes).await.expect("sends");
+    stream
+}
+
+#[tokio::test]
+async fn http2_answers_a_client_never_reads_keep_their_places_until_the_stall_timeout() {
+    let server = start(ServerArgs {
+        max_concurrent_requests: 2,
+        request_queue_timeout: Duration::from_millis(100),
+        stall_timeout: Duration::from_secs(2),
+        ..quick_shutdown()
+    })
+    .await;
+    let mut unread = http2_never_reading(server.addr(), 2).await;
+    // Both answers are handed to h2; all but a byte of each waits for a window that never
+    // opens, and their places with them.
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let answer = ask(server.addr(), b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        if answer.starts_with("HTTP/1.1 503") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the unread answers gave their places back: {answer}"
+        );
+    }
+    let (_, _) = read_until_closed(&mut unread).await;
+    let answer = ask(server.addr(), b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn clients_trickling_their_heads_do_not_keep_probes_out_at_the_cap() {
+    let server = start(ServerArgs {
+        max_connections: 2,
+        ..quick_shutdown()
+    })
+    .await;
+    let addr = server.addr();
+    // The cap, and the one connection of room kept for probes past it.
+    let tricklers: Vec<_> = open_sending(addr, 3, b"GET /hello HTTP/1.1\r\nX-Pad: ")
+        .await
+        .into_iter()
+        .map(|mut stream| {
+            tokio::spawn(async move {
+                // A byte every 50 ms: always heard from within the eviction quiet time.
+                while stream.write_all(b"a").await.is_ok() {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let answer = ask(addr, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // The header-read timeout (30 s) would have freed a place too; the slow head rule does
+    // it after a second.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    tricklers.iter().for_each(|task| task.abort());
+    server.stop().await.expect("stops");
+}

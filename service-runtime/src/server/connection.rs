@@ -14,12 +14,12 @@ use std::{
 
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
-    sync::Notify,
+    sync::{Notify, OwnedSemaphorePermit},
     time::Instant,
 };
 
 use super::{
-    frames::{FrameTracker, PREFACE},
+    frames::{Http2Wire, PREFACE},
     head_budget::{FREE_HEAD_BYTES, HeadBudget},
 };
 
@@ -41,7 +41,7 @@ enum Protocol {
     /// Still matching the HTTP/2 preface; this many bytes matched so far.
     Detecting(usize),
     Http1,
-    Http2(FrameTracker),
+    Http2(Http2Wire),
 }
 
 #[derive(Debug)]
@@ -61,12 +61,18 @@ struct Activity {
     bodies_waiting: usize,
     /// The last byte read from the client.
     last_read: Instant,
+    /// When the requests now in progress began (the first of them).
+    busy_since: Instant,
     /// The last byte written to the client, or the start of the requests in progress if
     /// later: what the stall timer measures.
     last_progress: Instant,
     /// The socket refused the last write: an answer is still going out, even when hyper has
     /// already released its body (and so the request).
     write_blocked: bool,
+    /// HTTP/2: the places of answers hyper has handed to h2 that are not yet on the wire (a
+    /// client's shut window holds them), kept until they are, so MAX_CONCURRENT_REQUESTS
+    /// also bounds answers nobody reads.
+    unsent_places: Vec<OwnedSemaphorePermit>,
     evicted: bool,
     /// Close once nothing is in progress (HTTP/2: GOAWAY), as a draining server does.
     retired: bool,
@@ -89,6 +95,10 @@ pub enum CloseReason {
 /// How long a connection's client must have sent nothing before the connection can be
 /// evicted at the cap.
 pub const EVICTION_QUIET: Duration = Duration::from_millis(100);
+
+/// A head or body still arriving after this long is a slow client, evicted at the cap even
+/// if it sent a byte within [`EVICTION_QUIET`] (a real client sends its head at once).
+pub const SLOW_CLIENT: Duration = Duration::from_secs(1);
 
 /// The server's unfinished head took the shared [`HeadBudget`] past its limit.
 #[derive(Debug, thiserror::Error)]
@@ -123,8 +133,10 @@ impl Tracker {
                 head_charged: 0,
                 bodies_waiting: 0,
                 last_read: now,
+                busy_since: now,
                 last_progress: now,
                 write_blocked: false,
+                unsent_places: Vec::new(),
                 evicted: false,
                 retired: false,
                 report_quiet: false,
@@ -154,20 +166,27 @@ impl Tracker {
             activity.protocol = if bytes[..compared] != candidate[..compared] {
                 Protocol::Http1
             } else if compared == candidate.len() {
-                Protocol::Http2(FrameTracker::after_preface_bytes(matched))
+                Protocol::Http2(Http2Wire::after_preface_bytes(matched))
             } else {
                 Protocol::Detecting(matched + compared)
             };
         }
+        let mut streams_reset = false;
         let head_pending = match &mut activity.protocol {
-            Protocol::Http2(frames) => {
-                frames.feed(bytes);
-                frames.head_incomplete()
+            Protocol::Http2(wire) => {
+                let streams = wire.open_streams();
+                wire.received(bytes);
+                streams_reset = wire.open_streams() < streams;
+                wire.head_incomplete()
             }
             // Bytes while no request is in progress start the next head (pipelined bytes
             // that arrive during a request are counted from when it finishes).
             _ => activity.in_flight == 0 || activity.head_started.is_some(),
         };
+        if streams_reset {
+            // A reset stream's answer will never be sent.
+            Self::release_sent_places(&mut activity);
+        }
         let was_pending = activity.head_started.is_some();
         if head_pending && !was_pending {
             activity.head_started = Some(Instant::now());
@@ -199,9 +218,16 @@ impl Tracker {
     }
 
     /// Bytes went out to the client.
-    fn bytes_written(&self) {
+    fn bytes_written<'a>(&self, written: impl Iterator<Item = &'a [u8]>) {
         let mut activity = self.activity();
         activity.last_progress = Instant::now();
+        if let Protocol::Http2(wire) = &mut activity.protocol {
+            let streams = wire.open_streams();
+            written.for_each(|bytes| wire.sent(bytes));
+            if wire.open_streams() < streams {
+                Self::release_sent_places(&mut activity);
+            }
+        }
         let unblocked = std::mem::take(&mut activity.write_blocked);
         let quiet = unblocked && activity.in_flight == 0 && activity.report_quiet;
         drop(activity);
@@ -221,6 +247,7 @@ impl Tracker {
         activity.requests += 1;
         if activity.in_flight == 0 {
             activity.last_progress = Instant::now();
+            activity.busy_since = activity.last_progress;
         }
         activity.in_flight += 1;
         if !matches!(activity.protocol, Protocol::Http2(_)) {
@@ -236,6 +263,7 @@ impl Tracker {
     fn request_finished(&self) {
         let mut activity = self.activity();
         activity.in_flight = activity.in_flight.saturating_sub(1);
+        Self::release_sent_places(&mut activity);
         if activity.in_flight == 0 {
             activity.idle_since = Instant::now();
             if activity.report_quiet {
@@ -243,6 +271,37 @@ impl Tracker {
                 self.changed.notify_one();
             }
         }
+    }
+
+    /// HTTP/2: keeps an answered request's place until its answer is on the wire. Called as
+    /// hyper drops the answer's body, before the request ends.
+    pub fn hold_until_sent(&self, place: OwnedSemaphorePermit) {
+        let mut activity = self.activity();
+        if matches!(activity.protocol, Protocol::Http2(_)) {
+            activity.unsent_places.push(place);
+        }
+    }
+
+    /// Gives back the places of answers now on the wire: streams still open, less those
+    /// whose handler runs, are the answers waiting for the client's window. The estimate errs
+    /// low while an answer's last frame goes out before its handler ends, so a place may be
+    /// released a moment early, never held for ever.
+    fn release_sent_places(activity: &mut Activity) {
+        let unsent = match &activity.protocol {
+            Protocol::Http2(wire) => wire.open_streams().saturating_sub(activity.in_flight),
+            _ => 0,
+        };
+        activity.unsent_places.truncate(unsent);
+    }
+
+    /// The connection ended: its unsent answers never will be.
+    pub fn closed(&self) {
+        self.activity().unsent_places.clear();
+    }
+
+    /// Requests in progress, or answers not yet on the wire.
+    fn busy(activity: &Activity) -> bool {
+        activity.in_flight > 0 || activity.write_blocked || !activity.unsent_places.is_empty()
     }
 
     /// From now on, wakes the watchdog whenever the last request in progress ends (a
@@ -263,20 +322,26 @@ impl Tracker {
 
     /// How readily the connection gives up its place at the cap, lowest first: nothing in
     /// progress (0), a head still arriving (1), only waiting for body bytes (2); `None` while
-    /// it is handling a request or sending an answer, or when its client sent something in
-    /// the last [`EVICTION_QUIET`]: a keep-alive client's next request may be on its way,
-    /// and closing then would lose it.
+    /// it is handling a request or sending an answer. A client heard from in the last
+    /// [`EVICTION_QUIET`] is spared (a keep-alive client's next request may be on its way,
+    /// and closing then would lose it) unless its head or body has already taken
+    /// [`SLOW_CLIENT`]: a client trickling a byte at a time must not keep probes out.
     pub fn eviction_rank(&self, now: Instant) -> Option<u8> {
         let activity = self.activity();
-        if activity.evicted || activity.write_blocked || now < activity.last_read + EVICTION_QUIET {
-            None
-        } else if activity.in_flight == 0 {
-            Some(if activity.head_started.is_none() {
-                0
-            } else {
-                1
-            })
-        } else if activity.in_flight == activity.bodies_waiting {
+        if activity.evicted || activity.write_blocked || !activity.unsent_places.is_empty() {
+            return None;
+        }
+        let heard_lately = now < activity.last_read + EVICTION_QUIET;
+        let slow_since = |since: Instant| now >= since + SLOW_CLIENT;
+        if activity.in_flight == 0 {
+            match activity.head_started {
+                None if !heard_lately => Some(0),
+                Some(started) if !heard_lately || slow_since(started) => Some(1),
+                _ => None,
+            }
+        } else if activity.in_flight == activity.bodies_waiting
+            && (!heard_lately || slow_since(activity.busy_since))
+        {
             Some(2)
         } else {
             None
@@ -301,7 +366,7 @@ impl Tracker {
     /// Whether nothing is in progress: no request served, no head or frame half received.
     pub fn quiet(&self) -> bool {
         let activity = self.activity();
-        activity.in_flight == 0 && activity.head_started.is_none() && !activity.write_blocked
+        !Self::busy(&activity) && activity.head_started.is_none()
     }
 
     pub fn is_http2(&self) -> bool {
@@ -325,7 +390,7 @@ impl Tracker {
         if activity.evicted {
             return Some((self.accepted, CloseReason::Evicted));
         }
-        let waiting = if activity.in_flight > 0 || activity.write_blocked {
+        let waiting = if Self::busy(&activity) {
             // Only answers moving (or a body a handler waits for) count: an HTTP/2 client
             // that keeps its window shut cannot hold its streams by sending PINGs.
             Some((activity.last_progress + timers.stall, CloseReason::Stalled))
@@ -370,6 +435,7 @@ impl Tracker {
 impl Drop for Tracker {
     fn drop(&mut self) {
         let mut activity = self.activity();
+        activity.unsent_places.clear();
         let charged = std::mem::take(&mut activity.head_charged);
         drop(activity);
         self.head_budget.release(charged);
@@ -380,6 +446,13 @@ impl Drop for Tracker {
 #[derive(Debug)]
 pub struct RequestGuard {
     tracker: Arc<Tracker>,
+}
+
+impl RequestGuard {
+    /// See [`Tracker::hold_until_sent`].
+    pub fn hold_until_sent(&self, place: OwnedSemaphorePermit) {
+        self.tracker.hold_until_sent(place);
+    }
 }
 
 impl Drop for RequestGuard {
@@ -402,9 +475,17 @@ impl<S> WatchedIo<S> {
 }
 
 impl<S> WatchedIo<S> {
-    fn wrote(&self, polled: &Poll<io::Result<usize>>) {
+    /// Reports a write of the first `written` bytes of `bufs`.
+    fn wrote<'a>(&self, polled: &Poll<io::Result<usize>>, bufs: impl Iterator<Item = &'a [u8]>) {
         match polled {
-            Poll::Ready(Ok(written)) if *written > 0 => self.tracker.bytes_written(),
+            Poll::Ready(Ok(written)) if *written > 0 => {
+                let mut left = *written;
+                self.tracker.bytes_written(bufs.map_while(|buf| {
+                    let taken = buf.len().min(left);
+                    left -= taken;
+                    (taken > 0).then(|| &buf[..taken])
+                }));
+            }
             Poll::Pending => self.tracker.write_blocked(),
             Poll::Ready(_) => {}
         }
@@ -436,7 +517,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WatchedIo<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
-        self.wrote(&polled);
+        self.wrote(&polled, std::iter::once(buf));
         polled
     }
 
@@ -446,7 +527,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WatchedIo<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        self.wrote(&polled);
+        self.wrote(&polled, bufs.iter().map(|buf| &**buf));
         polled
     }
 

@@ -1,15 +1,34 @@
-//! Where an HTTP/2 byte stream stands: inside a frame, inside a header block, or between
-//! frames. The header-read timer (and the shared head budget) run while a header block, or
-//! a frame's 9-byte header, is incomplete, which is how a client that stops in the middle of
-//! a request's HEADERS is caught on HTTP/2; a DATA frame in flight is the body timers' job.
+//! Where an HTTP/2 connection stands on the wire: inside a frame, inside a header block, or
+//! between frames, and which streams are open. The header-read timer (and the shared head
+//! budget) run while a header block, or a frame's 9-byte header, is incomplete, which is how
+//! a client that stops in the middle of a request's HEADERS is caught on HTTP/2; a DATA frame
+//! in flight is the body timers' job. A stream stays open until the server's END_STREAM (or
+//! either side's RST_STREAM) is on the wire: an answer hyper has handed to h2 but a client's
+//! shut window keeps unsent still holds its request's place (see `connection.rs`).
 
 /// The client connection preface (RFC 9113 §3.4) that opens every HTTP/2 connection.
 pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 const FRAME_HEADER_LEN: usize = 9;
+const DATA: u8 = 0x0;
 const HEADERS: u8 = 0x1;
+const RST_STREAM: u8 = 0x3;
 const CONTINUATION: u8 = 0x9;
+const END_STREAM: u8 = 0x1;
 const END_HEADERS: u8 = 0x4;
+
+/// Open streams tracked per connection at most. The server allows 16 at once and refuses
+/// more with RST_STREAM; past this the count errs low, which releases places early rather
+/// than holding them.
+const MAX_TRACKED_STREAMS: usize = 64;
+
+/// A complete frame header: its type, flags and stream.
+#[derive(Debug, Clone, Copy)]
+struct FrameHeader {
+    kind: u8,
+    flags: u8,
+    stream: u32,
+}
 
 /// Frame boundaries of the bytes a client sent, after the preface.
 #[derive(Debug, Default)]
@@ -21,6 +40,8 @@ pub struct FrameTracker {
     /// The frame being read is a HEADERS or CONTINUATION frame.
     in_header_frame: bool,
     header_block_open: bool,
+    /// The header of the frame whose payload is being read, reported once it is whole.
+    current: Option<FrameHeader>,
 }
 
 impl FrameTracker {
@@ -32,8 +53,9 @@ impl FrameTracker {
         }
     }
 
-    /// Takes the next bytes the client sent.
-    pub fn feed(&mut self, mut bytes: &[u8]) {
+    /// Takes the next bytes; `on_frame` sees each frame's header once the whole frame has
+    /// passed.
+    fn feed(&mut self, mut bytes: &[u8], mut on_frame: impl FnMut(FrameHeader)) {
         let skip = self.preface_left.min(bytes.len());
         self.preface_left -= skip;
         bytes = &bytes[skip..];
@@ -42,6 +64,11 @@ impl FrameTracker {
                 let taken = self.payload_left.min(bytes.len());
                 self.payload_left -= taken;
                 bytes = &bytes[taken..];
+                if self.payload_left == 0
+                    && let Some(frame) = self.current.take()
+                {
+                    on_frame(frame);
+                }
                 continue;
             }
             let taken = (FRAME_HEADER_LEN - self.header_len).min(bytes.len());
@@ -50,11 +77,21 @@ impl FrameTracker {
             bytes = &bytes[taken..];
             if self.header_len == FRAME_HEADER_LEN {
                 self.header_len = 0;
-                let [l0, l1, l2, kind, flags, ..] = self.header;
+                let [l0, l1, l2, kind, flags, s0, s1, s2, s3] = self.header;
                 self.payload_left = usize::from(l0) << 16 | usize::from(l1) << 8 | usize::from(l2);
                 self.in_header_frame = kind == HEADERS || kind == CONTINUATION;
                 if self.in_header_frame {
                     self.header_block_open = flags & END_HEADERS == 0;
+                }
+                let frame = FrameHeader {
+                    kind,
+                    flags,
+                    stream: u32::from_be_bytes([s0 & 0x7f, s1, s2, s3]),
+                };
+                if self.payload_left == 0 {
+                    on_frame(frame);
+                } else {
+                    self.current = Some(frame);
                 }
             }
         }
@@ -69,14 +106,69 @@ impl FrameTracker {
     }
 }
 
+/// Both directions of one HTTP/2 connection, and the streams open between them.
+#[derive(Debug, Default)]
+pub struct Http2Wire {
+    incoming: FrameTracker,
+    outgoing: FrameTracker,
+    open_streams: Vec<u32>,
+}
+
+impl Http2Wire {
+    /// A connection whose first `seen` bytes were the start of the preface.
+    pub fn after_preface_bytes(seen: usize) -> Self {
+        Self {
+            incoming: FrameTracker::after_preface_bytes(seen),
+            ..Self::default()
+        }
+    }
+
+    /// Bytes the client sent: a HEADERS frame opens its stream, a RST_STREAM closes it.
+    pub fn received(&mut self, bytes: &[u8]) {
+        let open = &mut self.open_streams;
+        self.incoming.feed(bytes, |frame| match frame.kind {
+            HEADERS if !open.contains(&frame.stream) && open.len() < MAX_TRACKED_STREAMS => {
+                open.push(frame.stream);
+            }
+            RST_STREAM => open.retain(|&id| id != frame.stream),
+            _ => {}
+        });
+    }
+
+    /// Bytes the server wrote: END_STREAM or RST_STREAM closes a stream.
+    pub fn sent(&mut self, bytes: &[u8]) {
+        let open = &mut self.open_streams;
+        self.outgoing.feed(bytes, |frame| {
+            let ended = matches!(frame.kind, DATA | HEADERS) && frame.flags & END_STREAM != 0;
+            if ended || frame.kind == RST_STREAM {
+                open.retain(|&id| id != frame.stream);
+            }
+        });
+    }
+
+    /// Whether the client stopped inside the preface, a frame header, or a header block.
+    pub fn head_incomplete(&self) -> bool {
+        self.incoming.head_incomplete()
+    }
+
+    /// Streams the client opened whose answer is not yet wholly on the wire.
+    pub fn open_streams(&self) -> usize {
+        self.open_streams.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn frame(kind: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
+        frame_on(1, kind, flags, payload)
+    }
+
+    fn frame_on(stream: u8, kind: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
         let len = payload.len();
         let mut bytes = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
-        bytes.extend_from_slice(&[0, 0, 0, 1]);
+        bytes.extend_from_slice(&[0, 0, 0, stream]);
         bytes.extend_from_slice(payload);
         bytes
     }
@@ -88,30 +180,51 @@ mod tests {
         stream.extend(frame(HEADERS, END_HEADERS, &[1; 30]));
         for split in 0..stream.len() {
             let mut tracker = FrameTracker::after_preface_bytes(0);
-            tracker.feed(&stream[..split]);
+            tracker.feed(&stream[..split], |_| {});
             // Inside the SETTINGS payload is neither a frame header nor a header block.
             let boundary =
                 split == PREFACE.len() || (PREFACE.len() + 9..=PREFACE.len() + 21).contains(&split);
             assert_eq!(tracker.head_incomplete(), !boundary, "split {split}");
-            tracker.feed(&stream[split..]);
+            tracker.feed(&stream[split..], |_| {});
             assert!(!tracker.head_incomplete(), "split {split}");
         }
     }
 
     #[test]
     fn a_partial_frame_or_an_open_header_block_is_pending() {
-        let mut tracker = FrameTracker::after_preface_bytes(PREFACE.len());
-        tracker.feed(&frame(HEADERS, 0, &[1; 10]));
+        let mut tracker = Http2Wire::after_preface_bytes(PREFACE.len());
+        tracker.received(&frame(HEADERS, 0, &[1; 10]));
         assert!(tracker.head_incomplete(), "HEADERS without END_HEADERS");
-        tracker.feed(&frame(CONTINUATION, END_HEADERS, &[1; 3]));
+        tracker.received(&frame(CONTINUATION, END_HEADERS, &[1; 3]));
         assert!(!tracker.head_incomplete());
-        tracker.feed(&frame(HEADERS, END_HEADERS, &[1; 30])[..20]);
+        tracker.received(&frame(HEADERS, END_HEADERS, &[1; 30])[..20]);
         assert!(tracker.head_incomplete(), "half a HEADERS frame");
-        tracker.feed(&frame(HEADERS, END_HEADERS, &[1; 30])[20..]);
-        tracker.feed(&frame(0x0, 0, &[1; 100])[..50]);
+        tracker.received(&frame(HEADERS, END_HEADERS, &[1; 30])[20..]);
+        tracker.received(&frame(DATA, 0, &[1; 100])[..50]);
         assert!(
             !tracker.head_incomplete(),
             "half a DATA frame is a body, not a head"
         );
+    }
+
+    #[test]
+    fn a_stream_is_open_until_its_end_or_reset_is_on_the_wire() {
+        let mut wire = Http2Wire::after_preface_bytes(PREFACE.len());
+        wire.received(&frame_on(1, HEADERS, END_HEADERS | END_STREAM, &[1; 4]));
+        wire.received(&frame_on(3, HEADERS, END_HEADERS | END_STREAM, &[1; 4]));
+        wire.received(&frame_on(1, DATA, END_STREAM, &[]));
+        assert_eq!(
+            wire.open_streams(),
+            2,
+            "the client's END_STREAM half-closes only"
+        );
+        wire.sent(&frame_on(1, HEADERS, END_HEADERS, &[1; 8]));
+        let answer = frame_on(1, DATA, END_STREAM, &[b'x'; 40]);
+        wire.sent(&answer[..20]);
+        assert_eq!(wire.open_streams(), 2, "half an answer");
+        wire.sent(&answer[20..]);
+        assert_eq!(wire.open_streams(), 1, "stream 1 answered");
+        wire.received(&frame_on(3, RST_STREAM, 0, &[0, 0, 0, 8]));
+        assert_eq!(wire.open_streams(), 0, "stream 3 reset by the client");
     }
 }

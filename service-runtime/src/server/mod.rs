@@ -296,6 +296,7 @@ async fn serve_connection(
             _ = draining.changed() => {}
         }
     }
+    tracker.closed();
     drop(admission);
 }
 
@@ -355,8 +356,9 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
             }
             Ok(response.map(|body| GuardedBody {
                 inner: body,
-                _place: place,
-                _request: guard,
+                place,
+                http2: !http1,
+                request: guard,
             }))
         })
     }
@@ -399,12 +401,24 @@ async fn handle(
 }
 
 /// An answer's body, holding its request's place in the connection's count until hyper has
-/// sent (or dropped) it.
+/// sent (or dropped) it; on HTTP/2, until its last frame is on the wire.
 struct GuardedBody {
     inner: axum::body::Body,
     /// The request's place under MAX_CONCURRENT_REQUESTS (none for probes and refusals).
-    _place: Option<OwnedSemaphorePermit>,
-    _request: RequestGuard,
+    place: Option<OwnedSemaphorePermit>,
+    http2: bool,
+    request: RequestGuard,
+}
+
+impl Drop for GuardedBody {
+    fn drop(&mut self) {
+        // h2 takes the whole answer at once and sends it as the client's window allows.
+        if self.http2
+            && let Some(place) = self.place.take()
+        {
+            self.request.hold_until_sent(place);
+        }
+    }
 }
 
 impl Body for GuardedBody {
