@@ -11,6 +11,7 @@ use axum::{
     routing::{get, post},
 };
 use service_runtime::{App, Observability, json::fill_method_not_allowed_with, tls::TlsError};
+use tokio::sync::Semaphore;
 
 use crate::{
     backends::Backends,
@@ -18,7 +19,7 @@ use crate::{
     render::html_error,
     routes::{api, assets, login, product_page},
     session::SessionKey,
-    state::AppState,
+    state::{AppState, MAX_FLOOD_CALLS_IN_FLIGHT},
 };
 
 /// The productpage service with `/health` and `/metrics`.
@@ -37,6 +38,7 @@ pub fn app(config: Config) -> Result<App, TlsError> {
         backends: Backends::new(&config, &mut observability)?,
         session: SessionKey::new(&config.page.session_secret),
         flood_factor: config.page.flood_factor,
+        flood_calls: Semaphore::new(MAX_FLOOD_CALLS_IN_FLIGHT),
         tracer: observability.tracer.clone(),
     });
     // The pages answer a wrong method in HTML, as they answer everything else; the JSON API

@@ -22,4 +22,5 @@ mod view;
 pub use app::app;
 pub use config::{Config, DEFAULT_SESSION_SECRET, PageArgs, ProductpageArgs};
 pub use render::MAX_PAGE_BYTES;
+pub use state::MAX_FLOOD_CALLS_IN_FLIGHT;
 pub use view::MAX_REVIEW_CARDS;

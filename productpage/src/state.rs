@@ -1,6 +1,7 @@
 //! What every productpage handler shares.
 
 use service_runtime::ServiceTracer;
+use tokio::sync::Semaphore;
 
 use crate::{backends::Backends, session::SessionKey};
 
@@ -9,6 +10,13 @@ pub struct AppState {
     pub session: SessionKey,
     /// Extra reviews calls per page view.
     pub flood_factor: u32,
+    /// Flood calls in flight across all page views, at most [`MAX_FLOOD_CALLS_IN_FLIGHT`].
+    pub flood_calls: Semaphore,
     /// For the template-rendering span.
     pub tracer: ServiceTracer,
 }
+
+/// Flood calls in flight at once across all page views (each holds a fresh connection and up
+/// to a 16 KiB answer): past it a page's flood calls wait their turn, so `FLOOD_FACTOR=100`
+/// still sends every call while memory stays inside the budget (docs/performance.md).
+pub const MAX_FLOOD_CALLS_IN_FLIGHT: usize = 32;

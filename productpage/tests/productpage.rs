@@ -2,7 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use productpage::testing::{config, empty_stars, full_stars, sign_in};
+use productpage::{
+    MAX_FLOOD_CALLS_IN_FLIGHT,
+    testing::{config, empty_stars, full_stars, sign_in},
+};
 use service_runtime::{
     Endpoint, Endpoints, RunningServer,
     propagation::PRODUCTPAGE_FORWARDED,
@@ -345,6 +348,27 @@ async fn flood_factor_sends_extra_reviews_calls() {
     assert_eq!(backends.details.requests().len(), 1);
     get(format!("{}/api/v1/products/0/reviews", server.url())).await;
     assert_eq!(backends.reviews.requests().len(), 7, "only the page floods");
+}
+
+#[tokio::test]
+async fn flood_calls_take_turns_under_a_bound_shared_by_every_page_view() {
+    let backends = stubs().await;
+    backends
+        .reviews
+        .set_answer(Answer::json(200, REVIEWS_V1).delayed(Duration::from_millis(100)));
+    let mut config = backends.config();
+    config.page.flood_factor = 60;
+    let server = productpage(config).await;
+    let pages = (0..2).map(|_| get(format!("{}/productpage", server.url())));
+    futures::future::join_all(pages).await;
+    assert_eq!(
+        backends.reviews.requests().len(),
+        2 * 61,
+        "every call is sent"
+    );
+    let most = backends.reviews.most_in_progress();
+    // The flood calls, plus each page's own reviews call.
+    assert!(most <= MAX_FLOOD_CALLS_IN_FLIGHT + 2, "{most} at once");
 }
 
 #[tokio::test]

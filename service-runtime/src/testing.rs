@@ -5,7 +5,10 @@ use std::{
     io::{BufRead, BufReader, Lines},
     net::SocketAddr,
     process::{Child, ChildStdout, Command, Stdio},
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
@@ -56,6 +59,8 @@ impl Answer {
 struct StubState {
     answer: Mutex<Answer>,
     log: Mutex<Vec<Recorded>>,
+    in_progress: AtomicUsize,
+    most_in_progress: AtomicUsize,
 }
 
 /// A recording HTTP backend on 127.0.0.1.
@@ -69,6 +74,8 @@ impl Stub {
         let state = Arc::new(StubState {
             answer: Mutex::new(answer),
             log: Mutex::new(Vec::new()),
+            in_progress: AtomicUsize::new(0),
+            most_in_progress: AtomicUsize::new(0),
         });
         let app = Router::new().fallback(respond).with_state(state.clone());
         Ok(Self {
@@ -97,6 +104,11 @@ impl Stub {
             .clone()
     }
 
+    /// The most requests the stub has been answering at once.
+    pub fn most_in_progress(&self) -> usize {
+        self.state.most_in_progress.load(Ordering::SeqCst)
+    }
+
     pub async fn stop(self) -> std::io::Result<()> {
         self.server.stop().await
     }
@@ -123,9 +135,12 @@ async fn respond(
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
+    let now = state.in_progress.fetch_add(1, Ordering::SeqCst) + 1;
+    state.most_in_progress.fetch_max(now, Ordering::SeqCst);
     if !answer.delay.is_zero() {
         tokio::time::sleep(answer.delay).await;
     }
+    state.in_progress.fetch_sub(1, Ordering::SeqCst);
     (
         answer.status,
         [(header::CONTENT_TYPE, "application/json")],
@@ -511,8 +526,8 @@ impl Default for TestCa {
 }
 
 /// A test's outside tool (Envoy, Chromium, Docker, MariaDB): `found`, or `None` after printing
-/// `SKIPPED <test>: <why>`; a panic instead when `require_variable` is `1`, as CI sets it
-/// after installing the tool.
+/// `SKIPPED <test>: <why>` (see [`report_skip`]); a panic instead when `require_variable` is
+/// `1`, as CI sets it after installing the tool.
 pub fn tool_or_skip<T>(test: &str, require_variable: &str, found: Result<T, String>) -> Option<T> {
     match found {
         Ok(tool) => Some(tool),
@@ -520,8 +535,16 @@ pub fn tool_or_skip<T>(test: &str, require_variable: &str, found: Result<T, Stri
             panic!("{require_variable}=1 but {why}")
         }
         Err(why) => {
-            println!("SKIPPED {test}: {why}");
+            report_skip(test, &why);
             None
         }
     }
+}
+
+/// Prints `SKIPPED <test>: <why>` on the process's real stderr: libtest captures `println!`
+/// and `eprintln!` of a passing test, so `cargo test` would show a skipped test as passed
+/// with no word of why.
+pub fn report_skip(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {why}");
 }

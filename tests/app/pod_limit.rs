@@ -311,11 +311,39 @@ async fn every_service_stays_inside_its_pod_memory_limit() {
         );
     }
 
+    // (6) The flooding image (`FLOOD_FACTOR=100`: 100 extra reviews calls per view) under
+    // the same 1,000 connections: its flood calls take turns under MAX_FLOOD_CALLS_IN_FLIGHT.
+    let flooding = Pod::start(
+        &mut deployment,
+        "flooding",
+        "productpage-v-flooding",
+        &limit,
+        &[
+            ("DETAILS_HOSTNAME", &details_host),
+            ("REVIEWS_HOSTNAME", &reviews_host),
+            ("RATINGS_HOSTNAME", &ratings_host),
+        ],
+    )
+    .await;
+    crate::containers::wait_healthy(&flooding.url()).await;
+    let tally = with_probes(&flooding, "flooding load", async {
+        abuse::ordinary_load(
+            flooding.addr,
+            "/productpage",
+            1000,
+            Duration::from_secs(8),
+            Protocol::Http1,
+        )
+        .await
+    })
+    .await;
+    assert_all_answered("the flooding image at 1,000 connections", &tally);
+
     // (5) ratings at its documented bounds: 1,000 products with 4 KiB of ratings each.
     with_probes(&ratings, "ratings at its bounds", fill_ratings(&ratings)).await;
 
     let mut report = String::new();
-    for pod in pods.iter().chain([&&amplified]) {
+    for pod in pods.iter().chain([&&amplified, &&flooding]) {
         let record = MemoryRecord::read(&pod.container);
         report.push_str(&format!(
             "{}: cgroup peak {}, RSS peak {}, OOM kills {:?}\n",

@@ -7,6 +7,7 @@ use axum::{
     http::HeaderMap,
     response::{Html, IntoResponse, Response},
 };
+use futures::{StreamExt, stream::FuturesUnordered};
 use opentelemetry::{Context, trace::SpanKind};
 use service_runtime::spans;
 
@@ -19,20 +20,38 @@ use crate::{
     view::{ReviewsView, details_view},
 };
 
+/// Sends the page view's `FLOOD_FACTOR` extra reviews calls (rate-limiting demos) and drops
+/// each answer as it arrives. A call is made only once it holds one of the
+/// [`MAX_FLOOD_CALLS_IN_FLIGHT`](crate::MAX_FLOOD_CALLS_IN_FLIGHT) turns every page view
+/// shares, so a busy page waits for turns instead of holding thousands of calls at once.
+async fn flood(state: &AppState, outbound: &HeaderMap) {
+    let mut calls = FuturesUnordered::new();
+    for _ in 0..state.flood_factor {
+        let turn = loop {
+            tokio::select! {
+                turn = state.flood_calls.acquire() => break turn,
+                // Finishing this page's own calls meanwhile frees turns.
+                Some(()) = calls.next() => {}
+            }
+        };
+        calls.push(async move {
+            let _turn = turn;
+            let _ = state.backends.reviews("0", outbound).await;
+        });
+    }
+    while calls.next().await.is_some() {}
+}
+
 /// Always 200: a failed backend shows its error block, the text Istio's fault-injection
 /// docs look for (docs/behaviour.md#when-a-backend-fails).
 pub async fn product_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let user = state.session.user(&headers);
     let outbound = outbound_headers(&headers, user.as_deref());
     let backends = &state.backends;
-    // Flood calls only load reviews (rate-limiting demos); their answers are dropped.
-    let flood = futures::future::join_all(
-        (0..state.flood_factor).map(|_| backends.reviews("0", &outbound)),
-    );
-    let (details, reviews, _) = tokio::join!(
+    let (details, reviews, ()) = tokio::join!(
         backends.details("0", &outbound),
         backends.reviews("0", &outbound),
-        flood,
+        flood(&state, &outbound),
     );
     let page = ProductPage {
         user,
