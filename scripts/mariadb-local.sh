@@ -45,10 +45,13 @@ start() {
     return 0
   fi
   local fresh=false
+  # A temporary directory of its own: servers sharing /tmp deleted each other's
+  # #sql-temptable files (Errcode: 2) when tests ran several at once.
+  mkdir -p "$dir/tmp"
   if [ ! -d "$dir/data/mysql" ]; then
     mkdir -p "$dir/data"
     # root on the socket only, without a password: the script's own door.
-    mariadb-install-db --no-defaults "${as_user[@]}" --datadir="$dir/data" \
+    TMPDIR="$dir/tmp" mariadb-install-db --no-defaults "${as_user[@]}" --datadir="$dir/data" \
       --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1 || {
       cat "$dir/install.log" >&2
       exit 1
@@ -56,6 +59,7 @@ start() {
     fresh=true
   fi
   mariadbd --no-defaults "${as_user[@]}" --datadir="$dir/data" --socket="$socket" \
+    --tmpdir="$dir/tmp" \
     --pid-file="$pid_file" --port="$port" --bind-address=127.0.0.1 --skip-name-resolve \
     --log-error="$dir/error.log" --innodb-buffer-pool-size=16M --skip-log-bin >>"$dir/error.log" 2>&1 &
   local server=$!

@@ -259,7 +259,10 @@ async fn an_unreachable_or_hanging_mongodb_gives_503_within_db_timeout() {
 async fn v2_reads_mongodb_documents_live_and_recovers_from_a_restart() {
     use ratings::testing::LocalMongo;
     let Ok(mut mongo) = LocalMongo::start().await.map_err(|why| {
-        println!("SKIPPED v2_reads_mongodb_documents_live_and_recovers_from_a_restart: {why}");
+        service_runtime::testing::report_skip(
+            "v2_reads_mongodb_documents_live_and_recovers_from_a_restart",
+            &why,
+        );
     }) else {
         return;
     };

@@ -11,6 +11,7 @@ mod database;
 mod manifests;
 mod mesh;
 mod pod_limit;
+mod scripts;
 mod support;
 mod telemetry;
 mod traffic;
