@@ -1249,21 +1249,24 @@ fn the_background_traffic_runs_the_tool_outside_the_mesh_through_the_gateway() {
 }
 
 /// The e2e workflow cannot run here (no Kubernetes); what can be checked offline is checked:
-/// it runs the tasks script on kind with Istio's demo profile, and the script applies files
-/// that exist and asks `bookinfo traffic` only for checks it accepts.
+/// it sets the cluster up with scripts/kind-up.sh (one source of steps, tested with stub tools
+/// in `scripts::`), runs the tasks script, and the script applies files that exist and asks
+/// `bookinfo traffic` only for checks it accepts.
 #[test]
 fn the_e2e_workflow_runs_the_istio_tasks_with_checks_the_tool_accepts() {
     let workflow = repository_file(".github/workflows/e2e.yml");
     for step in [
         "helm/kind-action@",
-        "istioctl\" install --set profile=demo -y",
-        "kind load docker-image",
-        "kubectl apply -k k8s/",
+        "install_only: true",
+        "run: scripts/kind-up.sh",
         "run: scripts/istio-tasks.sh",
         "kubectl apply -f k8s/platform/bookinfo-traffic.yaml",
+        "run: scripts/kind-down.sh",
     ] {
         assert!(workflow.contains(step), "e2e.yml: no `{step}`");
     }
+    let setup = repository_file("scripts/kind/istio.yaml");
+    assert!(setup.contains("profile: demo"), "Istio's demo profile");
     let script = repository_file("scripts/istio-tasks.sh");
     let mut routes = 0;
     for file in script
