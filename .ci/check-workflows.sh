@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GitHub Actions workflows cannot run here; this checks what can be checked offline:
-# every file against the GitHub workflow JSON Schema (check-jsonschema's vendored copy), and
+# every file against the GitHub workflow JSON Schema (check-jsonschema's vendored copy), the
+# Dependabot file against Dependabot's, and
 # with shellcheck every `run:` step, as the bash GitHub runs it (`bash -e -o pipefail`), with
 # each ${{ … }} expression replaced by a shell variable, and the scripts the steps call
 # (scripts/, docker/).
@@ -12,6 +13,7 @@ workflows=(.github/workflows/*.yml .github/workflows/*.yaml)
 [ ${#workflows[@]} -gt 0 ] || { echo "no workflows in .github/workflows" >&2; exit 1; }
 
 check-jsonschema --builtin-schema vendor.github-workflows "${workflows[@]}"
+check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 
 scripts=$(mktemp -d)
 trap 'rm -rf "$scripts"' EXIT
