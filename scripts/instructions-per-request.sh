@@ -79,8 +79,12 @@ kill "$counted_pid"
 wait "$counted_pid" 2>/dev/null || true
 # The dump taken while counting was off holds the window; merge every part to be safe.
 total=$(cat "$out"/callgrind.out* | awk '/^totals:/ {sum += $2} END {print sum + 0}')
-printf '%s %s: %d requests, %.0f instructions per request\n' "$scenario" "$bin_dir" \
-  "$requests" "$(echo "$total / $requests" | bc -l)"
+if [ "${requests:-0}" -eq 0 ] || [ "$total" = 0 ]; then
+  echo "nothing counted ($requests requests, $total instructions); see $out" >&2
+  exit 1
+fi
+awk -v s="$scenario" -v b="$bin_dir" -v n="$requests" -v t="$total" \
+  'BEGIN { printf "%s %s: %d requests, %.0f instructions per request\n", s, b, n, t / n }'
 if [ "$top" -gt 0 ]; then
   callgrind_annotate --inclusive=no "$out"/callgrind.out* 2>/dev/null | sed -n "1,$((top + 25))p"
 fi

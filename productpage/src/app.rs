@@ -39,6 +39,10 @@ pub fn app(config: Config) -> Result<App, TlsError> {
         session: SessionKey::new(&config.page.session_secret),
         flood_factor: config.page.flood_factor,
         flood_calls: Semaphore::new(MAX_FLOOD_CALLS_IN_FLIGHT),
+        flood_deadline: config
+            .reviews_call
+            .timeout
+            .saturating_mul(config.reviews_call.attempts),
         tracer: observability.tracer.clone(),
     });
     // The pages answer a wrong method in HTML, as they answer everything else; the JSON API

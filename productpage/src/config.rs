@@ -22,7 +22,9 @@ const THREE_SECONDS: Duration = Duration::from_secs(3);
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "productpage")]
 pub struct PageArgs {
-    /// Extra reviews calls per page view, sent concurrently (rate-limiting demos), at most 1000.
+    /// Extra reviews calls per page view, sent concurrently (rate-limiting demos), at most 1000;
+    /// at most 32 are in flight across all page views, and a page waits for them at most one
+    /// reviews call's time (3 s × 2 attempts).
     #[arg(long, env, value_parser = clap::value_parser!(u32).range(0..=MAX_FLOOD_FACTOR), default_value_t = 0)]
     pub flood_factor: u32,
     /// `true` reuses backend connections; `false`, as the original, opens one per call so that

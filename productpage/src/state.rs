@@ -1,6 +1,8 @@
 //! What every productpage handler shares.
 
 use service_runtime::ServiceTracer;
+use std::time::Duration;
+
 use tokio::sync::Semaphore;
 
 use crate::{backends::Backends, session::SessionKey};
@@ -12,6 +14,9 @@ pub struct AppState {
     pub flood_factor: u32,
     /// Flood calls in flight across all page views, at most [`MAX_FLOOD_CALLS_IN_FLIGHT`].
     pub flood_calls: Semaphore,
+    /// How long a page view waits for its flood calls: as long as one reviews call may take
+    /// (its timeout × attempts), what upstream's all-at-once flood took at worst.
+    pub flood_deadline: Duration,
     /// For the template-rendering span.
     pub tracer: ServiceTracer,
 }

@@ -371,6 +371,33 @@ async fn flood_calls_take_turns_under_a_bound_shared_by_every_page_view() {
     assert!(most <= MAX_FLOOD_CALLS_IN_FLIGHT + 2, "{most} at once");
 }
 
+/// One reviews call's time at most (here 400 ms × 2 attempts), not one per round of turns.
+#[tokio::test]
+async fn a_slow_reviews_holds_a_flooding_page_no_longer_than_one_call() {
+    let backends = stubs().await;
+    backends
+        .reviews
+        .set_answer(Answer::json(200, REVIEWS_V1).delayed(Duration::from_secs(5)));
+    let mut config = backends.config();
+    config.page.flood_factor = 4 * MAX_FLOOD_CALLS_IN_FLIGHT as u32;
+    let server = productpage(config).await;
+    let started = Instant::now();
+    let page = get(format!("{}/productpage", server.url())).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains("Sorry, product reviews are currently unavailable"),
+        "{}",
+        page.body
+    );
+    // Four rounds of turns would take 3.2 s.
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 #[tokio::test]
 async fn reviews_addresses_are_used_round_robin() {
     let first = Stub::start(Answer::json(200, REVIEWS_V1)).await.unwrap();

@@ -141,6 +141,19 @@ impl Metrics {
             active_requests.clone(),
         );
         let overload = OverloadMetrics::default();
+        // Both series from the start, at 0: a rate over a series that appears only at the first
+        // refusal misses it.
+        for why in [
+            crate::server::Overload::Concurrency,
+            crate::server::Overload::Connections,
+        ] {
+            overload
+                .rejections
+                .get_or_create(&OverloadLabels {
+                    reason: why.label(),
+                })
+                .inc_by(0);
+        }
         registry.register(
             "http_server_overload_rejections",
             "Requests answered 503 without being handled: MAX_CONCURRENT_REQUESTS in progress \

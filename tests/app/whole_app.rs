@@ -209,6 +209,9 @@ async fn health_head_unknown_paths_and_metrics() {
         "process_cpu_seconds_total ",
         // This scrape itself is in progress.
         "http_server_active_requests 1\n",
+        // Both reasons from the start, before any refusal.
+        "http_server_overload_rejections_total{reason=\"concurrency\"} 0\n",
+        "http_server_overload_rejections_total{reason=\"connections\"} 0\n",
     ] {
         assert!(
             metrics.body.contains(standard),

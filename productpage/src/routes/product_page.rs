@@ -23,8 +23,23 @@ use crate::{
 /// Sends the page view's `FLOOD_FACTOR` extra reviews calls (rate-limiting demos) and drops
 /// each answer as it arrives. A call is made only once it holds one of the
 /// [`MAX_FLOOD_CALLS_IN_FLIGHT`](crate::MAX_FLOOD_CALLS_IN_FLIGHT) turns every page view
-/// shares, so a busy page waits for turns instead of holding thousands of calls at once.
+/// shares, so a busy page waits for turns instead of holding thousands of calls at once; the
+/// page waits at most `flood_deadline` (a slow reviews would otherwise hold it for a call
+/// time per round of turns), and calls not made by then are skipped.
 async fn flood(state: &AppState, outbound: &HeaderMap) {
+    let calls = flood_calls(state, outbound);
+    if tokio::time::timeout(state.flood_deadline, calls)
+        .await
+        .is_err()
+    {
+        tracing::debug!(
+            deadline_ms = state.flood_deadline.as_millis(),
+            "flood calls cut short at their deadline"
+        );
+    }
+}
+
+async fn flood_calls(state: &AppState, outbound: &HeaderMap) {
     let mut calls = FuturesUnordered::new();
     for _ in 0..state.flood_factor {
         let turn = loop {
