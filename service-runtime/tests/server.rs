@@ -723,6 +723,51 @@ async fn a_wrong_method_is_a_json_405_with_allow() {
     server.stop().await.expect("stops");
 }
 
+/// One HTTP/2 frame.
+fn h2_frame(stream: u8, kind: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len();
+    let mut bytes = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+    bytes.extend_from_slice(&[0, 0, 0, stream]);
+    bytes.extend_from_slice(payload);
+    bytes
+}
+
+/// The preface and SETTINGS with SETTINGS_INITIAL_WINDOW_SIZE `window`.
+fn h2_preface(window: u8) -> Vec<u8> {
+    let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    bytes.extend(h2_frame(0, 4, 0, &[0, 4, 0, 0, 0, window]));
+    bytes
+}
+
+/// A HEADERS block for `GET http://x{path}` (HPACK, nothing indexed).
+fn h2_get(path: &str) -> Vec<u8> {
+    let mut block = vec![0x82, 0x86, 0x04, path.len() as u8];
+    block.extend_from_slice(path.as_bytes());
+    block.extend_from_slice(&[0x01, 1, b'x']);
+    block
+}
+
+/// Reads frames until the server ends `stream` (END_STREAM on HEADERS or DATA).
+async fn h2_read_until_end(connection: &mut TcpStream, stream: u8) {
+    let mut header = [0_u8; 9];
+    loop {
+        tokio::time::timeout(WITHIN, connection.read_exact(&mut header))
+            .await
+            .expect("a frame in time")
+            .expect("a frame");
+        let len =
+            usize::from(header[0]) << 16 | usize::from(header[1]) << 8 | usize::from(header[2]);
+        let mut payload = vec![0_u8; len];
+        connection
+            .read_exact(&mut payload)
+            .await
+            .expect("its payload");
+        if matches!(header[3], 0 | 1) && header[4] & 1 != 0 && header[8] == stream {
+            return;
+        }
+    }
+}
+
 /// An HTTP/2 client that keeps its window at one byte (SETTINGS_INITIAL_WINDOW_SIZE 1) and
 /// asks for `/hello` on streams 1, 3, …: once a stream has a byte of window, hyper hands h2
 /// the whole answer, which then waits for window updates that never come.
@@ -801,5 +846,108 @@ async fn clients_trickling_their_heads_do_not_keep_probes_out_at_the_cap() {
         started.elapsed()
     );
     tricklers.iter().for_each(|task| task.abort());
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn pings_do_not_keep_an_http2_stream_with_a_shut_window_past_the_stall_timeout() {
+    let server = start(ServerArgs {
+        max_concurrent_requests: 2,
+        stall_timeout: Duration::from_millis(500),
+        ..quick_shutdown()
+    })
+    .await;
+    let mut bytes = h2_preface(0);
+    for stream in [1, 3] {
+        bytes.extend(h2_frame(stream, 1, 5, &h2_get("/hello")));
+    }
+    let mut pinging = connect(server.addr()).await;
+    pinging.write_all(&bytes).await.expect("sends");
+    let started = Instant::now();
+    let mut buffer = [0_u8; 4096];
+    // A PING every 100 ms, each acknowledged: writes, but no answer moves.
+    let closed = loop {
+        let ping = h2_frame(0, 6, 0, &[0; 8]);
+        if pinging.write_all(&ping).await.is_err() {
+            break true;
+        }
+        match tokio::time::timeout(Duration::from_millis(100), pinging.read(&mut buffer)).await {
+            Ok(Ok(0) | Err(_)) => break true,
+            _ if started.elapsed() > WITHIN => break false,
+            _ => {}
+        }
+    };
+    assert!(closed, "still open after {WITHIN:?}");
+    let answer = ask(server.addr(), b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn trailers_after_an_answer_hold_no_place() {
+    let server = start(ServerArgs {
+        max_concurrent_requests: 2,
+        request_queue_timeout: Duration::from_millis(100),
+        ..quick_shutdown()
+    })
+    .await;
+    let mut client = connect(server.addr()).await;
+    client.write_all(&h2_preface(255)).await.expect("sends");
+    for stream in [1, 3] {
+        // The request without END_STREAM; once answered, trailers on the closed stream.
+        client
+            .write_all(&h2_frame(stream, 1, 4, &h2_get("/hello")))
+            .await
+            .expect("sends");
+        h2_read_until_end(&mut client, stream).await;
+        let trailers = h2_frame(stream, 1, 5, &[0x00, 1, b'x', 1, b'y']);
+        client.write_all(&trailers).await.expect("sends");
+    }
+    // Two more requests, read whole: had the trailers counted as new streams, these answers'
+    // places would be held as if unsent.
+    for stream in [5, 7] {
+        client
+            .write_all(&h2_frame(stream, 1, 5, &h2_get("/hello")))
+            .await
+            .expect("sends");
+        h2_read_until_end(&mut client, stream).await;
+    }
+    for _ in 0..3 {
+        let answer = ask(server.addr(), b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    drop(client);
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn http2_probes_count_under_the_request_bound_and_http1_probes_do_not() {
+    let server = start(ServerArgs {
+        max_concurrent_requests: 2,
+        request_queue_timeout: Duration::from_millis(100),
+        ..quick_shutdown()
+    })
+    .await;
+    // Two HTTP/2 probes whose answers cannot move: a shut window.
+    let mut bytes = h2_preface(0);
+    for stream in [1, 3] {
+        bytes.extend(h2_frame(stream, 1, 5, &h2_get("/health")));
+    }
+    let mut holding = connect(server.addr()).await;
+    holding.write_all(&bytes).await.expect("sends");
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let answer = ask(server.addr(), b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        if answer.starts_with("HTTP/1.1 503") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "HTTP/2 probes took no place: {answer}"
+        );
+    }
+    let probe = ask(server.addr(), b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(probe.starts_with("HTTP/1.1 200"), "{probe}");
+    drop(holding);
     server.stop().await.expect("stops");
 }

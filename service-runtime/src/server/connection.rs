@@ -98,7 +98,11 @@ pub const EVICTION_QUIET: Duration = Duration::from_millis(100);
 
 /// A head or body still arriving after this long is a slow client, evicted at the cap even
 /// if it sent a byte within [`EVICTION_QUIET`] (a real client sends its head at once).
-pub const SLOW_CLIENT: Duration = Duration::from_secs(1);
+pub const SLOW_CLIENT: Duration = Duration::from_millis(500);
+
+/// An idle connection quiet for this long goes first at the cap; one quiet for less goes
+/// after slow clients, since a keep-alive client between two requests may be about to send.
+pub const LONG_IDLE: Duration = Duration::from_secs(1);
 
 /// The server's unfinished head took the shared [`HeadBudget`] past its limit.
 #[derive(Debug, thiserror::Error)]
@@ -220,13 +224,18 @@ impl Tracker {
     /// Bytes went out to the client.
     fn bytes_written<'a>(&self, written: impl Iterator<Item = &'a [u8]>) {
         let mut activity = self.activity();
-        activity.last_progress = Instant::now();
-        if let Protocol::Http2(wire) = &mut activity.protocol {
+        let answer_moved = if let Protocol::Http2(wire) = &mut activity.protocol {
             let streams = wire.open_streams();
-            written.for_each(|bytes| wire.sent(bytes));
+            let moved = written.fold(false, |moved, bytes| wire.sent(bytes) | moved);
             if wire.open_streams() < streams {
                 Self::release_sent_places(&mut activity);
             }
+            moved
+        } else {
+            true
+        };
+        if answer_moved {
+            activity.last_progress = Instant::now();
         }
         let unblocked = std::mem::take(&mut activity.write_blocked);
         let quiet = unblocked && activity.in_flight == 0 && activity.report_quiet;
@@ -320,12 +329,13 @@ impl Tracker {
         };
     }
 
-    /// How readily the connection gives up its place at the cap, lowest first: nothing in
-    /// progress (0), a head still arriving (1), only waiting for body bytes (2); `None` while
-    /// it is handling a request or sending an answer. A client heard from in the last
-    /// [`EVICTION_QUIET`] is spared (a keep-alive client's next request may be on its way,
-    /// and closing then would lose it) unless its head or body has already taken
-    /// [`SLOW_CLIENT`]: a client trickling a byte at a time must not keep probes out.
+    /// How readily the connection gives up its place at the cap, lowest first: idle for
+    /// [`LONG_IDLE`] (0), a head still arriving (1), idle for less (2), only waiting for body
+    /// bytes (3); `None` while it is handling a request or sending an answer. A client heard
+    /// from in the last [`EVICTION_QUIET`] is spared (a keep-alive client's next request may be
+    /// on its way, and closing then would lose it) unless its head or body has already taken
+    /// [`SLOW_CLIENT`]: a client trickling a byte at a time must not keep probes out, nor have
+    /// keep-alive clients closed in its place.
     pub fn eviction_rank(&self, now: Instant) -> Option<u8> {
         let activity = self.activity();
         if activity.evicted || activity.write_blocked || !activity.unsent_places.is_empty() {
@@ -335,14 +345,15 @@ impl Tracker {
         let slow_since = |since: Instant| now >= since + SLOW_CLIENT;
         if activity.in_flight == 0 {
             match activity.head_started {
-                None if !heard_lately => Some(0),
+                None if now >= activity.last_read + LONG_IDLE => Some(0),
+                None if !heard_lately => Some(2),
                 Some(started) if !heard_lately || slow_since(started) => Some(1),
                 _ => None,
             }
         } else if activity.in_flight == activity.bodies_waiting
             && (!heard_lately || slow_since(activity.busy_since))
         {
-            Some(2)
+            Some(3)
         } else {
             None
         }
@@ -648,6 +659,40 @@ mod tests {
         assert_eq!(
             tracker.deadline(&TIMERS).map(|(_, why)| why),
             Some(CloseReason::Evicted)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn at_the_cap_slow_clients_go_before_keep_alive_clients_between_requests() {
+        let keep_alive = Arc::new(unbounded());
+        drop(keep_alive.request_started());
+        let trickler = unbounded();
+        assert!(trickler.bytes_read(b"GET / HTTP/1.1\r\nX-Pad: ").is_ok());
+        tokio::time::advance(SLOW_CLIENT).await;
+        assert!(trickler.bytes_read(b"a").is_ok());
+        let now = Instant::now();
+        assert_eq!(
+            trickler.eviction_rank(now),
+            Some(1),
+            "slow, though heard just now"
+        );
+        assert_eq!(
+            keep_alive.eviction_rank(now),
+            Some(2),
+            "idle under LONG_IDLE"
+        );
+        tokio::time::advance(LONG_IDLE).await;
+        assert_eq!(
+            keep_alive.eviction_rank(Instant::now()),
+            Some(0),
+            "idle for long"
+        );
+        let fresh = unbounded();
+        assert!(fresh.bytes_read(b"GET / HTTP/1.1\r\n").is_ok());
+        assert_eq!(
+            fresh.eviction_rank(Instant::now()),
+            None,
+            "a head just begun"
         );
     }
 

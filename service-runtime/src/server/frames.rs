@@ -112,6 +112,9 @@ pub struct Http2Wire {
     incoming: FrameTracker,
     outgoing: FrameTracker,
     open_streams: Vec<u32>,
+    /// The highest stream the client has opened: its streams only ever go up (RFC 9113
+    /// §5.1.1), so a HEADERS frame on a lower one is trailers, not a new stream.
+    last_opened: u32,
 }
 
 impl Http2Wire {
@@ -123,27 +126,37 @@ impl Http2Wire {
         }
     }
 
-    /// Bytes the client sent: a HEADERS frame opens its stream, a RST_STREAM closes it.
+    /// Bytes the client sent: a HEADERS frame on a new stream opens it, a RST_STREAM closes
+    /// it.
     pub fn received(&mut self, bytes: &[u8]) {
-        let open = &mut self.open_streams;
+        let (open, last_opened) = (&mut self.open_streams, &mut self.last_opened);
         self.incoming.feed(bytes, |frame| match frame.kind {
-            HEADERS if !open.contains(&frame.stream) && open.len() < MAX_TRACKED_STREAMS => {
-                open.push(frame.stream);
+            HEADERS if frame.stream > *last_opened => {
+                *last_opened = frame.stream;
+                if open.len() < MAX_TRACKED_STREAMS {
+                    open.push(frame.stream);
+                }
             }
             RST_STREAM => open.retain(|&id| id != frame.stream),
             _ => {}
         });
     }
 
-    /// Bytes the server wrote: END_STREAM or RST_STREAM closes a stream.
-    pub fn sent(&mut self, bytes: &[u8]) {
+    /// Bytes the server wrote: END_STREAM or RST_STREAM closes a stream. Returns whether an
+    /// answer moved (a HEADERS, CONTINUATION or DATA frame went out whole): acknowledgements
+    /// of a client's PINGs or SETTINGS are not progress, or a client could hold its streams
+    /// with a shut window for ever by sending them.
+    pub fn sent(&mut self, bytes: &[u8]) -> bool {
         let open = &mut self.open_streams;
+        let mut answer_moved = false;
         self.outgoing.feed(bytes, |frame| {
+            answer_moved |= matches!(frame.kind, DATA | HEADERS | CONTINUATION);
             let ended = matches!(frame.kind, DATA | HEADERS) && frame.flags & END_STREAM != 0;
             if ended || frame.kind == RST_STREAM {
                 open.retain(|&id| id != frame.stream);
             }
         });
+        answer_moved
     }
 
     /// Whether the client stopped inside the preface, a frame header, or a header block.
@@ -226,5 +239,17 @@ mod tests {
         assert_eq!(wire.open_streams(), 1, "stream 1 answered");
         wire.received(&frame_on(3, RST_STREAM, 0, &[0, 0, 0, 8]));
         assert_eq!(wire.open_streams(), 0, "stream 3 reset by the client");
+        wire.received(&frame_on(1, HEADERS, END_HEADERS | END_STREAM, &[1; 4]));
+        assert_eq!(
+            wire.open_streams(),
+            0,
+            "trailers on an answered stream open nothing"
+        );
+        assert!(
+            !wire.sent(&frame_on(0, 0x6, 0x1, &[0; 8])),
+            "a PING ack is no answer"
+        );
+        wire.received(&frame_on(5, HEADERS, END_HEADERS | END_STREAM, &[1; 4]));
+        assert!(wire.sent(&frame_on(5, HEADERS, END_HEADERS, &[1; 8])));
     }
 }

@@ -104,7 +104,10 @@ impl RequestLimit {
     /// place as [`RequestLimit::enter`] says.
     pub async fn decide<B>(&self, request: &Request<B>, probes_only: bool) -> Decision {
         let path = request.uri().path();
-        let place = if PROBES.contains(&path) {
+        let place = if PROBES.contains(&path) && request.version() < Version::HTTP_2 {
+            // The kubelet (and Istio's rewritten probes) ask over HTTP/1.1, one probe per
+            // connection. On HTTP/2 a probe is counted like any request: 16 unbounded streams
+            // per connection with a shut window would hold memory outside the bound.
             return Decision::Unbounded;
         } else if path == SCRAPE {
             self.scrapes.clone().try_acquire_owned().ok()
