@@ -951,3 +951,68 @@ async fn http2_probes_count_under_the_request_bound_and_http1_probes_do_not() {
     drop(holding);
     server.stop().await.expect("stops");
 }
+
+#[tokio::test]
+async fn an_http2_answer_dripped_a_byte_at_a_time_is_closed_at_the_stall_timeout() {
+    let server = start(ServerArgs {
+        stall_timeout: Duration::from_secs(1),
+        ..quick_shutdown()
+    })
+    .await;
+    let mut bytes = h2_preface(0);
+    bytes.extend(h2_frame(1, 1, 5, &h2_get("/big")));
+    let mut dripping = connect(server.addr()).await;
+    dripping.write_all(&bytes).await.expect("sends");
+    let started = Instant::now();
+    let mut buffer = [0_u8; 4096];
+    // A byte of window every 100 ms: the answer always moves, and never ends.
+    let closed = loop {
+        let update = h2_frame(1, 8, 0, &[0, 0, 0, 1]);
+        if dripping.write_all(&update).await.is_err() {
+            break true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        match tokio::time::timeout(Duration::from_millis(10), dripping.read(&mut buffer)).await {
+            Ok(Ok(0) | Err(_)) => break true,
+            _ if started.elapsed() > WITHIN => break false,
+            _ => {}
+        }
+    };
+    assert!(closed, "still open after {WITHIN:?}");
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn http2_control_frames_do_not_keep_a_connection_from_eviction() {
+    let server = start(ServerArgs {
+        max_connections: 2,
+        ..quick_shutdown()
+    })
+    .await;
+    let addr = server.addr();
+    let mut holders = Vec::new();
+    for _ in 0..2 {
+        let mut connection = connect(addr).await;
+        let mut bytes = h2_preface(255);
+        bytes.extend(h2_frame(1, 1, 5, &h2_get("/hello")));
+        connection.write_all(&bytes).await.expect("sends");
+        h2_read_until_end(&mut connection, 1).await;
+        holders.push(tokio::spawn(async move {
+            // PRIORITY for an idle stream every 50 ms: bytes, but no request.
+            let priority = h2_frame(3, 2, 0, &[0, 0, 0, 0, 16]);
+            while connection.write_all(&priority).await.is_ok() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }));
+    }
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let answer = ask(addr, b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        if answer.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never evicted: {answer}");
+    }
+    holders.iter().for_each(|task| task.abort());
+    server.stop().await.expect("stops");
+}

@@ -69,14 +69,22 @@ struct Activity {
     /// The socket refused the last write: an answer is still going out, even when hyper has
     /// already released its body (and so the request).
     write_blocked: bool,
-    /// HTTP/2: the places of answers hyper has handed to h2 that are not yet on the wire (a
-    /// client's shut window holds them), kept until they are, so MAX_CONCURRENT_REQUESTS
-    /// also bounds answers nobody reads.
-    unsent_places: Vec<OwnedSemaphorePermit>,
+    /// HTTP/2: answers hyper has handed to h2 that are not yet on the wire (a client's shut
+    /// window holds them), oldest first, with their places, kept until they are, so
+    /// MAX_CONCURRENT_REQUESTS also bounds answers nobody reads.
+    unsent: Vec<UnsentAnswer>,
     evicted: bool,
     /// Close once nothing is in progress (HTTP/2: GOAWAY), as a draining server does.
     retired: bool,
     report_quiet: bool,
+}
+
+/// An HTTP/2 answer handed to h2 and not yet wholly on the wire.
+#[derive(Debug)]
+struct UnsentAnswer {
+    /// Its request's place under MAX_CONCURRENT_REQUESTS (none for a refusal).
+    _place: Option<OwnedSemaphorePermit>,
+    handed_at: Instant,
 }
 
 /// Why a connection was closed by the server rather than by its client or its protocol.
@@ -140,7 +148,7 @@ impl Tracker {
                 busy_since: now,
                 last_progress: now,
                 write_blocked: false,
-                unsent_places: Vec::new(),
+                unsent: Vec::new(),
                 evicted: false,
                 retired: false,
                 report_quiet: false,
@@ -159,11 +167,6 @@ impl Tracker {
     /// [`HeadBudget`] is an error: the connection closes.
     fn bytes_read(&self, bytes: &[u8]) -> Result<(), HeadBudgetExceeded> {
         let mut activity = self.activity();
-        activity.last_read = Instant::now();
-        if activity.bodies_waiting > 0 {
-            // A body arriving is progress for the request waiting on it.
-            activity.last_progress = activity.last_read;
-        }
         if let Protocol::Detecting(matched) = activity.protocol {
             let candidate = &PREFACE[matched..];
             let compared = candidate.len().min(bytes.len());
@@ -176,10 +179,14 @@ impl Tracker {
             };
         }
         let mut streams_reset = false;
+        // HTTP/1.1: every byte is a request's. HTTP/2: only HEADERS, CONTINUATION and DATA
+        // frames are; PINGs, PRIORITY or WINDOW_UPDATEs must not keep a connection from being
+        // evicted, nor count as a body arriving.
+        let mut request_bytes = true;
         let head_pending = match &mut activity.protocol {
             Protocol::Http2(wire) => {
                 let streams = wire.open_streams();
-                wire.received(bytes);
+                request_bytes = wire.received(bytes);
                 streams_reset = wire.open_streams() < streams;
                 wire.head_incomplete()
             }
@@ -187,6 +194,13 @@ impl Tracker {
             // that arrive during a request are counted from when it finishes).
             _ => activity.in_flight == 0 || activity.head_started.is_some(),
         };
+        if request_bytes {
+            activity.last_read = Instant::now();
+            if activity.bodies_waiting > 0 {
+                // A body arriving is progress for the request waiting on it.
+                activity.last_progress = activity.last_read;
+            }
+        }
         if streams_reset {
             // A reset stream's answer will never be sent.
             Self::release_sent_places(&mut activity);
@@ -282,12 +296,17 @@ impl Tracker {
         }
     }
 
-    /// HTTP/2: keeps an answered request's place until its answer is on the wire. Called as
-    /// hyper drops the answer's body, before the request ends.
-    pub fn hold_until_sent(&self, place: OwnedSemaphorePermit) {
+    /// HTTP/2: keeps an answered request's place (none for a refusal) until its answer is on
+    /// the wire, and times the answer from now: it must be wholly out within the stall
+    /// timeout, however a client drips its window. Called as hyper drops the answer's body,
+    /// before the request ends.
+    pub fn hold_until_sent(&self, place: Option<OwnedSemaphorePermit>) {
         let mut activity = self.activity();
         if matches!(activity.protocol, Protocol::Http2(_)) {
-            activity.unsent_places.push(place);
+            activity.unsent.push(UnsentAnswer {
+                _place: place,
+                handed_at: Instant::now(),
+            });
         }
     }
 
@@ -300,17 +319,18 @@ impl Tracker {
             Protocol::Http2(wire) => wire.open_streams().saturating_sub(activity.in_flight),
             _ => 0,
         };
-        activity.unsent_places.truncate(unsent);
+        // The oldest stay: the stall deadline errs early, never late.
+        activity.unsent.truncate(unsent);
     }
 
     /// The connection ended: its unsent answers never will be.
     pub fn closed(&self) {
-        self.activity().unsent_places.clear();
+        self.activity().unsent.clear();
     }
 
     /// Requests in progress, or answers not yet on the wire.
     fn busy(activity: &Activity) -> bool {
-        activity.in_flight > 0 || activity.write_blocked || !activity.unsent_places.is_empty()
+        activity.in_flight > 0 || activity.write_blocked || !activity.unsent.is_empty()
     }
 
     /// From now on, wakes the watchdog whenever the last request in progress ends (a
@@ -338,7 +358,7 @@ impl Tracker {
     /// keep-alive clients closed in its place.
     pub fn eviction_rank(&self, now: Instant) -> Option<u8> {
         let activity = self.activity();
-        if activity.evicted || activity.write_blocked || !activity.unsent_places.is_empty() {
+        if activity.evicted || activity.write_blocked || !activity.unsent.is_empty() {
             return None;
         }
         let heard_lately = now < activity.last_read + EVICTION_QUIET;
@@ -403,8 +423,17 @@ impl Tracker {
         }
         let waiting = if Self::busy(&activity) {
             // Only answers moving (or a body a handler waits for) count: an HTTP/2 client
-            // that keeps its window shut cannot hold its streams by sending PINGs.
-            Some((activity.last_progress + timers.stall, CloseReason::Stalled))
+            // that keeps its window shut cannot hold its streams by sending PINGs; and an
+            // answer handed to h2 must be out within the stall timeout, moving or not.
+            let stalled = activity.last_progress + timers.stall;
+            let unsent = activity
+                .unsent
+                .first()
+                .map(|answer| answer.handed_at + timers.stall);
+            Some((
+                unsent.map_or(stalled, |at| at.min(stalled)),
+                CloseReason::Stalled,
+            ))
         } else if activity.requests == 0 {
             Some((
                 self.accepted + timers.first_request,
@@ -446,7 +475,7 @@ impl Tracker {
 impl Drop for Tracker {
     fn drop(&mut self) {
         let mut activity = self.activity();
-        activity.unsent_places.clear();
+        activity.unsent.clear();
         let charged = std::mem::take(&mut activity.head_charged);
         drop(activity);
         self.head_budget.release(charged);
@@ -461,7 +490,7 @@ pub struct RequestGuard {
 
 impl RequestGuard {
     /// See [`Tracker::hold_until_sent`].
-    pub fn hold_until_sent(&self, place: OwnedSemaphorePermit) {
+    pub fn hold_until_sent(&self, place: Option<OwnedSemaphorePermit>) {
         self.tracker.hold_until_sent(place);
     }
 }

@@ -30,6 +30,13 @@ struct FrameHeader {
     stream: u32,
 }
 
+impl FrameHeader {
+    /// HEADERS, CONTINUATION or DATA: part of a request or an answer.
+    fn carries_a_message(self) -> bool {
+        matches!(self.kind, DATA | HEADERS | CONTINUATION)
+    }
+}
+
 /// Frame boundaries of the bytes a client sent, after the preface.
 #[derive(Debug, Default)]
 pub struct FrameTracker {
@@ -54,16 +61,19 @@ impl FrameTracker {
     }
 
     /// Takes the next bytes; `on_frame` sees each frame's header once the whole frame has
-    /// passed.
-    fn feed(&mut self, mut bytes: &[u8], mut on_frame: impl FnMut(FrameHeader)) {
+    /// passed. Returns whether any of the bytes belong to a HEADERS, CONTINUATION or DATA
+    /// frame (a request or an answer, not the connection's control frames).
+    fn feed(&mut self, mut bytes: &[u8], mut on_frame: impl FnMut(FrameHeader)) -> bool {
         let skip = self.preface_left.min(bytes.len());
         self.preface_left -= skip;
         bytes = &bytes[skip..];
+        let mut message_bytes = false;
         while !bytes.is_empty() {
             if self.payload_left > 0 {
                 let taken = self.payload_left.min(bytes.len());
                 self.payload_left -= taken;
                 bytes = &bytes[taken..];
+                message_bytes |= self.current.is_some_and(|frame| frame.carries_a_message());
                 if self.payload_left == 0
                     && let Some(frame) = self.current.take()
                 {
@@ -88,6 +98,7 @@ impl FrameTracker {
                     flags,
                     stream: u32::from_be_bytes([s0 & 0x7f, s1, s2, s3]),
                 };
+                message_bytes |= frame.carries_a_message();
                 if self.payload_left == 0 {
                     on_frame(frame);
                 } else {
@@ -95,6 +106,7 @@ impl FrameTracker {
                 }
             }
         }
+        message_bytes
     }
 
     /// Whether the client stopped inside the preface, a frame header, or a header block.
@@ -127,8 +139,8 @@ impl Http2Wire {
     }
 
     /// Bytes the client sent: a HEADERS frame on a new stream opens it, a RST_STREAM closes
-    /// it.
-    pub fn received(&mut self, bytes: &[u8]) {
+    /// it. Returns whether any were part of a request (HEADERS, CONTINUATION, DATA).
+    pub fn received(&mut self, bytes: &[u8]) -> bool {
         let (open, last_opened) = (&mut self.open_streams, &mut self.last_opened);
         self.incoming.feed(bytes, |frame| match frame.kind {
             HEADERS if frame.stream > *last_opened => {
@@ -139,7 +151,7 @@ impl Http2Wire {
             }
             RST_STREAM => open.retain(|&id| id != frame.stream),
             _ => {}
-        });
+        })
     }
 
     /// Bytes the server wrote: END_STREAM or RST_STREAM closes a stream. Returns whether an
@@ -150,7 +162,7 @@ impl Http2Wire {
         let open = &mut self.open_streams;
         let mut answer_moved = false;
         self.outgoing.feed(bytes, |frame| {
-            answer_moved |= matches!(frame.kind, DATA | HEADERS | CONTINUATION);
+            answer_moved |= frame.carries_a_message();
             let ended = matches!(frame.kind, DATA | HEADERS) && frame.flags & END_STREAM != 0;
             if ended || frame.kind == RST_STREAM {
                 open.retain(|&id| id != frame.stream);

@@ -260,8 +260,15 @@ async fn serve_connection(
                         goaway_sent = Some(Instant::now());
                     }
                     // hyper then waits for the client to acknowledge a PING; a client that
-                    // never does must not hold the drain when nothing is in progress.
-                    Some(at) if at.elapsed() >= GOAWAY_GRACE && tracker.quiet() => break,
+                    // never does must not hold the drain when nothing is in progress. A
+                    // connection in the room kept for probes goes after the grace whatever it
+                    // still has unsent: that room must come free.
+                    Some(at)
+                        if at.elapsed() >= GOAWAY_GRACE
+                            && (tracker.quiet() || tracker.overflow()) =>
+                    {
+                        break;
+                    }
                     Some(_) => {}
                 }
             } else if tracker.quiet() {
@@ -413,10 +420,8 @@ struct GuardedBody {
 impl Drop for GuardedBody {
     fn drop(&mut self) {
         // h2 takes the whole answer at once and sends it as the client's window allows.
-        if self.http2
-            && let Some(place) = self.place.take()
-        {
-            self.request.hold_until_sent(place);
+        if self.http2 {
+            self.request.hold_until_sent(self.place.take());
         }
     }
 }
