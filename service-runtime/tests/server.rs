@@ -747,25 +747,34 @@ fn h2_get(path: &str) -> Vec<u8> {
     block
 }
 
-/// Reads frames until the server ends `stream` (END_STREAM on HEADERS or DATA).
-async fn h2_read_until_end(connection: &mut TcpStream, stream: u8) {
+/// Reads frames until one of `kind` on `stream` (and, with `end`, END_STREAM set); `false`
+/// if the connection closed first.
+async fn h2_read_until(connection: &mut TcpStream, stream: u8, kinds: &[u8], end: bool) -> bool {
     let mut header = [0_u8; 9];
     loop {
-        tokio::time::timeout(WITHIN, connection.read_exact(&mut header))
-            .await
-            .expect("a frame in time")
-            .expect("a frame");
+        match tokio::time::timeout(WITHIN, connection.read_exact(&mut header)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) => return false,
+            Err(_) => panic!("no frame in {WITHIN:?}"),
+        }
         let len =
             usize::from(header[0]) << 16 | usize::from(header[1]) << 8 | usize::from(header[2]);
         let mut payload = vec![0_u8; len];
-        connection
-            .read_exact(&mut payload)
-            .await
-            .expect("its payload");
-        if matches!(header[3], 0 | 1) && header[4] & 1 != 0 && header[8] == stream {
-            return;
+        if connection.read_exact(&mut payload).await.is_err() {
+            return false;
+        }
+        if kinds.contains(&header[3]) && (!end || header[4] & 1 != 0) && header[8] == stream {
+            return true;
         }
     }
+}
+
+/// Reads frames until the server ends `stream` (END_STREAM on HEADERS or DATA).
+async fn h2_read_until_end(connection: &mut TcpStream, stream: u8) {
+    assert!(
+        h2_read_until(connection, stream, &[0, 1], true).await,
+        "closed before stream {stream} ended"
+    );
 }
 
 /// An HTTP/2 client that keeps its window at one byte (SETTINGS_INITIAL_WINDOW_SIZE 1) and
@@ -1014,5 +1023,43 @@ async fn http2_control_frames_do_not_keep_a_connection_from_eviction() {
         assert!(Instant::now() < deadline, "never evicted: {answer}");
     }
     holders.iter().for_each(|task| task.abort());
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn http2_answers_that_never_get_a_window_are_closed_at_the_stall_timeout() {
+    let server = start(ServerArgs {
+        stall_timeout: Duration::from_secs(1),
+        ..quick_shutdown()
+    })
+    .await;
+    let mut bytes = h2_preface(0);
+    for stream in [1, 3] {
+        bytes.extend(h2_frame(stream, 1, 5, &h2_get("/hello")));
+    }
+    let mut stuck = connect(server.addr()).await;
+    stuck.write_all(&bytes).await.expect("sends");
+    let started = Instant::now();
+    // Every 300 ms a new stream whose answer's HEADERS go out (movement), reset at once:
+    // the two first answers never get a byte of window.
+    let mut stream = 5_u8;
+    let closed = loop {
+        let request = h2_frame(stream, 1, 5, &h2_get("/hello"));
+        if stuck.write_all(&request).await.is_err()
+            || !h2_read_until(&mut stuck, stream, &[1], false).await
+            || stuck
+                .write_all(&h2_frame(stream, 3, 0, &[0, 0, 0, 8]))
+                .await
+                .is_err()
+        {
+            break true;
+        }
+        if started.elapsed() > WITHIN {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        stream += 2;
+    };
+    assert!(closed, "still open after {WITHIN:?}");
     server.stop().await.expect("stops");
 }

@@ -70,9 +70,15 @@ struct Activity {
     /// already released its body (and so the request).
     write_blocked: bool,
     /// HTTP/2: answers hyper has handed to h2 that are not yet on the wire (a client's shut
-    /// window holds them), oldest first, with their places, kept until they are, so
+    /// window holds them), with their places, kept until they are, so
     /// MAX_CONCURRENT_REQUESTS also bounds answers nobody reads.
     unsent: Vec<UnsentAnswer>,
+    /// Requests whose handler (or refusal) has not produced its answer yet.
+    handlers_running: usize,
+    /// HTTP/2: when each answer not yet wholly on the wire was produced, oldest first. Each
+    /// must be out within the stall timeout of that instant, however the client drips its
+    /// window, or never opens it (hyper then does not even take the body).
+    answers_waiting_since: Vec<Instant>,
     evicted: bool,
     /// Close once nothing is in progress (HTTP/2: GOAWAY), as a draining server does.
     retired: bool,
@@ -84,7 +90,6 @@ struct Activity {
 struct UnsentAnswer {
     /// Its request's place under MAX_CONCURRENT_REQUESTS (none for a refusal).
     _place: Option<OwnedSemaphorePermit>,
-    handed_at: Instant,
 }
 
 /// Why a connection was closed by the server rather than by its client or its protocol.
@@ -149,6 +154,8 @@ impl Tracker {
                 last_progress: now,
                 write_blocked: false,
                 unsent: Vec::new(),
+                handlers_running: 0,
+                answers_waiting_since: Vec::new(),
                 evicted: false,
                 retired: false,
                 report_quiet: false,
@@ -303,11 +310,27 @@ impl Tracker {
     pub fn hold_until_sent(&self, place: Option<OwnedSemaphorePermit>) {
         let mut activity = self.activity();
         if matches!(activity.protocol, Protocol::Http2(_)) {
-            activity.unsent.push(UnsentAnswer {
-                _place: place,
-                handed_at: Instant::now(),
-            });
+            activity.unsent.push(UnsentAnswer { _place: place });
         }
+    }
+
+    /// A request's handler starts; the guard says when its answer is ready (or the request
+    /// was dropped unanswered).
+    pub fn handler_started(self: &Arc<Self>) -> HandlerGuard {
+        self.activity().handlers_running += 1;
+        HandlerGuard {
+            tracker: self.clone(),
+            answered: false,
+        }
+    }
+
+    fn handler_ended(&self, answered: bool) {
+        let mut activity = self.activity();
+        activity.handlers_running = activity.handlers_running.saturating_sub(1);
+        if answered && matches!(activity.protocol, Protocol::Http2(_)) {
+            activity.answers_waiting_since.push(Instant::now());
+        }
+        Self::release_sent_places(&mut activity);
     }
 
     /// Gives back the places of answers now on the wire: streams still open, less those
@@ -315,22 +338,32 @@ impl Tracker {
     /// low while an answer's last frame goes out before its handler ends, so a place may be
     /// released a moment early, never held for ever.
     fn release_sent_places(activity: &mut Activity) {
-        let unsent = match &activity.protocol {
-            Protocol::Http2(wire) => wire.open_streams().saturating_sub(activity.in_flight),
-            _ => 0,
+        let (unsent, waiting) = match &activity.protocol {
+            Protocol::Http2(wire) => (
+                wire.open_streams().saturating_sub(activity.in_flight),
+                wire.open_streams()
+                    .saturating_sub(activity.handlers_running),
+            ),
+            _ => (0, 0),
         };
-        // The oldest stay: the stall deadline errs early, never late.
         activity.unsent.truncate(unsent);
+        // The oldest stay: the stall deadline errs early, never late.
+        activity.answers_waiting_since.truncate(waiting);
     }
 
     /// The connection ended: its unsent answers never will be.
     pub fn closed(&self) {
-        self.activity().unsent.clear();
+        let mut activity = self.activity();
+        activity.unsent.clear();
+        activity.answers_waiting_since.clear();
     }
 
     /// Requests in progress, or answers not yet on the wire.
     fn busy(activity: &Activity) -> bool {
-        activity.in_flight > 0 || activity.write_blocked || !activity.unsent.is_empty()
+        activity.in_flight > 0
+            || activity.write_blocked
+            || !activity.unsent.is_empty()
+            || !activity.answers_waiting_since.is_empty()
     }
 
     /// From now on, wakes the watchdog whenever the last request in progress ends (a
@@ -427,9 +460,9 @@ impl Tracker {
             // answer handed to h2 must be out within the stall timeout, moving or not.
             let stalled = activity.last_progress + timers.stall;
             let unsent = activity
-                .unsent
+                .answers_waiting_since
                 .first()
-                .map(|answer| answer.handed_at + timers.stall);
+                .map(|since| *since + timers.stall);
             Some((
                 unsent.map_or(stalled, |at| at.min(stalled)),
                 CloseReason::Stalled,
@@ -486,6 +519,27 @@ impl Drop for Tracker {
 #[derive(Debug)]
 pub struct RequestGuard {
     tracker: Arc<Tracker>,
+}
+
+/// A request's handler at work; dropped when its answer is ready or the request is
+/// abandoned (an HTTP/2 client reset it).
+#[derive(Debug)]
+pub struct HandlerGuard {
+    tracker: Arc<Tracker>,
+    answered: bool,
+}
+
+impl HandlerGuard {
+    /// The answer is ready: from now it must reach the wire within the stall timeout.
+    pub fn answered(&mut self) {
+        self.answered = true;
+    }
+}
+
+impl Drop for HandlerGuard {
+    fn drop(&mut self) {
+        self.tracker.handler_ended(self.answered);
+    }
 }
 
 impl RequestGuard {

@@ -331,6 +331,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         let guard = self.tracker.request_started();
+        let mut handling = self.tracker.handler_started();
         let shared = self.shared.clone();
         let peer = self.peer;
         let tracker = self.tracker.clone();
@@ -361,6 +362,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
                     .headers_mut()
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
+            handling.answered();
             Ok(response.map(|body| GuardedBody {
                 inner: body,
                 place,
