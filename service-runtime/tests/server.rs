@@ -777,21 +777,49 @@ async fn h2_read_until_end(connection: &mut TcpStream, stream: u8) {
     );
 }
 
-/// An HTTP/2 client that keeps its window at one byte (SETTINGS_INITIAL_WINDOW_SIZE 1) and
-/// asks for `/hello` on streams 1, 3, …: once a stream has a byte of window, hyper hands h2
-/// the whole answer, which then waits for window updates that never come.
-async fn http2_never_reading(addr: SocketAddr, requests: u8) -> TcpStream {
-    let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
-    bytes.extend_from_slice(&[0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 1]);
+/// A new HTTP/2 connection whose client grants each stream `window` bytes
+/// (SETTINGS_INITIAL_WINDOW_SIZE) and asks for `path` on streams 1, 3, …, `requests` of them.
+/// With a window of 0 no answer body moves; with 1, hyper hands h2 the whole answer, which
+/// then waits for window updates that never come.
+async fn http2_asking(addr: SocketAddr, window: u8, path: &str, requests: u8) -> TcpStream {
+    let mut bytes = h2_preface(window);
     for stream in (0..requests).map(|n| 2 * n + 1) {
-        // HEADERS, END_STREAM | END_HEADERS: GET http://x/hello (HPACK, no indexing).
-        bytes.extend_from_slice(&[0, 0, 13, 1, 5, 0, 0, 0, stream, 0x82, 0x86, 0x04, 6]);
-        bytes.extend_from_slice(b"/hello");
-        bytes.extend_from_slice(&[0x01, 1, b'x']);
+        bytes.extend(h2_frame(stream, 1, 5, &h2_get(path)));
     }
-    let mut stream = connect(addr).await;
-    stream.write_all(&bytes).await.expect("sends");
-    stream
+    let mut connection = connect(addr).await;
+    connection.write_all(&bytes).await.expect("sends");
+    connection
+}
+
+/// Sends `frame` every 100 ms until the server closes the connection (`true`) or
+/// [`WITHIN`] passes (`false`), reading what arrives meanwhile.
+async fn closed_while_sending_every_100_ms(connection: &mut TcpStream, frame: &[u8]) -> bool {
+    let started = Instant::now();
+    let mut buffer = [0_u8; 4096];
+    loop {
+        if connection.write_all(frame).await.is_err() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        match tokio::time::timeout(Duration::from_millis(10), connection.read(&mut buffer)).await {
+            Ok(Ok(0) | Err(_)) => return true,
+            _ if started.elapsed() > WITHIN => return false,
+            _ => {}
+        }
+    }
+}
+
+/// Asks `request` on new connections until the answer starts with `status_line`; fails
+/// after [`WITHIN`].
+async fn ask_until(addr: SocketAddr, request: &[u8], status_line: &str, why: &str) {
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let answer = ask(addr, request).await;
+        if answer.starts_with(status_line) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{why}: {answer}");
+    }
 }
 
 #[tokio::test]
@@ -803,20 +831,16 @@ async fn http2_answers_a_client_never_reads_keep_their_places_until_the_stall_ti
         ..quick_shutdown()
     })
     .await;
-    let mut unread = http2_never_reading(server.addr(), 2).await;
+    let mut unread = http2_asking(server.addr(), 1, "/hello", 2).await;
     // Both answers are handed to h2; all but a byte of each waits for a window that never
     // opens, and their places with them.
-    let deadline = Instant::now() + WITHIN;
-    loop {
-        let answer = ask(server.addr(), b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
-        if answer.starts_with("HTTP/1.1 503") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the unread answers gave their places back: {answer}"
-        );
-    }
+    ask_until(
+        server.addr(),
+        b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+        "HTTP/1.1 503",
+        "the unread answers gave their places back",
+    )
+    .await;
     let (_, _) = read_until_closed(&mut unread).await;
     let answer = ask(server.addr(), b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
@@ -866,26 +890,10 @@ async fn pings_do_not_keep_an_http2_stream_with_a_shut_window_past_the_stall_tim
         ..quick_shutdown()
     })
     .await;
-    let mut bytes = h2_preface(0);
-    for stream in [1, 3] {
-        bytes.extend(h2_frame(stream, 1, 5, &h2_get("/hello")));
-    }
-    let mut pinging = connect(server.addr()).await;
-    pinging.write_all(&bytes).await.expect("sends");
-    let started = Instant::now();
-    let mut buffer = [0_u8; 4096];
-    // A PING every 100 ms, each acknowledged: writes, but no answer moves.
-    let closed = loop {
-        let ping = h2_frame(0, 6, 0, &[0; 8]);
-        if pinging.write_all(&ping).await.is_err() {
-            break true;
-        }
-        match tokio::time::timeout(Duration::from_millis(100), pinging.read(&mut buffer)).await {
-            Ok(Ok(0) | Err(_)) => break true,
-            _ if started.elapsed() > WITHIN => break false,
-            _ => {}
-        }
-    };
+    let mut pinging = http2_asking(server.addr(), 0, "/hello", 2).await;
+    // Each PING is acknowledged: writes, but no answer moves.
+    let ping = h2_frame(0, 6, 0, &[0; 8]);
+    let closed = closed_while_sending_every_100_ms(&mut pinging, &ping).await;
     assert!(closed, "still open after {WITHIN:?}");
     let answer = ask(server.addr(), b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
@@ -938,23 +946,14 @@ async fn http2_probes_count_under_the_request_bound_and_http1_probes_do_not() {
     })
     .await;
     // Two HTTP/2 probes whose answers cannot move: a shut window.
-    let mut bytes = h2_preface(0);
-    for stream in [1, 3] {
-        bytes.extend(h2_frame(stream, 1, 5, &h2_get("/health")));
-    }
-    let mut holding = connect(server.addr()).await;
-    holding.write_all(&bytes).await.expect("sends");
-    let deadline = Instant::now() + WITHIN;
-    loop {
-        let answer = ask(server.addr(), b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
-        if answer.starts_with("HTTP/1.1 503") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "HTTP/2 probes took no place: {answer}"
-        );
-    }
+    let holding = http2_asking(server.addr(), 0, "/health", 2).await;
+    ask_until(
+        server.addr(),
+        b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+        "HTTP/1.1 503",
+        "HTTP/2 probes took no place",
+    )
+    .await;
     let probe = ask(server.addr(), b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(probe.starts_with("HTTP/1.1 200"), "{probe}");
     drop(holding);
@@ -968,25 +967,10 @@ async fn an_http2_answer_dripped_a_byte_at_a_time_is_closed_at_the_stall_timeout
         ..quick_shutdown()
     })
     .await;
-    let mut bytes = h2_preface(0);
-    bytes.extend(h2_frame(1, 1, 5, &h2_get("/big")));
-    let mut dripping = connect(server.addr()).await;
-    dripping.write_all(&bytes).await.expect("sends");
-    let started = Instant::now();
-    let mut buffer = [0_u8; 4096];
+    let mut dripping = http2_asking(server.addr(), 0, "/big", 1).await;
     // A byte of window every 100 ms: the answer always moves, and never ends.
-    let closed = loop {
-        let update = h2_frame(1, 8, 0, &[0, 0, 0, 1]);
-        if dripping.write_all(&update).await.is_err() {
-            break true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        match tokio::time::timeout(Duration::from_millis(10), dripping.read(&mut buffer)).await {
-            Ok(Ok(0) | Err(_)) => break true,
-            _ if started.elapsed() > WITHIN => break false,
-            _ => {}
-        }
-    };
+    let update = h2_frame(1, 8, 0, &[0, 0, 0, 1]);
+    let closed = closed_while_sending_every_100_ms(&mut dripping, &update).await;
     assert!(closed, "still open after {WITHIN:?}");
     server.stop().await.expect("stops");
 }
@@ -1014,14 +998,13 @@ async fn http2_control_frames_do_not_keep_a_connection_from_eviction() {
             }
         }));
     }
-    let deadline = Instant::now() + WITHIN;
-    loop {
-        let answer = ask(addr, b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
-        if answer.starts_with("HTTP/1.1 200") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never evicted: {answer}");
-    }
+    ask_until(
+        addr,
+        b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+        "HTTP/1.1 200",
+        "never evicted",
+    )
+    .await;
     holders.iter().for_each(|task| task.abort());
     server.stop().await.expect("stops");
 }
@@ -1033,12 +1016,7 @@ async fn http2_answers_that_never_get_a_window_are_closed_at_the_stall_timeout()
         ..quick_shutdown()
     })
     .await;
-    let mut bytes = h2_preface(0);
-    for stream in [1, 3] {
-        bytes.extend(h2_frame(stream, 1, 5, &h2_get("/hello")));
-    }
-    let mut stuck = connect(server.addr()).await;
-    stuck.write_all(&bytes).await.expect("sends");
+    let mut stuck = http2_asking(server.addr(), 0, "/hello", 2).await;
     let started = Instant::now();
     // Every 300 ms a new stream whose answer's HEADERS go out (movement), reset at once:
     // the two first answers never get a byte of window.
