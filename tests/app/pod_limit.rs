@@ -163,6 +163,18 @@ async fn with_probes<T>(pod: &Pod, what: &str, attack: impl Future<Output = T>) 
     result
 }
 
+/// `connections` clients asking the pod's `/productpage` for `duration`, probed throughout.
+async fn load_pages(
+    pod: &Pod,
+    what: &str,
+    connections: usize,
+    duration: Duration,
+    protocol: Protocol,
+) -> Tally {
+    let load = abuse::ordinary_load(pod.addr, "/productpage", connections, duration, protocol);
+    with_probes(pod, what, load).await
+}
+
 fn assert_all_answered(what: &str, tally: &Tally) {
     eprintln!("{what}: {tally:?}");
     assert!(tally.total() > 0, "{what}: nothing sent");
@@ -221,17 +233,8 @@ async fn every_service_stays_inside_its_pod_memory_limit() {
 
     for protocol in [Protocol::Http1, Protocol::H2c] {
         // (1) Ordinary load at 1,000 connections (streams on h2c) through the whole chain.
-        let tally = with_probes(&productpage, &format!("{protocol:?} load"), async {
-            abuse::ordinary_load(
-                productpage.addr,
-                "/productpage",
-                1000,
-                Duration::from_secs(8),
-                protocol,
-            )
-            .await
-        })
-        .await;
+        let what = format!("{protocol:?} load");
+        let tally = load_pages(&productpage, &what, 1000, Duration::from_secs(8), protocol).await;
         assert_all_answered(&format!("{protocol:?} 1,000-connection load"), &tally);
         assert!(
             tally.statuses.get(&200).copied().unwrap_or(0) > 0,
@@ -294,16 +297,13 @@ async fn every_service_stays_inside_its_pod_memory_limit() {
     crate::containers::wait_healthy(&amplified.url()).await;
     for size in [16 * 1024 - 300, 1024 * 1024] {
         amplifier.set_answer(Answer::json(200, &escaping_reviews(size)));
-        let tally = with_probes(&amplified, "amplified pages", async {
-            abuse::ordinary_load(
-                amplified.addr,
-                "/productpage",
-                16,
-                Duration::from_secs(5),
-                Protocol::Http1,
-            )
-            .await
-        })
+        let tally = load_pages(
+            &amplified,
+            "amplified pages",
+            16,
+            Duration::from_secs(5),
+            Protocol::Http1,
+        )
         .await;
         assert_all_answered(
             &format!("16 views of a {size}-byte `<` reviews answer"),
@@ -326,16 +326,13 @@ async fn every_service_stays_inside_its_pod_memory_limit() {
     )
     .await;
     crate::containers::wait_healthy(&flooding.url()).await;
-    let tally = with_probes(&flooding, "flooding load", async {
-        abuse::ordinary_load(
-            flooding.addr,
-            "/productpage",
-            1000,
-            Duration::from_secs(8),
-            Protocol::Http1,
-        )
-        .await
-    })
+    let tally = load_pages(
+        &flooding,
+        "flooding load",
+        1000,
+        Duration::from_secs(8),
+        Protocol::Http1,
+    )
     .await;
     assert_all_answered("the flooding image at 1,000 connections", &tally);
 
