@@ -143,6 +143,22 @@ impl Pod {
         }
     }
 
+    /// A productpage image in front of `[details, reviews, ratings]` (`host:port` each).
+    async fn productpage(
+        deployment: &mut Deployment,
+        name: &str,
+        image: &str,
+        limit: &str,
+        [details, reviews, ratings]: [&str; 3],
+    ) -> Self {
+        let env = [
+            ("DETAILS_HOSTNAME", details),
+            ("REVIEWS_HOSTNAME", reviews),
+            ("RATINGS_HOSTNAME", ratings),
+        ];
+        Self::start(deployment, name, image, limit, &env).await
+    }
+
     fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -209,16 +225,13 @@ async fn every_service_stays_inside_its_pod_memory_limit() {
     .await;
     let details = Pod::start(&mut deployment, "details", "details-v1", &limit, &[]).await;
     let (details_host, reviews_host) = (details.addr.to_string(), reviews.addr.to_string());
-    let productpage = Pod::start(
+    let backends = [details_host.as_str(), &reviews_host, &ratings_host];
+    let productpage = Pod::productpage(
         &mut deployment,
         "productpage",
         "productpage-v1",
         &limit,
-        &[
-            ("DETAILS_HOSTNAME", &details_host),
-            ("REVIEWS_HOSTNAME", &reviews_host),
-            ("RATINGS_HOSTNAME", &ratings_host),
-        ],
+        backends,
     )
     .await;
     let pods = [&productpage, &details, &reviews, &ratings];
@@ -282,16 +295,13 @@ async fn every_service_stays_inside_its_pod_memory_limit() {
     let amplifier = Stub::start(Answer::json(200, &escaping_reviews(16 * 1024 - 300)))
         .await
         .expect("a stub");
-    let amplified = Pod::start(
+    let amplifier_host = amplifier.url().replace("http://", "");
+    let amplified = Pod::productpage(
         &mut deployment,
         "amplified",
         "productpage-v1",
         &limit,
-        &[
-            ("DETAILS_HOSTNAME", &details_host),
-            ("REVIEWS_HOSTNAME", &amplifier.url().replace("http://", "")),
-            ("RATINGS_HOSTNAME", &ratings_host),
-        ],
+        [&details_host, &amplifier_host, &ratings_host],
     )
     .await;
     crate::containers::wait_healthy(&amplified.url()).await;
@@ -313,16 +323,12 @@ async fn every_service_stays_inside_its_pod_memory_limit() {
 
     // (6) The flooding image (`FLOOD_FACTOR=100`: 100 extra reviews calls per view) under
     // the same 1,000 connections: its flood calls take turns under MAX_FLOOD_CALLS_IN_FLIGHT.
-    let flooding = Pod::start(
+    let flooding = Pod::productpage(
         &mut deployment,
         "flooding",
         "productpage-v-flooding",
         &limit,
-        &[
-            ("DETAILS_HOSTNAME", &details_host),
-            ("REVIEWS_HOSTNAME", &reviews_host),
-            ("RATINGS_HOSTNAME", &ratings_host),
-        ],
+        backends,
     )
     .await;
     crate::containers::wait_healthy(&flooding.url()).await;

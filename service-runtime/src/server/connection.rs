@@ -69,10 +69,10 @@ struct Activity {
     /// The socket refused the last write: an answer is still going out, even when hyper has
     /// already released its body (and so the request).
     write_blocked: bool,
-    /// HTTP/2: answers hyper has handed to h2 that are not yet on the wire (a client's shut
-    /// window holds them), with their places, kept until they are, so
-    /// MAX_CONCURRENT_REQUESTS also bounds answers nobody reads.
-    unsent: Vec<UnsentAnswer>,
+    /// HTTP/2: one entry per answer hyper has handed to h2 that is not yet on the wire (a
+    /// client's shut window holds it), with its request's place (none for a refusal), kept
+    /// until it is, so MAX_CONCURRENT_REQUESTS also bounds answers nobody reads.
+    unsent: Vec<Option<OwnedSemaphorePermit>>,
     /// Requests whose handler (or refusal) has not produced its answer yet.
     handlers_running: usize,
     /// HTTP/2: when each answer not yet wholly on the wire was produced, oldest first. Each
@@ -83,13 +83,6 @@ struct Activity {
     /// Close once nothing is in progress (HTTP/2: GOAWAY), as a draining server does.
     retired: bool,
     report_quiet: bool,
-}
-
-/// An HTTP/2 answer handed to h2 and not yet wholly on the wire.
-#[derive(Debug)]
-struct UnsentAnswer {
-    /// Its request's place under MAX_CONCURRENT_REQUESTS (none for a refusal).
-    _place: Option<OwnedSemaphorePermit>,
 }
 
 /// Why a connection was closed by the server rather than by its client or its protocol.
@@ -304,13 +297,12 @@ impl Tracker {
     }
 
     /// HTTP/2: keeps an answered request's place (none for a refusal) until its answer is on
-    /// the wire, and times the answer from now: it must be wholly out within the stall
-    /// timeout, however a client drips its window. Called as hyper drops the answer's body,
-    /// before the request ends.
+    /// the wire (how long it may take is timed from the handler's end, see
+    /// [`HandlerGuard`]). Called as hyper drops the answer's body, before the request ends.
     pub fn hold_until_sent(&self, place: Option<OwnedSemaphorePermit>) {
         let mut activity = self.activity();
         if matches!(activity.protocol, Protocol::Http2(_)) {
-            activity.unsent.push(UnsentAnswer { _place: place });
+            activity.unsent.push(place);
         }
     }
 

@@ -162,7 +162,7 @@ fn protocols(args: &ServerArgs) -> auto::Builder<TokioExecutor> {
         .http2()
         .max_header_list_size(args.max_header_bytes)
         // A stream past the request bound waits anyway: more streams only hold more heads,
-        // and each answered stream a client keeps unread holds about 1.6 KiB.
+        // and each answered stream a client keeps unread holds about 1.3 KiB.
         .max_concurrent_streams(args.max_concurrent_requests.min(HTTP2_MAX_STREAMS))
         // Small windows instead of hyper's 1 MiB: request bodies here are forms and JSON of a
         // few KB, and unread DATA (a stream waiting for a place) is memory the client chose
