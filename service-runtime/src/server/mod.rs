@@ -179,7 +179,7 @@ const HTTP2_STREAM_WINDOW: u32 = 8 * 1024;
 
 /// Concurrent streams per HTTP/2 connection at most; a sidecar opens more connections past
 /// it.
-const HTTP2_MAX_STREAMS: u32 = 8;
+const HTTP2_MAX_STREAMS: u32 = 16;
 
 /// HTTP/2 connection flow-control window, in bytes: RFC 9113's initial 65,535.
 const HTTP2_CONNECTION_WINDOW: u32 = 65_535;
