@@ -10,7 +10,10 @@ use axum::{Router, http::StatusCode, routing::get};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use service_runtime::{RunningServer, server::ServerArgs};
+use service_runtime::{
+    RunningServer,
+    server::{ServerArgs, UNSENT_REFUSALS_PER_PLACE},
+};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -844,6 +847,47 @@ async fn http2_answers_a_client_never_reads_keep_their_places_until_the_stall_ti
     let (_, _) = read_until_closed(&mut unread).await;
     let answer = ask(server.addr(), b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn http2_refusals_nobody_reads_are_bounded_and_a_client_past_the_bound_is_closed() {
+    let server = start(ServerArgs {
+        max_concurrent_requests: 1,
+        request_queue_timeout: Duration::from_millis(50),
+        stall_timeout: Duration::from_secs(60),
+        ..quick_shutdown()
+    })
+    .await;
+    let addr = server.addr();
+    // The one place, held by an answer whose window never opens.
+    let mut holder = http2_asking(addr, 0, "/hello", 1).await;
+    assert!(h2_read_until(&mut holder, 1, &[1], false).await, "answered");
+    // Refusals whose bodies never move fill the room kept for them, one per connection;
+    // each client gets its 503's HEADERS and keeps its connection.
+    let mut unread = Vec::new();
+    for _ in 0..UNSENT_REFUSALS_PER_PLACE {
+        let mut refused = http2_asking(addr, 0, "/hello", 1).await;
+        assert!(h2_read_until(&mut refused, 1, &[1], false).await, "refused");
+        unread.push(refused);
+    }
+    // One more is closed at once, not at the stall timeout.
+    let mut past = http2_asking(addr, 0, "/hello", 1).await;
+    let started = Instant::now();
+    let (_, _) = read_until_closed(&mut past).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // Those within the room are still served: a PING is acknowledged.
+    for connection in &mut unread {
+        connection
+            .write_all(&h2_frame(0, 6, 0, &[0; 8]))
+            .await
+            .expect("sends");
+        assert!(h2_read_until(connection, 0, &[6], false).await, "closed");
+    }
     server.stop().await.expect("stops");
 }
 

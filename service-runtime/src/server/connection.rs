@@ -70,8 +70,9 @@ struct Activity {
     /// already released its body (and so the request).
     write_blocked: bool,
     /// HTTP/2: one entry per answer hyper has handed to h2 that is not yet on the wire (a
-    /// client's shut window holds it), with its request's place (none for a refusal), kept
-    /// until it is, so MAX_CONCURRENT_REQUESTS also bounds answers nobody reads.
+    /// client's shut window holds it), with its request's place or refusal's room (none for
+    /// a probe), kept until it is, so MAX_CONCURRENT_REQUESTS also bounds answers nobody
+    /// reads.
     unsent: Vec<Option<OwnedSemaphorePermit>>,
     /// Requests whose handler (or refusal) has not produced its answer yet.
     handlers_running: usize,
@@ -92,7 +93,9 @@ pub enum CloseReason {
     HeaderReadTimeout,
     IdleTimeout,
     /// The connection cap was reached and this was the oldest connection holding its place for
-    /// nothing (idle, a head still arriving, or requests only waiting for body bytes).
+    /// nothing (idle, a head still arriving, or requests only waiting for body bytes); or
+    /// it was refused a request while unsent refusals filled their room (see
+    /// `RequestLimit::refusal_place`).
     Evicted,
     /// A request was in progress but nothing moved for the stall timeout.
     Stalled,
@@ -296,7 +299,7 @@ impl Tracker {
         }
     }
 
-    /// HTTP/2: keeps an answered request's place (none for a refusal) until its answer is on
+    /// HTTP/2: keeps an answered request's place (or refusal's room) until its answer is on
     /// the wire (how long it may take is timed from the handler's end, see
     /// [`HandlerGuard`]). Called as hyper drops the answer's body, before the request ends.
     pub fn hold_until_sent(&self, place: Option<OwnedSemaphorePermit>) {

@@ -49,7 +49,7 @@ use tower::ServiceExt;
 
 pub use fd_limit::{connection_cap, open_file_limit, raise_open_file_limit};
 pub use lifecycle::Lifecycle;
-pub use request_limit::Overload;
+pub use request_limit::{Overload, UNSENT_REFUSALS_PER_PLACE};
 pub use settings::ServerArgs;
 
 use crate::{
@@ -353,6 +353,11 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
                             // Room kept for probes: this connection gives it back once quiet.
                             tracker.retire();
                         }
+                        place = shared.requests.refusal_place();
+                        if place.is_none() {
+                            tracing::debug!(%peer, "unsent refusals fill their room; closing");
+                            tracker.evict();
+                        }
                         (shared.overload.refuse(why), past_the_cap)
                     }
                 }
@@ -413,7 +418,8 @@ async fn handle(
 /// sent (or dropped) it; on HTTP/2, until its last frame is on the wire.
 struct GuardedBody {
     inner: axum::body::Body,
-    /// The request's place under MAX_CONCURRENT_REQUESTS (none for probes and refusals).
+    /// The request's place under MAX_CONCURRENT_REQUESTS, or a refusal's room (none for
+    /// probes).
     place: Option<OwnedSemaphorePermit>,
     http2: bool,
     request: RequestGuard,
