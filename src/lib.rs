@@ -3,8 +3,6 @@
 
 use std::io;
 
-pub mod traffic;
-
 use productpage::PageArgs;
 use service_runtime::{
     Endpoint, Endpoints, RunningServer, TelemetryArgs, serve::bind_dual_stack, tls::TlsError,

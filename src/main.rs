@@ -2,19 +2,17 @@
 
 use std::{io::Write, process::ExitCode};
 
-use bookinfo::{
-    LaunchOptions, launch,
-    traffic::{self, OutputFormat, TrafficArgs},
-};
+use bookinfo::{LaunchOptions, launch};
 use clap::{CommandFactory, Parser, Subcommand, error::ErrorKind};
 use productpage::PageArgs;
 use ratings::DatabaseArgs;
 use service_runtime::{
     TelemetryArgs,
     config::{ConfigError, LogArgs, parse_command_line},
-    logging,
     serve::shutdown_signal,
+    telemetry::logging,
 };
+use traffic::{OutputFormat, TrafficArgs};
 
 /// The whole Bookinfo application on localhost: details, ratings, reviews v1, v2 and v3, and
 /// productpage, in one process. productpage calls the three reviews versions in turn.
@@ -123,7 +121,7 @@ async fn main() -> ExitCode {
         // The summary reports every failed request; one log line each would bury it.
         // Nor do the report's readers need the signal handler's notice.
         cli.log.rust_log = format!(
-            "{},service_runtime::client=warn,service_runtime::serve=warn",
+            "{},service_runtime::outbound::client=warn,service_runtime::serve=warn",
             cli.log.rust_log
         );
         logging::init_on_stderr(&cli.log);

@@ -1,9 +1,14 @@
-//! The results: a Markdown table (pasted into the README) and a JSON file, with every figure
-//! also given as a ratio to the baseline measured in the same round, and the targets checked.
+//! The results: a Markdown table (pasted into docs/performance.md#latest-full-run) and a JSON
+//! file, with every figure also given as a ratio to the baseline measured in the same round,
+//! and the targets checked.
 
 use serde::Serialize;
 
-use crate::{process::Service, wrk::Load};
+use crate::{
+    process::Service,
+    scenarios::{TARGET_RATIO, TOOL, baseline_of, is_baseline},
+    wrk::Load,
+};
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -43,38 +48,6 @@ pub struct Report {
     pub measurements: Vec<Measurement>,
     pub processes: Vec<ProcessFigures>,
     pub targets: Vec<Target>,
-}
-
-/// Which baseline a scenario is a fraction of: pages against the front that does the same
-/// work shape (two backend calls per request), everything else against bare hello.
-/// The in-memory ratings scenario, the baseline of ratings v2's.
-pub const RATINGS_V1: &str = "ratings /ratings/0";
-
-pub fn baseline_of(scenario: &str) -> &'static str {
-    if scenario == crate::traffic_tool::TOOL || scenario == crate::traffic_tool::WRK {
-        crate::traffic_tool::WRK
-    } else if scenario.starts_with("ratings v2") {
-        // What the database costs: the same answer from memory.
-        RATINGS_V1
-    } else if scenario.ends_with(", export on") {
-        // What exporting costs: the same page with export off.
-        "productpage v1 /productpage"
-    } else if scenario.contains("/productpage") && scenario.contains("pooled") {
-        "front, pooled (baseline)"
-    } else if scenario.contains("/productpage") {
-        "front, fresh connections (baseline)"
-    } else {
-        "hello (baseline)"
-    }
-}
-
-/// Processes that are not one Bookinfo service: the baselines, and the whole application in
-/// one process (six services).
-fn is_baseline(name: &str) -> bool {
-    name == crate::traffic_tool::APP
-        || ["hello", "leaf-", "front-"]
-            .iter()
-            .any(|p| name.starts_with(p))
 }
 
 fn machine() -> String {
@@ -184,13 +157,13 @@ impl Report {
                 });
             }
         }
-        if let Some(m) = self.find(crate::traffic_tool::TOOL, 32) {
+        if let Some(m) = self.find(TOOL, 32) {
             let ratio = m.ratio.unwrap_or(0.0);
             targets.push(Target {
                 what: format!(
                     "bookinfo traffic --keep-alive --concurrency 32: ≥ {:.0}% of wrk -c32 on the \
                      whole app's page",
-                    crate::traffic_tool::TARGET_RATIO * 100.0
+                    TARGET_RATIO * 100.0
                 ),
                 measured: format!(
                     "{:.0}%, {:.0} req/s, {} errors",
@@ -198,7 +171,7 @@ impl Report {
                     m.load.requests_per_sec,
                     m.load.errors
                 ),
-                met: ratio >= crate::traffic_tool::TARGET_RATIO && m.load.errors == 0,
+                met: ratio >= TARGET_RATIO && m.load.errors == 0,
             });
         }
         let services: Vec<&ProcessFigures> = self

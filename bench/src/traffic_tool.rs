@@ -8,21 +8,10 @@ use std::{process::Command, time::Duration};
 use crate::{
     Fleet, Options, Run, median,
     report::Measurement,
+    scenarios::{APP, TOOL, WRK},
     summarize,
     wrk::{self, Load},
 };
-
-/// The process that serves the comparison: the whole application in one process.
-pub const APP: &str = "bookinfo (cargo run)";
-
-/// The baseline scenario: wrk on the whole application's page.
-pub const WRK: &str = "whole app /productpage, wrk -c32 (baseline)";
-
-/// The tool on the same page.
-pub const TOOL: &str = "whole app /productpage, bookinfo traffic --keep-alive --concurrency 32";
-
-/// The share of wrk's rate the tool must keep (issue #15).
-pub const TARGET_RATIO: f64 = 0.8;
 
 const CONNECTIONS: u32 = 32;
 

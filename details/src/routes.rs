@@ -63,7 +63,7 @@ pub fn app(config: Config) -> Result<App, TlsError> {
     let books = match config.book_source {
         BookSource::Static => Books::Static,
         BookSource::GoogleBooks { endpoint, timeout } => {
-            let client = HttpClient::with_system_roots(false, &observability)?;
+            let client = HttpClient::with_system_roots(false, observability.calls())?;
             Books::External(Box::new(BookService::new(endpoint, timeout, client)))
         }
     };
@@ -77,7 +77,7 @@ pub fn app(config: Config) -> Result<App, TlsError> {
         .route("/details/{id}", get(details))
         .fallback(not_found)
         .with_state(Arc::new(books));
-    Ok(observability.into_app(router))
+    Ok(App::observed(router, observability))
 }
 
 async fn details(

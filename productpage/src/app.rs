@@ -65,11 +65,11 @@ pub fn app(config: Config) -> Result<App, TlsError> {
     let router = Router::new()
         .route("/health", get(|| async { Html("Product page is healthy") }))
         .route("/api/v1/products", get(api::products))
-        .route("/api/v1/products/{id}", get(api::product_backend))
-        .route("/api/v1/products/{id}/reviews", get(api::product_backend))
-        .route("/api/v1/products/{id}/ratings", get(api::product_backend))
+        .route("/api/v1/products/{id}", get(api::product_details))
+        .route("/api/v1/products/{id}/reviews", get(api::product_reviews))
+        .route("/api/v1/products/{id}/ratings", get(api::product_ratings))
         .merge(pages)
         .fallback(|| async { html_error(StatusCode::NOT_FOUND, "No such page.") })
         .with_state(state);
-    Ok(observability.into_app(router))
+    Ok(App::observed(router, observability))
 }

@@ -9,7 +9,7 @@ use prometheus_client::{
 use serde::{Deserialize, de::DeserializeOwned};
 use service_runtime::{
     CallError, Downstream, DownstreamError, HttpClient, Observability, Reply,
-    downstream::json_answer, tls::TlsError,
+    outbound::downstream::json_answer, tls::TlsError,
 };
 
 use crate::config::Config;
@@ -160,7 +160,10 @@ impl Backends {
             "Results of requests",
             results.clone(),
         );
-        let client = HttpClient::new(config.page.backend_connection_pooling, observability)?;
+        let client = HttpClient::new(
+            config.page.backend_connection_pooling,
+            observability.calls(),
+        )?;
         Ok(Self {
             details: Downstream::new(
                 "details",

@@ -5,8 +5,8 @@ use std::time::Duration;
 use clap::Args;
 use service_runtime::{
     CallPolicy, Endpoints, HostList, TelemetryArgs, TraceConfig,
-    address::services_domain,
     config::{ConfigError, DEFAULT_PORT, non_blank, strict_switch},
+    outbound::address::services_domain,
 };
 
 /// The session key used when `SESSION_SECRET` is unset. It is public: set your own in any

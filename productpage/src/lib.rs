@@ -15,8 +15,6 @@ mod render;
 mod routes;
 mod session;
 mod state;
-#[cfg(feature = "testing")]
-pub mod testing;
 mod view;
 
 pub use app::app;

@@ -6,8 +6,6 @@ mod database;
 mod faults;
 mod routes;
 mod store;
-#[cfg(feature = "testing")]
-pub mod testing;
 
 pub use config::{Config, RatingsArgs};
 pub use database::{

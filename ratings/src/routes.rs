@@ -105,7 +105,7 @@ pub fn app(config: Config) -> Result<App, ConfigError> {
         )
         .fallback(not_found)
         .with_state(state);
-    Ok(observability.into_app(router))
+    Ok(App::observed(router, observability))
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> Response {

@@ -9,7 +9,7 @@ const STARS: std::ops::RangeInclusive<i64> = 0..=5;
 
 /// Largest ratings POST body, in bytes (413 above it). Bookinfo's own are a few dozen bytes
 /// and 100 reviewers fit; this bounds what one product can store, and keeps every GET answer
-/// below what reviews reads ([`service_runtime::client::SERVICE_ANSWER_BYTES`]).
+/// below what reviews reads ([`service_runtime::outbound::client::SERVICE_ANSWER_BYTES`]).
 pub const MAX_BODY_BYTES: usize = 4 * 1024;
 
 /// Reviewers per product at most (400 above it).
@@ -99,7 +99,7 @@ mod tests {
     #[test]
     fn the_largest_answer_fits_what_reviews_reads() {
         // An answer is `{"id":<i64>,"ratings":<the posted object>}`: the body plus 40 bytes.
-        const { assert!(MAX_BODY_BYTES + 40 < service_runtime::client::SERVICE_ANSWER_BYTES) };
+        const { assert!(MAX_BODY_BYTES + 40 < service_runtime::outbound::client::SERVICE_ANSWER_BYTES) };
         assert!(TOO_MANY_MESSAGE.contains(&MAX_REVIEWERS.to_string()));
     }
 

@@ -3,13 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use ratings::{
-    Config, DatabaseConfig, DatabaseKind, Secret,
-    testing::{LocalMariaDb, PASSWORD, REQUIRE_MARIADB},
-};
-use service_runtime::{
-    RunningServer,
-    testing::{SpawnedBinary, get, post, serve, tool_or_skip},
+use ratings::{Config, DatabaseConfig, DatabaseKind, Secret};
+use service_runtime::RunningServer;
+use test_kit::{
+    SpawnedBinary,
+    databases::{LocalMariaDb, PASSWORD, REQUIRE_MARIADB},
+    get, post, serve, tool_or_skip,
 };
 
 fn mariadb(test: &str) -> Option<LocalMariaDb> {
@@ -224,7 +223,7 @@ async fn a_query_without_an_answer_gives_the_timeout_answer_then_recovers() {
     use sqlx::{Connection, Executor};
     let mut locker = sqlx::MySqlConnection::connect(&format!(
         "mysql://{}:{PASSWORD}@127.0.0.1:{}/test",
-        ratings::testing::USER,
+        test_kit::databases::USER,
         db.port
     ))
     .await
@@ -243,7 +242,7 @@ async fn a_query_without_an_answer_gives_the_timeout_answer_then_recovers() {
 
 #[tokio::test]
 async fn an_unreachable_or_hanging_mongodb_gives_503_within_db_timeout() {
-    let closed = service_runtime::testing::closed_port().await.unwrap();
+    let closed = test_kit::closed_port().await.unwrap();
     let (silent, _holder) = silent_port().await;
     for port in [closed, silent] {
         let url = Secret::new(format!("mongodb://127.0.0.1:{port}/test"));
@@ -257,9 +256,9 @@ async fn an_unreachable_or_hanging_mongodb_gives_503_within_db_timeout() {
 /// Skipped without one, which is the case where CI runs (no MongoDB server installs there).
 #[tokio::test]
 async fn v2_reads_mongodb_documents_live_and_recovers_from_a_restart() {
-    use ratings::testing::LocalMongo;
+    use test_kit::databases::LocalMongo;
     let Ok(mut mongo) = LocalMongo::start().await.map_err(|why| {
-        service_runtime::testing::report_skip(
+        test_kit::report_skip(
             "v2_reads_mongodb_documents_live_and_recovers_from_a_restart",
             &why,
         );

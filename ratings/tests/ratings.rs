@@ -4,10 +4,8 @@ use std::{
 };
 
 use ratings::{Config, DatabaseKind, FaultMode, Faults, MySqlSettings, RatingsArgs, Secret};
-use service_runtime::{
-    RunningServer,
-    testing::{SpawnedBinary, get, http_client, parse_flags, post, serve},
-};
+use service_runtime::RunningServer;
+use test_kit::{SpawnedBinary, get, http_client, parse_flags, post, serve};
 
 async fn start(mode: FaultMode, tune: impl FnOnce(&mut Faults)) -> RunningServer {
     let mut config = Config::new(mode);
@@ -395,7 +393,7 @@ fn sigterm_drains_in_flight_requests_then_exits_zero() {
 
 #[test]
 fn help_version_and_bad_values_speak_to_the_user() {
-    service_runtime::testing::assert_command_line(
+    test_kit::assert_command_line(
         env!("CARGO_BIN_EXE_ratings"),
         &[
             "SERVICE_VERSION",

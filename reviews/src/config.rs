@@ -5,8 +5,8 @@ use std::time::Duration;
 use clap::Args;
 use service_runtime::{
     Endpoints, HostList, TelemetryArgs, TraceConfig,
-    address::services_domain,
     config::{ConfigError, DEFAULT_PORT, upstream_switch},
+    outbound::address::services_domain,
 };
 
 /// v2's colour. It also selects the long ratings timeout, kept on purpose: the fault-injection

@@ -34,7 +34,7 @@ pub fn app(config: Config) -> Result<App, TlsError> {
     let ratings = match config.ratings {
         Some(settings) => Some(RatingsClient::new(
             settings,
-            HttpClient::new(false, &observability)?,
+            HttpClient::new(false, observability.calls())?,
         )),
         None => None,
     };
@@ -52,7 +52,7 @@ pub fn app(config: Config) -> Result<App, TlsError> {
         .route("/reviews/{id}", get(reviews))
         .fallback(not_found)
         .with_state(state);
-    Ok(observability.into_app(router))
+    Ok(App::observed(router, observability))
 }
 
 async fn reviews(

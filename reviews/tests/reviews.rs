@@ -2,11 +2,10 @@ use std::time::{Duration, Instant};
 
 use reviews::{Config, RatingsSettings, ReviewsArgs};
 use service_runtime::{
-    Endpoint, Endpoints, RunningServer, TraceConfig,
-    propagation::SERVICE_FORWARDED,
-    testing::{
-        Answer, SpawnedBinary, Stub, closed_port, get_json, http_client, parse_flags, serve,
-    },
+    Endpoint, Endpoints, RunningServer, TraceConfig, propagation::SERVICE_FORWARDED,
+};
+use test_kit::{
+    Answer, SpawnedBinary, Stub, closed_port, get_json, http_client, parse_flags, serve,
 };
 
 const RATINGS_OK: &str = r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#;
@@ -276,7 +275,7 @@ fn ratings_hosts_may_be_ipv6_literals_and_lists() {
 
 #[test]
 fn help_version_and_bad_values_speak_to_the_user() {
-    service_runtime::testing::assert_command_line(
+    test_kit::assert_command_line(
         env!("CARGO_BIN_EXE_reviews"),
         &[
             "ENABLE_RATINGS",
@@ -296,8 +295,7 @@ fn help_version_and_bad_values_speak_to_the_user() {
 #[tokio::test]
 async fn an_undecodable_id_is_the_documented_404() {
     let server = start(config(None, "black", Duration::from_secs(1))).await;
-    let (status, body) =
-        service_runtime::testing::get_json(format!("{}/reviews/%ff", server.url())).await;
+    let (status, body) = test_kit::get_json(format!("{}/reviews/%ff", server.url())).await;
     assert_eq!(status, 404);
     assert_eq!(body["error"], "product id must be an integer");
 }

@@ -49,7 +49,7 @@ impl ConfigError {
 /// unsupported enum value, each list entry on its own; a number that does not parse or is
 /// out of range) is ignored with a warning and its default applies, as the OpenTelemetry
 /// SDK configuration specification requires; the warnings are logged by
-/// [`crate::logging::init`]. The same value typed as an `--otel-*` flag, and every other
+/// [`crate::telemetry::logging::init`]. The same value typed as an `--otel-*` flag, and every other
 /// setting, stays an error.
 pub fn parse_command_line<T: FromArgMatches>(command: Command) -> (T, Command) {
     let mut command = command.mut_args(|arg| {

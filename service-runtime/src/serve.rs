@@ -10,10 +10,10 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 pub use crate::server::listener::bind_dual_stack;
 use crate::{
     config::{ConfigError, DEFAULT_PORT, LogArgs, parse_command_line},
-    logging,
     metrics::OverloadMetrics,
     server::{self, ServerArgs, connection_cap, open_file_limit, raise_open_file_limit},
-    spans::ServiceTracer,
+    telemetry::logging,
+    telemetry::{observe::Observability, spans::ServiceTracer},
 };
 
 /// A service ready to serve: its router, and the tracer whose buffered spans are flushed
@@ -36,6 +36,14 @@ impl App {
     /// Where the server counts the requests its bounds refuse (the service's `/metrics`).
     pub fn with_overload_metrics(self, overload: OverloadMetrics) -> Self {
         Self { overload, ..self }
+    }
+
+    /// `router` with `GET /metrics` and the request middleware of `observability`, whose
+    /// tracer and overload counter the server shares.
+    pub fn observed(router: Router, observability: Observability) -> Self {
+        let tracer = observability.tracer.clone();
+        let overload = observability.metrics.overload();
+        Self::new(observability.observe(router), Some(tracer)).with_overload_metrics(overload)
     }
 }
 

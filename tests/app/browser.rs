@@ -15,7 +15,7 @@ async fn sign_in_and_out_through_the_dialog_in_chromium() {
     let started = Browser::start()
         .await
         .map_err(|why| format!("the browser cannot start: {why}"));
-    let Some(browser) = service_runtime::testing::tool_or_skip(
+    let Some(browser) = test_kit::tool_or_skip(
         "sign_in_and_out_through_the_dialog_in_chromium",
         REQUIRE_BROWSER,
         started,

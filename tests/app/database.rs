@@ -7,8 +7,8 @@ use std::{
     process::{Child, Command, Stdio},
 };
 
-use ratings::testing::{LocalMariaDb, REQUIRE_MARIADB};
-use service_runtime::testing::{get, tool_or_skip};
+use test_kit::databases::{LocalMariaDb, REQUIRE_MARIADB};
+use test_kit::{get, tool_or_skip};
 
 use crate::support::{count, empty_stars, full_stars};
 
@@ -54,8 +54,8 @@ async fn database_edits_and_outages_show_on_the_page() {
     let Some(db) = tool_or_skip(test, REQUIRE_MARIADB, LocalMariaDb::start()) else {
         return;
     };
-    // As the README has it: the script's root account (no password), the launcher's
-    // defaults (localhost, root), only the port differs.
+    // As docs/running.md#ratings-v2-on-a-database has it: the script's root account (no
+    // password), the launcher's defaults (localhost, root), only the port differs.
     let (mut launcher, url) = start_launcher(&[
         ("BOOKINFO_RATINGS", "v2-mysql".into()),
         ("MYSQL_DB_PORT", db.port.to_string()),
@@ -85,12 +85,10 @@ async fn database_edits_and_outages_show_on_the_page() {
 #[test]
 fn the_launcher_refuses_unknown_ratings_versions_and_v2_without_its_url() {
     let launcher = env!("CARGO_BIN_EXE_bookinfo");
-    let unknown =
-        service_runtime::testing::run_binary(launcher, &[], &[("BOOKINFO_RATINGS", "v9")]);
+    let unknown = test_kit::run_binary(launcher, &[], &[("BOOKINFO_RATINGS", "v9")]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("v2-mysql"));
-    let mongo_without_url =
-        service_runtime::testing::run_binary(launcher, &[], &[("BOOKINFO_RATINGS", "v2")]);
+    let mongo_without_url = test_kit::run_binary(launcher, &[], &[("BOOKINFO_RATINGS", "v2")]);
     assert_eq!(mongo_without_url.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&mongo_without_url.stderr).contains("MONGO_DB_URL"));
 }

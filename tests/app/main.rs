@@ -8,6 +8,7 @@
 mod browser;
 mod containers;
 mod database;
+mod layout;
 mod manifests;
 mod mesh;
 mod pod_limit;

@@ -8,7 +8,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use service_runtime::testing::{Answer, Stub};
+use test_kit::{Answer, Stub};
 
 use crate::{
     containers::{Deployment, docker_ok, docker_ready},
@@ -130,9 +130,7 @@ impl Pod {
         limit: &str,
         env: &[(&str, &str)],
     ) -> Self {
-        let port = service_runtime::testing::closed_port()
-            .await
-            .expect("a free port");
+        let port = test_kit::closed_port().await.expect("a free port");
         let port_text = port.to_string();
         let mut env = env.to_vec();
         env.push(("PORT", &port_text));

@@ -15,7 +15,7 @@ fn every_committed_script_is_executable() {
         Ok(output) if output.status.success() => output.stdout,
         // An unpacked source archive has no git record, and no modes to check.
         _ => {
-            service_runtime::testing::report_skip(
+            test_kit::report_skip(
                 "every_committed_script_is_executable",
                 "not a git checkout (or no git)",
             );

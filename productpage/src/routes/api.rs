@@ -4,15 +4,15 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{MatchedPath, State},
-    http::{HeaderMap, StatusCode, header},
+    extract::State,
+    http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
 use service_runtime::PathParam;
 
 use crate::{
-    backends::Backend, json_style::to_python_json, product::PRODUCT, routes::outbound_headers,
+    backends::Backend, json_style::to_python_json, product::PRODUCT, routes::Visitor,
     state::AppState,
 };
 
@@ -30,16 +30,14 @@ pub async fn products() -> Response {
     python_json(StatusCode::OK, &[&PRODUCT])
 }
 
-async fn proxy(state: &AppState, backend: Backend, id: &str, headers: &HeaderMap) -> Response {
-    let user = state.session.user(headers);
-    let outbound = outbound_headers(headers, user.as_deref());
+async fn proxy(state: &AppState, backend: Backend, id: &str, visitor: &Visitor) -> Response {
     let unavailable = |status| {
         python_json(
             status,
             &serde_json::json!({ "error": backend.unavailable_message() }),
         )
     };
-    match state.backends.raw(backend, id, &outbound).await {
+    match state.backends.raw(backend, id, &visitor.outbound).await {
         Ok(reply) if reply.status == StatusCode::OK => {
             match serde_json::from_slice::<serde_json::Value>(&reply.body) {
                 Ok(json) => python_json(StatusCode::OK, &json),
@@ -54,18 +52,29 @@ async fn proxy(state: &AppState, backend: Backend, id: &str, headers: &HeaderMap
     }
 }
 
-/// `/api/v1/products/{id}` (details), `…/{id}/reviews` and `…/{id}/ratings`: the backend
-/// is the one the route names.
-pub async fn product_backend(
+/// `/api/v1/products/{id}`: details' answer for the product.
+pub async fn product_details(
     State(state): State<Arc<AppState>>,
-    route: MatchedPath,
     PathParam(id): PathParam,
-    headers: HeaderMap,
+    visitor: Visitor,
 ) -> Response {
-    let backend = match route.as_str().rsplit('/').next() {
-        Some("reviews") => Backend::Reviews,
-        Some("ratings") => Backend::Ratings,
-        _ => Backend::Details,
-    };
-    proxy(&state, backend, &id, &headers).await
+    proxy(&state, Backend::Details, &id, &visitor).await
+}
+
+/// `/api/v1/products/{id}/reviews`: reviews' answer for the product.
+pub async fn product_reviews(
+    State(state): State<Arc<AppState>>,
+    PathParam(id): PathParam,
+    visitor: Visitor,
+) -> Response {
+    proxy(&state, Backend::Reviews, &id, &visitor).await
+}
+
+/// `/api/v1/products/{id}/ratings`: ratings' answer for the product.
+pub async fn product_ratings(
+    State(state): State<Arc<AppState>>,
+    PathParam(id): PathParam,
+    visitor: Visitor,
+) -> Response {
+    proxy(&state, Backend::Ratings, &id, &visitor).await
 }

@@ -5,14 +5,43 @@ pub mod assets;
 pub mod login;
 pub mod product_page;
 
-use axum::http::{HeaderMap, HeaderValue};
-use service_runtime::propagation::{END_USER, PRODUCTPAGE_FORWARDED, copy_headers};
+use std::{convert::Infallible, sync::Arc};
+
+use axum::{
+    extract::FromRequestParts,
+    http::{HeaderMap, HeaderValue, request::Parts},
+};
+use service_runtime::propagation::{END_USER, PRODUCTPAGE_COPIED, copy_headers};
+
+use crate::state::AppState;
+
+/// Who is visiting, read once per request for every handler that calls a backend: the
+/// signed-in user from the session cookie (none when it is absent, forged or expired), and
+/// the headers each backend call of this visit carries.
+#[derive(Debug, Clone)]
+pub struct Visitor {
+    pub user: Option<String>,
+    pub outbound: HeaderMap,
+}
+
+impl FromRequestParts<Arc<AppState>> for Visitor {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Infallible> {
+        let user = state.session.user(&parts.headers);
+        let outbound = outbound_headers(&parts.headers, user.as_deref());
+        Ok(Self { user, outbound })
+    }
+}
 
 /// The headers every backend call carries besides trace context (which the client adds): the
-/// original's verbatim list, and `end-user` from the session, never from the client's own
-/// header (docs/behaviour.md#the-end-user-header).
+/// original's list less trace context, and `end-user` from the session, never from the
+/// client's own header (docs/behaviour.md#the-end-user-header).
 fn outbound_headers(incoming: &HeaderMap, user: Option<&str>) -> HeaderMap {
-    let mut headers = copy_headers(incoming, &PRODUCTPAGE_FORWARDED);
+    let mut headers = copy_headers(incoming, &PRODUCTPAGE_COPIED);
     if let Some(value) = user.and_then(|u| HeaderValue::from_str(u).ok()) {
         headers.insert(END_USER, value);
     }

@@ -9,13 +9,13 @@ use axum::{
 };
 use futures::{StreamExt, stream::FuturesUnordered};
 use opentelemetry::{Context, trace::SpanKind};
-use service_runtime::spans;
+use service_runtime::telemetry::spans;
 
 use crate::{
     backends::Backend,
     product::PRODUCT,
     render::{IndexPage, MAX_PAGE_BYTES, ProductPage, render, render_bounded},
-    routes::outbound_headers,
+    routes::Visitor,
     state::AppState,
     view::{ReviewsView, details_view},
 };
@@ -59,9 +59,8 @@ async fn flood_calls(state: &AppState, outbound: &HeaderMap) {
 
 /// Always 200: a failed backend shows its error block, the text Istio's fault-injection
 /// docs look for (docs/behaviour.md#when-a-backend-fails).
-pub async fn product_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let user = state.session.user(&headers);
-    let outbound = outbound_headers(&headers, user.as_deref());
+pub async fn product_page(State(state): State<Arc<AppState>>, visitor: Visitor) -> Response {
+    let Visitor { user, outbound } = visitor;
     let backends = &state.backends;
     let (details, reviews, ()) = tokio::join!(
         backends.details("0", &outbound),

@@ -13,17 +13,11 @@ use tokio::time::Instant;
 
 use super::{
     DatabaseConfig, DatabaseError, RawNumber, ReadFailure, ReviewerStars, Secret, data_failure,
-    stars_from, whole_number,
+    settings::BAD_URL, stars_from, whole_number,
 };
 
 /// Upstream's words for a failed query.
 const QUERY_FAILED: &str = "could not load ratings from database";
-
-/// What is wrong with a `MONGO_DB_URL`, said without the driver's words: those can quote
-/// pieces of the string, and so of a password in it.
-pub(super) const BAD_URL: &str = "the MongoDB driver refuses this connection string or its \
-     options; check it against mongodb://[user:password@]host[:port][/database][?options], \
-     with the user name and password percent-encoded";
 
 pub(super) struct MongoRatings {
     client: Client,

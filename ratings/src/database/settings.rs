@@ -176,6 +176,12 @@ impl TryFrom<DatabaseArgs> for DatabaseConfig {
     }
 }
 
+/// What is wrong with a `MONGO_DB_URL`, said without the driver's words: those can quote
+/// pieces of the string, and so of a password in it.
+pub(super) const BAD_URL: &str = "the MongoDB driver refuses this connection string or its \
+     options; check it against mongodb://[user:password@]host[:port][/database][?options], \
+     with the user name and password percent-encoded";
+
 fn check_mongo_url(url: &Secret) -> Result<(), ConfigError> {
     let invalid = |reason: &str| ConfigError::new("MONGO_DB_URL", "(not shown)", reason);
     if url.expose().starts_with("mongodb+srv://") {
@@ -187,5 +193,5 @@ fn check_mongo_url(url: &Secret) -> Result<(), ConfigError> {
     // The driver's own message is left out: it can quote pieces of the string.
     ConnectionString::parse(url.expose())
         .map(drop)
-        .map_err(|_| invalid(super::mongo::BAD_URL))
+        .map_err(|_| invalid(BAD_URL))
 }

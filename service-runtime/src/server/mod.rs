@@ -5,6 +5,7 @@
 //! request whose bytes arrived before SIGTERM. docs/performance.md sums what these bounds
 //! let memory reach.
 
+mod answer_body;
 mod body;
 mod connection;
 mod fd_limit;
@@ -18,14 +19,7 @@ mod request_limit;
 pub mod settings;
 
 use std::{
-    convert::Infallible,
-    future::Future,
-    io,
-    net::SocketAddr,
-    pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
-    time::Duration,
+    convert::Infallible, future::Future, io, net::SocketAddr, pin::Pin, sync::Arc, time::Duration,
 };
 
 use axum::{
@@ -34,8 +28,7 @@ use axum::{
     http::{HeaderValue, Request, Response, StatusCode, Version, header},
     routing::get,
 };
-use bytes::Bytes;
-use http_body::{Body, Frame, SizeHint};
+use http_body::Body;
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioExecutor, TokioIo},
@@ -56,12 +49,12 @@ use crate::{
     json::{error_response, fill_method_not_allowed},
     metrics::OverloadMetrics,
 };
+use answer_body::GuardedBody;
 use body::TimedBody;
-use connection::{RequestGuard, Timers, Tracker, WatchedIo};
+use connection::{Timers, Tracker, WatchedIo};
 use head_budget::HeadBudget;
 use registry::{Admission, Registry};
 use request_limit::{Decision, RequestLimit};
-use tokio::sync::OwnedSemaphorePermit;
 
 /// What every connection of one server shares.
 struct Shared {
@@ -104,6 +97,9 @@ pub async fn serve(
         head_budget.clone(),
         HTTP2_STREAM_WINDOW,
     );
+    for why in Overload::ALL {
+        overload.rejections(why.label());
+    }
     let shared = Arc::new(Shared {
         protocols,
         router,
@@ -354,11 +350,14 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
                             tracker.retire();
                         }
                         place = shared.requests.refusal_place();
-                        if place.is_none() {
+                        // An HTTP/1.1 connection holds one refusal at most, inside its own
+                        // cost; an HTTP/2 one could hold a stream's worth each.
+                        if place.is_none() && !http1 {
                             tracing::debug!(%peer, "unsent refusals fill their room; closing");
                             tracker.evict();
                         }
-                        (shared.overload.refuse(why), past_the_cap)
+                        shared.overload.rejections(why.label()).inc();
+                        (why.response(), past_the_cap)
                     }
                 }
             };
@@ -412,44 +411,4 @@ async fn handle(
         );
     }
     (fill_method_not_allowed(response), false)
-}
-
-/// An answer's body, holding its request's place in the connection's count until hyper has
-/// sent (or dropped) it; on HTTP/2, until its last frame is on the wire.
-struct GuardedBody {
-    inner: axum::body::Body,
-    /// The request's place under MAX_CONCURRENT_REQUESTS, or a refusal's room (none for
-    /// probes).
-    place: Option<OwnedSemaphorePermit>,
-    http2: bool,
-    request: RequestGuard,
-}
-
-impl Drop for GuardedBody {
-    fn drop(&mut self) {
-        // h2 takes the whole answer at once and sends it as the client's window allows.
-        if self.http2 {
-            self.request.hold_until_sent(self.place.take());
-        }
-    }
-}
-
-impl Body for GuardedBody {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
 }

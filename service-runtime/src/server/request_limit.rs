@@ -47,6 +47,9 @@ pub enum Overload {
 }
 
 impl Overload {
+    /// Every reason, for their metric series to exist from the start.
+    pub const ALL: [Self; 2] = [Self::Concurrency, Self::Connections];
+
     pub fn label(self) -> &'static str {
         match self {
             Self::Concurrency => "concurrency",
@@ -131,8 +134,9 @@ impl RequestLimit {
     }
 
     /// Room for one refusal's answer, held until it is sent like a request's place; `None`
-    /// when refusals nobody reads already fill it: the connection asking then closes (a
-    /// client that reads its answers never gets here, since each refusal leaves at once).
+    /// when refusals nobody reads already fill it: an HTTP/2 connection asking then closes (a
+    /// client that reads its answers never gets here, since each refusal leaves at once);
+    /// an HTTP/1.1 one, which holds one refusal at most, is refused without room.
     pub fn refusal_place(&self) -> Option<OwnedSemaphorePermit> {
         self.refusals.clone().try_acquire_owned().ok()
     }

@@ -9,10 +9,8 @@ pub mod zipkin;
 use bookinfo::{Bookinfo, LaunchOptions};
 use service_runtime::RunningServer;
 
-pub use productpage::testing::{config, count, empty_stars, full_stars, sign_in};
-pub use service_runtime::testing::{
-    Answer, Stub, closed_port, fetch, get, http_client as client, serve,
-};
+pub use test_kit::page::{config, count, empty_stars, full_stars, sign_in};
+pub use test_kit::{Answer, Stub, closed_port, fetch, get, http_client as client, serve};
 
 /// The real services, wired together on ephemeral ports.
 pub async fn whole_app() -> Bookinfo {
