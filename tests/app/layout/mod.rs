@@ -1,6 +1,7 @@
 //! The shape of the house: modules import one way (no cycles), and no source file grows past
 //! 450 lines before its unit tests. docs/architecture.md says where things go.
 
+mod features;
 mod rust_paths;
 
 use std::{
