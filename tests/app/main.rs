@@ -9,6 +9,7 @@ mod browser;
 mod containers;
 mod database;
 mod layout;
+mod links;
 mod manifests;
 mod mesh;
 mod pod_limit;
