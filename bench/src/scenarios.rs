@@ -85,11 +85,11 @@ pub const SCENARIOS: &[(&str, &str, &str, &[&str])] = &[
     ),
 ];
 
-/// Which baseline a scenario is a fraction of: pages against the front that does the same
-/// work shape (two backend calls per request), everything else against bare hello.
 /// The in-memory ratings scenario, the baseline of ratings v2's.
 pub const RATINGS_V1: &str = "ratings /ratings/0";
 
+/// Which baseline a scenario is a fraction of: pages against the front that does the same
+/// work shape (two backend calls per request), everything else against bare hello.
 pub fn baseline_of(scenario: &str) -> &'static str {
     if scenario == TOOL || scenario == WRK {
         WRK

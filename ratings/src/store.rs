@@ -99,7 +99,8 @@ mod tests {
     #[test]
     fn the_largest_answer_fits_what_reviews_reads() {
         // An answer is `{"id":<i64>,"ratings":<the posted object>}`: the body plus 40 bytes.
-        const { assert!(MAX_BODY_BYTES + 40 < service_runtime::outbound::client::SERVICE_ANSWER_BYTES) };
+        use service_runtime::outbound::client::SERVICE_ANSWER_BYTES;
+        const { assert!(MAX_BODY_BYTES + 40 < SERVICE_ANSWER_BYTES) };
         assert!(TOO_MANY_MESSAGE.contains(&MAX_REVIEWERS.to_string()));
     }
 

@@ -34,7 +34,5 @@ pub use path_param::PathParam;
 pub use propagation::ForwardedHeaders;
 pub use serve::{App, RunningServer, run_service};
 pub use telemetry::{
-    TelemetryArgs, TraceConfig,
-    observe::{CallTelemetry, Observability},
-    spans::ServiceTracer,
+    CallTelemetry, TelemetryArgs, TraceConfig, observe::Observability, spans::ServiceTracer,
 };

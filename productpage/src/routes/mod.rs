@@ -20,7 +20,9 @@ use crate::state::AppState;
 /// the headers each backend call of this visit carries.
 #[derive(Debug, Clone)]
 pub struct Visitor {
+    /// The signed-in user, from a valid session cookie.
     pub user: Option<String>,
+    /// The copied headers of the request, and `end-user` when signed in.
     pub outbound: HeaderMap,
 }
 

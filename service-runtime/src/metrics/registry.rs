@@ -1,5 +1,6 @@
-//! Prometheus metrics: requests served, outbound calls, and the process itself. Each service
-//! owns one [`Metrics`]; `observe` serves it on `/metrics` and feeds it per request.
+//! A service's registry: requests served, outbound calls, overload refusals, and the process
+//! itself. Each service owns one [`Metrics`]; `crate::telemetry::observe` serves it on
+//! `/metrics` and feeds it per request.
 
 use std::time::Duration;
 

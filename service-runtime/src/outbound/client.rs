@@ -17,7 +17,7 @@ use opentelemetry::{Context, KeyValue, trace::SpanKind};
 use crate::{
     metrics::OutboundMetrics,
     telemetry::{
-        observe::CallTelemetry,
+        CallTelemetry,
         spans::{self, ServiceTracer},
     },
     tls,
@@ -129,7 +129,8 @@ pub struct Call<'a> {
     /// The destination app, for metrics, spans and logs (`details`, `ratings`, ...).
     pub destination: &'static str,
     pub url: Uri,
-    /// The forwarded headers; the trace headers are completed or replaced per attempt.
+    /// The headers copied from the request being served; the trace headers are added per
+    /// attempt.
     pub headers: &'a HeaderMap,
     pub policy: CallPolicy,
 }

@@ -105,9 +105,14 @@ pub(super) fn is_trace_context(name: &HeaderName) -> bool {
     TRACE_CONTEXT_HEADERS.contains(name)
 }
 
-/// The incoming headers named in `names` (a copied list), with every non-empty value each one
-/// had. An empty value counts as absent: tracers read an empty trace header as a broken one.
+/// The incoming headers named in `names` (a copied list: [`PRODUCTPAGE_COPIED`] or
+/// [`SERVICE_COPIED`]), with every non-empty value each one had (a client's empty header is
+/// no value to pass on). Trace context is never named here: the propagation writes it.
 pub fn copy_headers(incoming: &HeaderMap, names: &[HeaderName]) -> HeaderMap {
+    debug_assert!(
+        !names.iter().any(is_trace_context),
+        "trace context is written by the propagation, not copied"
+    );
     let mut out = HeaderMap::new();
     for name in names {
         for value in incoming.get_all(name) {

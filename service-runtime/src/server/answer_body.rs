@@ -14,11 +14,14 @@ use super::connection::RequestGuard;
 /// An answer's body, holding its request's place in the connection's count until hyper has
 /// sent (or dropped) it; on HTTP/2, until its last frame is on the wire.
 pub struct GuardedBody {
+    /// The router's answer body.
     pub inner: axum::body::Body,
     /// The request's place under MAX_CONCURRENT_REQUESTS, or a refusal's room (none for
     /// probes).
     pub place: Option<OwnedSemaphorePermit>,
+    /// Whether the answer goes out on HTTP/2, where h2 takes it whole and sends it later.
     pub http2: bool,
+    /// The request, ended (for the connection's timers) when this body is dropped.
     pub request: RequestGuard,
 }
 

@@ -15,9 +15,9 @@ use opentelemetry::{KeyValue, context::FutureExt};
 
 use tracing::Instrument;
 
+use super::CallTelemetry;
 use crate::{
     metrics::Metrics,
-    metrics::OutboundMetrics,
     metrics::exposition::Format,
     telemetry::TraceConfig,
     telemetry::spans::{self, ServiceTracer},
@@ -50,7 +50,7 @@ impl Observability {
     }
 
     /// Adds `GET /metrics` to `router` and wraps every route in the request middleware.
-    pub fn observe(self, router: Router) -> Router {
+    pub(crate) fn observe(self, router: Router) -> Router {
         let shared = Arc::new(self);
         let scrape = shared.clone();
         router
@@ -67,14 +67,6 @@ impl Observability {
             )
             .layer(middleware::from_fn_with_state(shared, observe_request))
     }
-}
-
-/// What a client reports each attempt to: the service's outbound-call metrics and its tracer
-/// ([`Observability::calls`] gives a service's own).
-#[derive(Clone)]
-pub struct CallTelemetry {
-    pub metrics: OutboundMetrics,
-    pub tracer: ServiceTracer,
 }
 
 /// The standard methods; any other token a client sends shares one metric label, since each

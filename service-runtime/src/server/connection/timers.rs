@@ -26,8 +26,8 @@ pub enum CloseReason {
     HeaderReadTimeout,
     IdleTimeout,
     /// The connection cap was reached and this was the oldest connection holding its place for
-    /// nothing (idle, a head still arriving, or requests only waiting for body bytes); or
-    /// it was refused a request while unsent refusals filled their room (see
+    /// nothing (idle, a head still arriving, or requests only waiting for body bytes); or an
+    /// HTTP/2 connection was refused a request while unsent refusals filled their room (see
     /// `RequestLimit::refusal_place`).
     Evicted,
     /// A request was in progress but nothing moved for the stall timeout.
