@@ -252,6 +252,52 @@ async fn an_unreachable_or_hanging_mongodb_gives_503_within_db_timeout() {
     }
 }
 
+/// ratings v2 on MongoDB over TLS (istio.io's `ssl=true` string) trusts what every client here
+/// trusts, `SSL_CERT_FILE` or the system bundle, not only the driver's compiled-in roots: a
+/// listener whose certificate a test CA signed, with that CA in `SSL_CERT_FILE`, sees the
+/// handshake complete. No mongod answers after it, so the request itself is a 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongodb_over_tls_trusts_the_ca_file_every_client_trusts() {
+    let ca = test_kit::TestCa::new();
+    let ca_file = ca.write_pem(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")));
+    let acceptor = tokio_rustls::TlsAcceptor::from(ca.server_config(&["localhost"]));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (handshake, mut handshakes) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, handshake) = (acceptor.clone(), handshake.clone());
+            tokio::spawn(async move {
+                let done = acceptor.accept(tcp).await;
+                let _ = handshake.send(done.map(drop).map_err(|err| err.to_string()));
+            });
+        }
+    });
+    let url = format!("mongodb://localhost:{port}/test?ssl=true");
+    let ca = ca_file.to_string_lossy().into_owned();
+    let ratings = SpawnedBinary::start(
+        env!("CARGO_BIN_EXE_ratings"),
+        &[
+            ("SERVICE_VERSION", "v2"),
+            ("DB_TYPE", "mongodb"),
+            ("MONGO_DB_URL", &url),
+            ("SSL_CERT_FILE", &ca),
+        ],
+    )
+    .unwrap();
+    let asked = tokio::spawn(get(format!("http://127.0.0.1:{}/ratings/0", ratings.port)));
+    let first = tokio::time::timeout(Duration::from_secs(10), handshakes.recv())
+        .await
+        .expect("the driver connects within 10 s")
+        .expect("a handshake");
+    assert_eq!(
+        first,
+        Ok(()),
+        "the handshake with a server the CA file trusts"
+    );
+    assert_eq!(asked.await.unwrap().status, 503);
+}
+
 /// The MongoDB behaviour against a real server: `BOOKINFO_MONGO_URL`, or `mongod` on `PATH`.
 /// Skipped without one, which is the case where CI runs (no MongoDB server installs there).
 #[tokio::test]

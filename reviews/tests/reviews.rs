@@ -179,6 +179,23 @@ async fn reviews_forwards_all_twenty_headers_and_end_user_to_ratings() {
     assert!(arrived.get("x-not-forwarded").is_none());
 }
 
+/// Two `cookie` crumbs sent to reviews over h2c (as a sidecar on an `http2` port may send them)
+/// reach ratings as one line, joined in order.
+#[tokio::test]
+async fn cookie_crumbs_over_http2_reach_ratings_as_one_line() {
+    let ratings = Stub::start(Answer::json(200, RATINGS_OK)).await.unwrap();
+    let server = start(config(Some(ratings.url()), "black", Duration::from_secs(5))).await;
+    let answer = test_kit::get_over_h2c(
+        &format!("{}/reviews/0", server.url()),
+        &[("cookie", "session=s1"), ("cookie", "theme=dark")],
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    let arrived = &ratings.requests()[0].headers;
+    let cookies: Vec<_> = arrived.get_all("cookie").iter().collect();
+    assert_eq!(cookies, ["session=s1; theme=dark"]);
+}
+
 #[tokio::test]
 async fn health_ids_and_unknown_paths() {
     let server = start(config(None, "black", Duration::from_secs(1))).await;

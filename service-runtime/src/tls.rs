@@ -23,6 +23,19 @@ pub fn client_config() -> Result<Arc<ClientConfig>, TlsError> {
     CONFIG.get_or_init(|| build().map(Arc::new)).clone()
 }
 
+/// Debian's bundle of the system's CA certificates, as `update-ca-certificates` writes it (and
+/// as the images carry it).
+pub const SYSTEM_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// The one PEM file of trusted CA certificates, for a client that takes a file rather than a
+/// rustls configuration (the MongoDB driver's `tlsCAFile`): `SSL_CERT_FILE` when set and not
+/// empty, as for [`client_config`], else [`SYSTEM_CA_FILE`]. `SSL_CERT_DIR` has no such form.
+pub fn ca_file() -> std::path::PathBuf {
+    std::env::var_os("SSL_CERT_FILE")
+        .filter(|path| !path.is_empty())
+        .map_or_else(|| SYSTEM_CA_FILE.into(), Into::into)
+}
+
 /// A configuration that trusts no certificate authority, for clients that only call plain
 /// HTTP: the same stack, with no certificate store to read.
 ///

@@ -84,3 +84,41 @@ pub async fn closed_port() -> std::io::Result<u16> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     Ok(listener.local_addr()?.port())
 }
+
+/// `GET url` over HTTP/2 with prior knowledge (h2c), as a sidecar speaks to an `http2` port,
+/// with `headers` sent as separate fields in order (a name may repeat); panics (failing the
+/// test) when there is no answer.
+pub async fn get_over_h2c(url: &str, headers: &[(&str, &str)]) -> Fetched {
+    use http_body_util::{BodyExt, Empty};
+    let uri: axum::http::Uri = url.parse().expect("a test URL");
+    let authority = uri
+        .authority()
+        .expect("a URL with a host")
+        .as_str()
+        .to_owned();
+    let stream = tokio::net::TcpStream::connect(authority)
+        .await
+        .expect("the server listens");
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .expect("the HTTP/2 handshake succeeds");
+    tokio::spawn(connection);
+    let mut request = axum::http::Request::get(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(Empty::<bytes::Bytes>::new())
+        .expect("a request");
+    let response = sender.send_request(request).await.expect("answered");
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.expect("a body").to_bytes();
+    Fetched {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}

@@ -2,7 +2,7 @@
 //! requests and their answers, the services' binaries spawned as a user runs them, a test
 //! certificate authority, scratch MariaDB and mongod servers, readers of the product page,
 //! and skipping (or, in CI, failing) tests whose outside tool is missing. A dev-dependency
-//! of every crate, and a dependency of `bench` only.
+//! of every crate whose tests need it, and a dependency of `bench` only.
 
 pub mod binary;
 pub mod ca;
@@ -14,6 +14,8 @@ pub mod stub;
 
 pub use binary::{SpawnedBinary, assert_command_line, parse_flags, run_binary};
 pub use ca::TestCa;
-pub use fetch::{Fetched, closed_port, fetch, get, get_json, http_client, post, serve};
+pub use fetch::{
+    Fetched, closed_port, fetch, get, get_json, get_over_h2c, http_client, post, serve,
+};
 pub use skip::{report_skip, tool_or_skip};
 pub use stub::{Answer, Recorded, Stub};

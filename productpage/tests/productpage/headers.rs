@@ -30,6 +30,34 @@ async fn signed_in_user_reaches_details_and_reviews_as_end_user() {
     );
 }
 
+/// A sidecar speaking HTTP/2 to productpage may split `cookie` into crumbs (Envoy since 1.29);
+/// the session is read from any crumb, and each backend gets one `Cookie` line, the crumbs
+/// joined in order (RFC 9113 §8.2.3).
+#[tokio::test]
+async fn cookie_crumbs_over_http2_reach_the_backends_as_one_line() {
+    let backends = stubs().await;
+    let server = productpage(backends.config()).await;
+    let session = sign_in(&server.url(), "jason").await;
+    let page = test_kit::get_over_h2c(
+        &format!("{}/productpage", server.url()),
+        &[
+            ("cookie", "theme=dark"),
+            ("cookie", &session),
+            ("cookie", "lang=en"),
+        ],
+    )
+    .await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("jason"), "signed in: {}", page.body);
+    let joined = format!("theme=dark; {session}; lang=en");
+    for stub in [&backends.details, &backends.reviews] {
+        let request = &stub.requests()[0];
+        let cookies: Vec<_> = request.headers.get_all("cookie").iter().collect();
+        assert_eq!(cookies, [joined.as_str()]);
+        assert_eq!(request.headers["end-user"], "jason");
+    }
+}
+
 #[tokio::test]
 async fn a_client_supplied_end_user_header_is_dropped() {
     let backends = stubs().await;

@@ -7,7 +7,7 @@ use futures::TryStreamExt;
 use mongodb::{
     Client,
     bson::{Bson, Document, doc},
-    options::ClientOptions,
+    options::{ClientOptions, Tls},
 };
 use tokio::time::Instant;
 
@@ -18,6 +18,18 @@ use super::{
 
 /// Upstream's words for a failed query.
 const QUERY_FAILED: &str = "could not load ratings from database";
+
+/// With TLS on (`tls=true` or `ssl=true`) and no `tlsCAFile` in the URL, the driver would
+/// trust only the roots compiled into it, unlike every other client here: it is given the CA
+/// file the others trust ([`service_runtime::tls::ca_file`]). It takes one PEM file in place of
+/// its own roots, so `SSL_CERT_DIR` does not apply to it.
+fn trust_what_every_client_trusts(options: &mut ClientOptions) {
+    if let Some(Tls::Enabled(tls)) = &mut options.tls
+        && tls.ca_file_path.is_none()
+    {
+        tls.ca_file_path = Some(service_runtime::tls::ca_file());
+    }
+}
 
 pub(super) struct MongoRatings {
     client: Client,
@@ -41,6 +53,7 @@ impl MongoRatings {
         options.server_selection_timeout = Some(config.timeout.mul_f64(0.9));
         options.connect_timeout = Some(config.timeout.mul_f64(0.9));
         options.max_pool_size = Some(config.pool_max_connections);
+        trust_what_every_client_trusts(&mut options);
         let client = Client::with_options(options).map_err(|_| BAD_URL)?;
         Ok(Self { client })
     }

@@ -8,6 +8,7 @@
 mod answer_body;
 mod body;
 mod connection;
+mod cookies;
 mod fd_limit;
 mod frames;
 mod head_budget;
@@ -325,7 +326,8 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
     type Error = Infallible;
     type Future = ResponseFuture;
 
-    fn call(&self, request: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut request: Request<Incoming>) -> Self::Future {
+        cookies::join_cookie_crumbs(request.headers_mut());
         let guard = self.tracker.request_started();
         let mut handling = self.tracker.handler_started();
         let shared = self.shared.clone();

@@ -129,6 +129,34 @@ async fn http2_with_prior_knowledge_is_served_on_the_same_port() {
     server.stop().await.expect("stops");
 }
 
+/// RFC 9113 §8.2.3: `cookie` crumbs sent as separate HTTP/2 fields (as Envoy's HTTP/2 codec
+/// sends them since 1.29) reach the application as one field, joined with "; " in order.
+#[tokio::test]
+async fn http2_cookie_crumbs_reach_the_application_as_one_field() {
+    let server = start(quick_shutdown()).await;
+    let stream = connect(server.addr()).await;
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .expect("the HTTP/2 handshake succeeds");
+    tokio::spawn(connection);
+    let request = http::Request::get(format!("http://{}/cookies", server.addr()))
+        .header("cookie", "theme=dark")
+        .header("cookie", "session=s1")
+        .header("cookie", "lang=en")
+        .body(Empty::<Bytes>::new())
+        .expect("a request");
+    let response = sender.send_request(request).await.expect("answered");
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    assert_eq!(body, "1 field(s): theme=dark; session=s1; lang=en");
+    server.stop().await.expect("stops");
+}
+
 #[tokio::test]
 async fn an_http2_headers_frame_cut_short_is_closed_at_the_header_timeout() {
     let server = start(ServerArgs {
@@ -202,6 +230,9 @@ async fn http2_refusals_nobody_reads_are_bounded_and_a_client_past_the_bound_is_
         "{:?}",
         started.elapsed()
     );
+    // An HTTP/1.1 client holds one refusal at most: it still gets its 503, room or not.
+    let refused = ask(addr, b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
     // Those within the room are still served: a PING is acknowledged.
     for connection in &mut unread {
         connection

@@ -47,6 +47,17 @@ fn app() -> Router {
         )
         .route("/big", get(|| async { vec![b'x'; BIG_ANSWER] }))
         .route(
+            "/cookies",
+            get(|headers: axum::http::HeaderMap| async move {
+                let fields: Vec<_> = headers
+                    .get_all("cookie")
+                    .iter()
+                    .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+                    .collect();
+                format!("{} field(s): {}", fields.len(), fields.join(" | "))
+            }),
+        )
+        .route(
             "/forever",
             get(|| async {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
