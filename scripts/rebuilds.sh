@@ -5,9 +5,13 @@
 # each after the previous, starting from an empty target directory.
 #   scripts/rebuilds.sh              this checkout
 #   scripts/rebuilds.sh DIR          another checkout (e.g. `git worktree add DIR <commit>`)
-# Takes a full debug build and its rebuilds: about 15 minutes on 2 cores.
+# Takes a full debug build and its rebuilds: about 6 minutes per checkout on 2 cores.
 set -euo pipefail
+case ${1:-} in
+  -h | --help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+esac
 checkout=${1:-$(cd "$(dirname "$0")/.." && pwd)}
+[ -d "$checkout" ] || { echo "rebuilds.sh: no checkout at $checkout" >&2; exit 2; }
 cd "$checkout"
 target=$(mktemp -d "${TMPDIR:-/tmp}/rebuilds.XXXXXX")
 trap 'rm -rf "$target"' EXIT

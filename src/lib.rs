@@ -26,7 +26,7 @@ pub struct LaunchOptions {
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
-    #[error("cannot listen on port {0}: {1}")]
+    #[error("cannot listen on port {0}: {1} (choose another with --port or BOOKINFO_PORT)")]
     Bind(u16, #[source] io::Error),
     #[error("no free port from {0} on")]
     NoFreePort(u16),
