@@ -51,7 +51,7 @@ const KEPT_APART: [(&str, &str); 1] = [("tokio", "test-util")];
 #[test]
 fn every_entry_point_builds_the_crates_with_the_same_features() {
     let everything = features(&["--workspace", "--edges", "normal,build,dev"]);
-    let selections: [&[&str]; 5] = [
+    let selections: [&[&str]; 6] = [
         // cargo run, cargo build
         &["--edges", "normal,build"],
         // cargo run -p details
@@ -62,6 +62,8 @@ fn every_entry_point_builds_the_crates_with_the_same_features() {
         &["-p", "ratings", "--edges", "normal,build,dev"],
         // bench/run.sh --smoke
         &["-p", "bench", "--edges", "normal,build"],
+        // cargo test -p service-runtime
+        &["-p", "service-runtime", "--edges", "normal,build,dev"],
     ];
     let mut differences = Vec::new();
     for selection in selections {
