@@ -2,37 +2,9 @@
 //! comment sends readers to, resolves: the file exists and the anchor is one of its headings
 //! as GitHub writes them.
 
-use std::{
-    collections::BTreeSet,
-    fs,
-    path::{Path, PathBuf},
-};
+use std::{collections::BTreeSet, fs, path::Path};
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Files under `dir` whose name ends with one of `suffixes`, skipping build output and hidden
-/// directories.
-fn files(dir: &Path, suffixes: &[&str]) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let Ok(entries) = fs::read_dir(dir) else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if path.is_dir() {
-            if name != "target" && !name.starts_with('.') {
-                found.extend(files(&path, suffixes));
-            }
-        } else if suffixes.iter().any(|suffix| name.ends_with(suffix)) {
-            found.push(path);
-        }
-    }
-    found.sort();
-    found
-}
+use crate::support::{files_under as files, repository_root as root};
 
 /// The lines of a Markdown text outside fenced code blocks.
 fn prose_lines(text: &str) -> Vec<&str> {

@@ -102,15 +102,22 @@ async fn ask_until(addr: SocketAddr, request: &[u8], status_line: &str, why: &st
     }
 }
 
+/// An HTTP/2 client connection to `addr` with prior knowledge, as a sidecar opens one.
+async fn http2_client(addr: SocketAddr) -> hyper::client::conn::http2::SendRequest<Empty<Bytes>> {
+    let (sender, connection) = hyper::client::conn::http2::handshake(
+        TokioExecutor::new(),
+        TokioIo::new(connect(addr).await),
+    )
+    .await
+    .expect("the HTTP/2 handshake succeeds");
+    tokio::spawn(connection);
+    sender
+}
+
 #[tokio::test]
 async fn http2_with_prior_knowledge_is_served_on_the_same_port() {
     let server = start(quick_shutdown()).await;
-    let stream = connect(server.addr()).await;
-    let (mut sender, connection) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .expect("the HTTP/2 handshake succeeds");
-    tokio::spawn(connection);
+    let mut sender = http2_client(server.addr()).await;
     for _ in 0..2 {
         let request = http::Request::get(format!("http://{}/hello", server.addr()))
             .body(Empty::<Bytes>::new())
@@ -134,12 +141,7 @@ async fn http2_with_prior_knowledge_is_served_on_the_same_port() {
 #[tokio::test]
 async fn http2_cookie_crumbs_reach_the_application_as_one_field() {
     let server = start(quick_shutdown()).await;
-    let stream = connect(server.addr()).await;
-    let (mut sender, connection) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .expect("the HTTP/2 handshake succeeds");
-    tokio::spawn(connection);
+    let mut sender = http2_client(server.addr()).await;
     let request = http::Request::get(format!("http://{}/cookies", server.addr()))
         .header("cookie", "theme=dark")
         .header("cookie", "session=s1")

@@ -16,29 +16,11 @@ use rust_paths::{code_only, named_paths};
 /// has none).
 const MAX_LINES_BEFORE_TESTS: usize = 450;
 
-pub(super) fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+pub(super) use crate::support::repository_root as root;
 
-/// Every `.rs` file under `dir`, skipping build output and hidden directories.
+/// Every `.rs` file under `dir`.
 fn rust_files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let Ok(entries) = fs::read_dir(dir) else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if path.is_dir() {
-            if name != "target" && !name.starts_with('.') {
-                found.extend(rust_files(&path));
-            }
-        } else if name.ends_with(".rs") {
-            found.push(path);
-        }
-    }
-    found.sort();
-    found
+    crate::support::files_under(dir, &[".rs"])
 }
 
 #[test]

@@ -44,3 +44,30 @@ pub fn heavy_suite() -> HeavySuite {
             .unwrap_or_else(std::sync::PoisonError::into_inner),
     }
 }
+
+/// The repository's root (the root package's directory).
+pub fn repository_root() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Files under `dir` whose name ends with one of `suffixes`, sorted, skipping build output
+/// and hidden directories.
+pub fn files_under(dir: &std::path::Path, suffixes: &[&str]) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_dir() {
+            if name != "target" && !name.starts_with('.') {
+                found.extend(files_under(&path, suffixes));
+            }
+        } else if suffixes.iter().any(|suffix| name.ends_with(suffix)) {
+            found.push(path);
+        }
+    }
+    found.sort();
+    found
+}
