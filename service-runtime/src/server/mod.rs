@@ -17,20 +17,12 @@ mod lifecycle;
 pub mod listener;
 mod registry;
 mod request_limit;
+mod service;
 pub mod settings;
 
-use std::{
-    convert::Infallible, future::Future, io, net::SocketAddr, pin::Pin, sync::Arc, time::Duration,
-};
+use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::{
-    Router,
-    extract::ConnectInfo,
-    http::{HeaderValue, Request, Response, StatusCode, Version, header},
-    routing::get,
-};
-use http_body::Body;
-use hyper::body::Incoming;
+use axum::{Router, routing::get};
 use hyper_util::{
     rt::{TokioExecutor, TokioIo},
     server::conn::auto,
@@ -39,23 +31,18 @@ use tokio::{
     net::{TcpListener, TcpStream},
     time::Instant,
 };
-use tower::ServiceExt;
 
 pub use fd_limit::{connection_cap, open_file_limit, raise_open_file_limit};
 pub use lifecycle::Lifecycle;
 pub use request_limit::{Overload, UNSENT_REFUSALS_PER_PLACE};
 pub use settings::ServerArgs;
 
-use crate::{
-    json::{error_response, fill_method_not_allowed},
-    metrics::OverloadMetrics,
-};
-use answer_body::GuardedBody;
-use body::TimedBody;
-use connection::{Timers, Tracker, WatchedIo};
+use crate::metrics::OverloadMetrics;
+use connection::{Timers, WatchedIo};
 use head_budget::HeadBudget;
 use registry::{Admission, Registry};
-use request_limit::{Decision, RequestLimit};
+use request_limit::RequestLimit;
+use service::ConnectionService;
 
 /// What every connection of one server shares.
 struct Shared {
@@ -67,6 +54,7 @@ struct Shared {
     body_deadline: Duration,
     requests: RequestLimit,
     overload: OverloadMetrics,
+    registry: Arc<Registry>,
 }
 
 /// Serves `app` (plus `GET /ready`) on `listener` until `shutdown` completes; then closes as
@@ -98,6 +86,7 @@ pub async fn serve(
         head_budget.clone(),
         HTTP2_STREAM_WINDOW,
     );
+    let registry = Registry::new(connection_cap, head_budget, args.unread_answer_timeout);
     for why in Overload::ALL {
         overload.rejections(why.label());
     }
@@ -115,8 +104,8 @@ pub async fn serve(
         body_deadline: args.body_deadline,
         requests,
         overload,
+        registry: registry.clone(),
     });
-    let registry = Registry::new(connection_cap, head_budget);
     let closing = async {
         shutdown.await;
         lifecycle.start_closing();
@@ -307,110 +296,3 @@ async fn serve_connection(
 /// How long an HTTP/2 connection with nothing in progress may stay after its GOAWAY, for
 /// requests the client sent before it saw it.
 const GOAWAY_GRACE: Duration = Duration::from_secs(1);
-
-/// The service of one connection: counts requests for its timers, checks `Host`, keeps the
-/// request bound (probes aside), times request bodies, and marks answers `Connection: close`
-/// once the server is closing.
-#[derive(Clone)]
-struct ConnectionService {
-    shared: Arc<Shared>,
-    tracker: Arc<Tracker>,
-    peer: SocketAddr,
-}
-
-type ResponseFuture =
-    Pin<Box<dyn Future<Output = Result<Response<GuardedBody>, Infallible>> + Send>>;
-
-impl hyper::service::Service<Request<Incoming>> for ConnectionService {
-    type Response = Response<GuardedBody>;
-    type Error = Infallible;
-    type Future = ResponseFuture;
-
-    fn call(&self, mut request: Request<Incoming>) -> Self::Future {
-        cookies::join_cookie_crumbs(request.headers_mut());
-        let guard = self.tracker.request_started();
-        let mut handling = self.tracker.handler_started();
-        let shared = self.shared.clone();
-        let peer = self.peer;
-        let tracker = self.tracker.clone();
-        Box::pin(async move {
-            let http1 = request.version() < Version::HTTP_2;
-            let mut place = None;
-            let (mut response, close) = if let Some(problem) = host::problem(&request) {
-                (error_response(StatusCode::BAD_REQUEST, problem), true)
-            } else {
-                match shared.requests.decide(&request, tracker.overflow()).await {
-                    Decision::Unbounded => handle(&shared, request, peer, &tracker).await,
-                    Decision::Place(permit) => {
-                        place = Some(permit);
-                        handle(&shared, request, peer, &tracker).await
-                    }
-                    Decision::Refused(why) => {
-                        let past_the_cap = why == Overload::Connections;
-                        if past_the_cap {
-                            // Room kept for probes: this connection gives it back once quiet.
-                            tracker.retire();
-                        }
-                        place = shared.requests.refusal_place();
-                        // An HTTP/1.1 connection holds one refusal at most, inside its own
-                        // cost; an HTTP/2 one could hold a stream's worth each.
-                        if place.is_none() && !http1 {
-                            tracing::debug!(%peer, "unsent refusals fill their room; closing");
-                            tracker.evict();
-                        }
-                        shared.overload.rejections(why.label()).inc();
-                        (why.response(), past_the_cap)
-                    }
-                }
-            };
-            if http1 && (close || shared.lifecycle.closing()) {
-                response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            }
-            handling.answered();
-            Ok(response.map(|body| GuardedBody {
-                inner: body,
-                place,
-                http2: !http1,
-                request: guard,
-            }))
-        })
-    }
-}
-
-/// Runs the router; a request whose body stalled gets 408 and its connection closes (the
-/// rest of the body may still be on its way).
-async fn handle(
-    shared: &Shared,
-    request: Request<Incoming>,
-    peer: SocketAddr,
-    tracker: &Arc<Tracker>,
-) -> (axum::response::Response, bool) {
-    let (parts, body) = request.into_parts();
-    // Most requests carry no body: they need no timer and no flag.
-    let timed_out = (!body.is_end_stream()).then(|| Arc::new(std::sync::OnceLock::new()));
-    let body = match &timed_out {
-        None => axum::body::Body::new(body),
-        Some(flag) => axum::body::Body::new(TimedBody::new(
-            body,
-            shared.body_read_timeout,
-            shared.body_deadline,
-            flag.clone(),
-            Some(tracker.clone()),
-        )),
-    };
-    let mut request = Request::from_parts(parts, body);
-    request.extensions_mut().insert(ConnectInfo(peer));
-    let response = match shared.router.clone().oneshot(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
-    };
-    if let Some(why) = timed_out.and_then(|flag| flag.get().copied()) {
-        return (
-            error_response(StatusCode::REQUEST_TIMEOUT, &why.to_string()),
-            true,
-        );
-    }
-    (fill_method_not_allowed(response), false)
-}

@@ -6,6 +6,7 @@
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::Duration,
 };
 
 use tokio::{sync::Notify, task::AbortHandle};
@@ -18,6 +19,9 @@ use super::{
 /// Connections over the cap at most: room for the kubelet's probes (a new connection each)
 /// and Prometheus' scrape while every connection under the cap is serving.
 pub const PROBE_ROOM: usize = 64;
+
+/// How often, at most, [`Registry::evict_unread`] looks at every connection.
+const UNREAD_LOOK_EVERY: Duration = Duration::from_millis(50);
 
 struct Entry {
     tracker: Arc<Tracker>,
@@ -35,9 +39,12 @@ struct Open {
 pub struct Registry {
     cap: usize,
     head_budget: Arc<HeadBudget>,
+    unread_answer_timeout: Duration,
     open: Mutex<Open>,
     emptied: Notify,
     freed: Notify,
+    /// When [`Registry::evict_unread`] last looked.
+    last_unread_look: Mutex<Option<tokio::time::Instant>>,
 }
 
 /// A connection's place in the registry; it leaves when this is dropped (the connection's
@@ -69,13 +76,19 @@ impl Drop for Admission {
 }
 
 impl Registry {
-    pub fn new(cap: usize, head_budget: Arc<HeadBudget>) -> Arc<Self> {
+    pub fn new(
+        cap: usize,
+        head_budget: Arc<HeadBudget>,
+        unread_answer_timeout: Duration,
+    ) -> Arc<Self> {
         Arc::new(Self {
             cap: cap.max(1),
             head_budget,
+            unread_answer_timeout,
             open: Mutex::new(Open::default()),
             emptied: Notify::new(),
             freed: Notify::new(),
+            last_unread_look: Mutex::new(None),
         })
     }
 
@@ -162,6 +175,35 @@ impl Registry {
         }
     }
 
+    /// Every place is taken: closes the connections holding places with an answer nobody has
+    /// read for `unread_answer_timeout` (UNREAD_ANSWER_TIMEOUT_MS: an HTTP/2 client keeping its window shut), so a few
+    /// connections cannot keep every other client refused until the stall timeout (4
+    /// connections of 16 such streams once held all 64 places for 20 s at a time). Looks at
+    /// most once per [`UNREAD_LOOK_EVERY`], so a busy server does not walk its connections
+    /// for every request that waits.
+    pub fn evict_unread(&self, now: tokio::time::Instant) {
+        {
+            let mut last = self
+                .last_unread_look
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if last.is_some_and(|at| now < at + UNREAD_LOOK_EVERY) {
+                return;
+            }
+            *last = Some(now);
+        }
+        for entry in self.open().entries.values() {
+            if entry
+                .tracker
+                .unread_since()
+                .is_some_and(|since| now >= since + self.unread_answer_timeout)
+            {
+                tracing::debug!("every place is taken and this client reads nothing; closing");
+                entry.tracker.evict();
+            }
+        }
+    }
+
     /// Records the task serving an admitted connection, so shutdown can drop it.
     pub fn attach(&self, id: u64, task: AbortHandle) {
         if let Some(entry) = self.open().entries.get_mut(&id) {
@@ -211,7 +253,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_client_that_just_sent_something_is_not_evicted() {
-        let registry = Registry::new(1, HeadBudget::new(u64::MAX));
+        let registry = Registry::new(1, HeadBudget::new(u64::MAX), Duration::from_secs(1));
         let recent = registry.admit();
         let second = registry.admit();
         assert!(
@@ -223,7 +265,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn at_the_cap_the_oldest_quiet_connection_makes_room() {
-        let registry = Registry::new(2, HeadBudget::new(u64::MAX));
+        let registry = Registry::new(2, HeadBudget::new(u64::MAX), Duration::from_secs(1));
         let busy = registry.admit();
         let _guard = busy.tracker.request_started();
         let quiet = registry.admit();
@@ -238,7 +280,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn connections_told_to_close_count_until_they_have() {
-        let registry = Registry::new(4, HeadBudget::new(u64::MAX));
+        let registry = Registry::new(4, HeadBudget::new(u64::MAX), Duration::from_secs(1));
         let mut kept: Vec<_> = (0..4).map(|_| registry.admit()).collect();
         quiet_for_long_enough().await;
         kept.push(registry.admit());
@@ -255,7 +297,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn slow_senders_give_way_before_a_new_connection_goes_past_the_cap() {
-        let registry = Registry::new(2, HeadBudget::new(u64::MAX));
+        let registry = Registry::new(2, HeadBudget::new(u64::MAX), Duration::from_secs(1));
         let serving = registry.admit();
         let _serving = serving.tracker.request_started();
         let slow_body = registry.admit();
@@ -270,7 +312,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn when_every_connection_is_serving_a_new_one_is_kept_for_probes() {
-        let registry = Registry::new(1, HeadBudget::new(u64::MAX));
+        let registry = Registry::new(1, HeadBudget::new(u64::MAX), Duration::from_secs(1));
         let busy = registry.admit();
         let _guard = busy.tracker.request_started();
         let probe = registry.admit();

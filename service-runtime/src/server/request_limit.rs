@@ -8,6 +8,7 @@ use axum::{
     http::{HeaderValue, Request, StatusCode, Version, header},
     response::Response,
 };
+use http_body::Body;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::head_budget::{HeadBudget, HeadCharge};
@@ -116,7 +117,18 @@ impl RequestLimit {
     /// or the scrape is refused ([`Overload::Connections`]); a scrape takes one of
     /// [`CONCURRENT_SCRAPES`] places or is refused at once; any other request waits for a
     /// place as [`RequestLimit::enter`] says.
-    pub async fn decide<B>(&self, request: &Request<B>, probes_only: bool) -> Decision {
+    ///
+    /// `charge` is what an HTTP/2 stream holds from [`RequestLimit::charge_stream`]: it is
+    /// kept while the request waits and given back once it has a place or is refused.
+    /// `when_full` runs when the request finds every place taken, and every 50 ms while it
+    /// waits (the server then closes connections that hold places with answers nobody reads).
+    pub async fn decide<B>(
+        &self,
+        request: &Request<B>,
+        probes_only: bool,
+        charge: Option<HeadCharge>,
+        when_full: impl Fn(),
+    ) -> Decision {
         let path = request.uri().path();
         let place = if PROBES.contains(&path) && request.version() < Version::HTTP_2 {
             // The kubelet (and Istio's rewritten probes) ask over HTTP/1.1, one probe per
@@ -128,7 +140,7 @@ impl RequestLimit {
         } else if probes_only {
             return Decision::Refused(Overload::Connections);
         } else {
-            self.enter(request).await
+            self.enter(request, charge, when_full).await
         };
         place.map_or(Decision::Refused(Overload::Concurrency), Decision::Place)
     }
@@ -141,36 +153,96 @@ impl RequestLimit {
         self.refusals.clone().try_acquire_owned().ok()
     }
 
+    /// HTTP/2: charges a stream's head, a window of its body and the stream's own state to
+    /// the shared head budget from the moment hyper hands it over, until it has a place or is
+    /// refused; `Err` when that does not fit, and the stream is refused at once (its head
+    /// dropped before anything waits). h2 decodes up to 16 heads per connection before the
+    /// request bound sees them, so without this a few hundred connections asking again as
+    /// soon as they are answered held heads outside every bound (300 connections of 16
+    /// streams with 16,000-byte heads once took productpage to 111 MiB). `Ok(None)` on
+    /// HTTP/1.x, whose unfinished heads the connection charges and whose one request at a
+    /// time is charged only while it waits.
+    pub fn charge_stream<B: Body>(
+        &self,
+        request: &Request<B>,
+    ) -> Result<Option<HeadCharge>, Overload> {
+        if request.version() != Version::HTTP_2 {
+            return Ok(None);
+        }
+        // A stream whose HEADERS ended it (a GET) will receive no body while it waits.
+        let body = if request.body().is_end_stream() {
+            0
+        } else {
+            self.http2_stream_window
+        };
+        let bytes = head_bytes(request) + body + HTTP2_STREAM_STATE_BYTES;
+        HeadCharge::take(&self.head_budget, bytes)
+            .map(Some)
+            .ok_or(Overload::Concurrency)
+    }
+
     /// A place for `request`, held until its answer is sent; `None` when none came free in
     /// the queue timeout, or at once when what it holds while it waits (its head, and on
-    /// HTTP/2 a stream window of body) does not fit the shared head budget.
-    async fn enter<B>(&self, request: &Request<B>) -> Option<OwnedSemaphorePermit> {
+    /// HTTP/2 a stream window of body: `charge`, taken earlier) does not fit the shared head
+    /// budget.
+    async fn enter<B>(
+        &self,
+        request: &Request<B>,
+        charge: Option<HeadCharge>,
+        when_full: impl Fn(),
+    ) -> Option<OwnedSemaphorePermit> {
         if let Ok(place) = self.places.clone().try_acquire_owned() {
             return Some(place);
         }
-        let body = if request.version() == Version::HTTP_2 {
-            self.http2_stream_window
-        } else {
-            // HTTP/1.1 reads no body while the request waits.
-            0
+        // HTTP/1.1 reads no body while the request waits: its head is all it holds.
+        let _waiting = match charge {
+            Some(charge) => charge,
+            None => HeadCharge::take(&self.head_budget, head_bytes(request))?,
         };
-        let _waiting = HeadCharge::take(&self.head_budget, head_bytes(request) + body)?;
-        tokio::time::timeout(self.queue_timeout, self.places.clone().acquire_owned())
-            .await
-            .ok()?
-            .ok()
+        let deadline = tokio::time::Instant::now() + self.queue_timeout;
+        // One acquire for the whole wait: the semaphore is first come, first served, so the
+        // places `when_full` frees go to the requests already waiting, before any new stream.
+        let acquire = self.places.clone().acquire_owned();
+        tokio::pin!(acquire);
+        loop {
+            when_full();
+            let look_again = (tokio::time::Instant::now() + FULL_LOOK_EVERY).min(deadline);
+            tokio::select! {
+                place = &mut acquire => return place.ok(),
+                () = tokio::time::sleep_until(look_again) => {
+                    if look_again >= deadline {
+                        return None;
+                    }
+                }
+            }
+        }
     }
 }
 
+/// How often a request waiting for a place runs `when_full` again: answers unread for
+/// UNREAD_ANSWER_TIMEOUT_MS may have appeared since it began to wait.
+const FULL_LOOK_EVERY: Duration = Duration::from_millis(50);
+
+/// What an HTTP/2 stream costs h2 and hyper beyond its head and body, in bytes: h2's stream
+/// record and hyper's task for it (an answered stream nobody reads measured about 1.3 KiB).
+const HTTP2_STREAM_STATE_BYTES: u64 = 2 * 1024;
+
 /// About what a request's head occupies: its target and fields, with HTTP/2's 32 bytes of
 /// overhead per field (RFC 9113 §6.5.2), so both protocols are charged alike.
-fn head_bytes<B>(request: &Request<B>) -> u64 {
+pub fn head_bytes<B>(request: &Request<B>) -> u64 {
     let fields: usize = request
         .headers()
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 32)
         .sum();
-    u64::try_from(fields + request.uri().to_string().len()).unwrap_or(u64::MAX)
+    let uri = request.uri();
+    let target = uri
+        .path_and_query()
+        .map_or(0, |target| target.as_str().len())
+        + uri
+            .authority()
+            .map_or(0, |authority| authority.as_str().len());
+    u64::try_from(fields + target).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
@@ -186,29 +258,54 @@ mod tests {
             8_192,
         );
         let request = Request::get("/productpage").body(()).expect("a request");
-        let first = limit.enter(&request).await;
+        let first = limit.enter(&request, None, || ()).await;
         assert!(first.is_some());
         let started = tokio::time::Instant::now();
-        assert!(limit.enter(&request).await.is_none());
+        assert!(limit.enter(&request, None, || ()).await.is_none());
         assert_eq!(started.elapsed(), Duration::from_millis(250));
         drop(first);
-        assert!(limit.enter(&request).await.is_some(), "a place came free");
+        assert!(
+            limit.enter(&request, None, || ()).await.is_some(),
+            "a place came free"
+        );
     }
 
     #[tokio::test]
     async fn a_waiting_http2_stream_is_charged_its_window() {
         let limit = RequestLimit::new(1, Duration::from_secs(60), HeadBudget::new(8_000), 8_192);
         let _held = limit
-            .enter(&Request::get("/").body(()).expect("a request"))
+            .enter(&Request::get("/").body(()).expect("a request"), None, || ())
             .await;
-        let stream = Request::get("/")
+        let stream = Request::post("/")
             .version(Version::HTTP_2)
-            .body(())
+            .body("a body follows".to_owned())
             .expect("a request");
         assert!(
-            limit.enter(&stream).await.is_none(),
+            limit.charge_stream(&stream).is_err(),
             "refused at once, not after 60 s"
         );
+    }
+
+    #[test]
+    fn http2_streams_are_charged_until_they_have_a_place_and_http1_requests_are_not() {
+        let budget = HeadBudget::new(64 * 1024);
+        let limit = RequestLimit::new(1, Duration::from_secs(60), budget.clone(), 8_192);
+        let get = Request::get("/")
+            .version(Version::HTTP_2)
+            .header("x-pad", "a".repeat(10_000))
+            .body(String::new())
+            .expect("a request");
+        let charges: Vec<_> = std::iter::from_fn(|| limit.charge_stream(&get).ok().flatten())
+            .take(100)
+            .collect();
+        // `x-pad` and its 10,000-byte value, 32 bytes of HPACK overhead, a 1-byte target and
+        // 2 KiB of stream state; no window, since a GET's HEADERS end its stream.
+        assert_eq!(charges.len(), 5, "64 KiB / 12,086 bytes");
+        assert_eq!(budget.used(), 5 * 12_086);
+        drop(charges);
+        assert_eq!(budget.used(), 0, "given back");
+        let http1 = Request::get("/").body(String::new()).expect("a request");
+        assert!(matches!(limit.charge_stream(&http1), Ok(None)));
     }
 
     #[tokio::test]
@@ -218,9 +315,9 @@ mod tests {
             .header("x-pad", "0123456789")
             .body(())
             .expect("a request");
-        let _held = limit.enter(&request).await;
+        let _held = limit.enter(&request, None, || ()).await;
         assert!(
-            limit.enter(&request).await.is_none(),
+            limit.enter(&request, None, || ()).await.is_none(),
             "refused at once, not after 60 s"
         );
     }
@@ -231,7 +328,7 @@ mod tests {
         let decide = |path: &str, probes_only| {
             let request = Request::get(path).body(()).expect("a request");
             let limit = &limit;
-            async move { limit.decide(&request, probes_only).await }
+            async move { limit.decide(&request, probes_only, None, || ()).await }
         };
         for probe in ["/health", "/ready"] {
             assert!(

@@ -66,6 +66,14 @@ pub struct ServerArgs {
     /// retries reviews once, six waits inside productpage's 3 s reviews deadline.
     #[arg(long = "request-queue-timeout-ms", env = "REQUEST_QUEUE_TIMEOUT_MS", value_name = "REQUEST_QUEUE_TIMEOUT_MS", default_value = "250", value_parser = millis)]
     pub request_queue_timeout: Duration,
+    /// While every place under MAX_CONCURRENT_REQUESTS is taken, a connection holding places
+    /// with answers (or 503s) its client has not read for this long is closed, in
+    /// milliseconds: an HTTP/2 client that keeps its window shut cannot keep everyone else
+    /// refused until STALL_TIMEOUT_MS. Shorter than REQUEST_QUEUE_TIMEOUT_MS, so the places
+    /// come back to requests already waiting. A sidecar reads every answer as it comes, and a
+    /// client reading at any usable speed takes a Bookinfo answer (at most 96 KiB) in less.
+    #[arg(long = "unread-answer-timeout-ms", env = "UNREAD_ANSWER_TIMEOUT_MS", value_name = "UNREAD_ANSWER_TIMEOUT_MS", default_value = "200", value_parser = positive_millis)]
+    pub unread_answer_timeout: Duration,
     /// Largest request head, in bytes: HTTP/1.1's read buffer and HTTP/2's
     /// SETTINGS_MAX_HEADER_LIST_SIZE. Above Envoy's 60 KiB, so whatever a sidecar forwards
     /// fits; a larger head is answered 431 (hyper's and h2's own answer, with no body).
@@ -73,9 +81,12 @@ pub struct ServerArgs {
     pub max_header_bytes: u32,
     /// Bytes of request heads held at once across all connections and not being handled:
     /// unfinished heads beyond the first 8 KiB of each (which every connection's read buffer
-    /// holds anyway), and requests waiting for a place (their heads, and on HTTP/2 a stream
-    /// window of body). A connection whose head would take the total past it is closed
-    /// without an answer; a waiting request, answered 503 at once.
+    /// holds anyway); HTTP/2 streams from when hyper hands them over until they have a place
+    /// (head, stream state, and a window of body unless HEADERS ended the stream); HTTP/1.1
+    /// requests waiting for a place (their heads); and a head's bytes past 8 KiB for as long
+    /// as its connection lives (it closes after its answers, since hyper and h2 keep buffers
+    /// that size). A connection whose head would take the total past it is closed without an
+    /// answer; a stream or a waiting request, answered 503 at once.
     #[arg(long, env = "MAX_BUFFERED_HEAD_BYTES", value_name = "MAX_BUFFERED_HEAD_BYTES", default_value_t = 2_097_152, value_parser = clap::value_parser!(u64).range(65_536..))]
     pub max_buffered_head_bytes: u64,
     /// Threads that run requests (Tokio workers). Fixed rather than one per node core, so
@@ -111,6 +122,7 @@ impl Default for ServerArgs {
             max_connections: 1_024,
             max_concurrent_requests: 64,
             request_queue_timeout: Duration::from_millis(250),
+            unread_answer_timeout: Duration::from_millis(200),
             max_header_bytes: 65_536,
             max_buffered_head_bytes: 2 << 20,
             worker_threads: 2,

@@ -204,3 +204,96 @@ async fn clients_trickling_their_heads_do_not_keep_probes_out_at_the_cap() {
     tricklers.iter().for_each(|task| task.abort());
     server.stop().await.expect("stops");
 }
+
+/// A GET of `path` with an `X-Pad` field of `pad` bytes.
+fn padded_get(path: &str, pad: usize) -> Vec<u8> {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\n\r\n",
+        "a".repeat(pad)
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn a_connection_that_carried_a_large_head_closes_after_its_answer() {
+    let server = start(quick_shutdown()).await;
+    // Under 8 KiB, the connection stays open for the next request.
+    let mut small = connect(server.addr()).await;
+    for _ in 0..2 {
+        small
+            .write_all(&padded_get("/hello", 4_000))
+            .await
+            .expect("sends");
+        let answer = read_answer(&mut small).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(!answer.to_ascii_lowercase().contains("connection: close"));
+    }
+    // Past it, the answer says so and the connection closes: its buffers go with it.
+    let mut large = connect(server.addr()).await;
+    large
+        .write_all(&padded_get("/hello", 20_000))
+        .await
+        .expect("sends");
+    let (answer, _) = read_until_closed(&mut large).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn large_heads_left_in_connection_buffers_are_bounded_together() {
+    let server = start(ServerArgs {
+        max_buffered_head_bytes: 65_536,
+        ..quick_shutdown()
+    })
+    .await;
+    // Each head leaves about 30 KB in its connection's buffer while /forever is handled:
+    // 22 KB past the free 8 KiB each, so two fit 64 KiB and the third does not.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut connection = connect(server.addr()).await;
+        connection
+            .write_all(&padded_get("/forever", 30_000))
+            .await
+            .expect("sends");
+        held.push(connection);
+    }
+    // Once both are being handled (a moment after their bytes arrive), a third large head
+    // is not served: its connection closes at once (a 503 may get out first).
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let mut third = connect(server.addr()).await;
+        third
+            .write_all(&padded_get("/hello", 30_000))
+            .await
+            .expect("sends");
+        let (answer, _) = read_until_closed(&mut third).await;
+        if !answer.starts_with("HTTP/1.1 200") {
+            assert!(
+                answer.is_empty() || answer.starts_with("HTTP/1.1 503"),
+                "{answer}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "always served: {answer}");
+    }
+    // Once those connections close, the budget is whole again.
+    drop(held);
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let mut again = connect(server.addr()).await;
+        again
+            .write_all(&padded_get("/hello", 30_000))
+            .await
+            .expect("sends");
+        let (answer, _) = read_until_closed(&mut again).await;
+        if answer.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the budget never came back");
+    }
+    server.stop().await.expect("stops");
+}

@@ -1,118 +1,7 @@
 //! HTTP/2 on the same port, and its attacks: shut windows, unread answers and refusals, PINGs,
 //! trailers, control frames.
 
-use super::*;
-
-/// One HTTP/2 frame.
-fn h2_frame(stream: u8, kind: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
-    let len = payload.len();
-    let mut bytes = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
-    bytes.extend_from_slice(&[0, 0, 0, stream]);
-    bytes.extend_from_slice(payload);
-    bytes
-}
-
-/// The preface and SETTINGS with SETTINGS_INITIAL_WINDOW_SIZE `window`.
-fn h2_preface(window: u8) -> Vec<u8> {
-    let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
-    bytes.extend(h2_frame(0, 4, 0, &[0, 4, 0, 0, 0, window]));
-    bytes
-}
-
-/// A HEADERS block for `GET http://x{path}` (HPACK, nothing indexed).
-fn h2_get(path: &str) -> Vec<u8> {
-    let mut block = vec![0x82, 0x86, 0x04, path.len() as u8];
-    block.extend_from_slice(path.as_bytes());
-    block.extend_from_slice(&[0x01, 1, b'x']);
-    block
-}
-
-/// Reads frames until one of `kind` on `stream` (and, with `end`, END_STREAM set); `false`
-/// if the connection closed first.
-async fn h2_read_until(connection: &mut TcpStream, stream: u8, kinds: &[u8], end: bool) -> bool {
-    let mut header = [0_u8; 9];
-    loop {
-        match tokio::time::timeout(WITHIN, connection.read_exact(&mut header)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) => return false,
-            Err(_) => panic!("no frame in {WITHIN:?}"),
-        }
-        let len =
-            usize::from(header[0]) << 16 | usize::from(header[1]) << 8 | usize::from(header[2]);
-        let mut payload = vec![0_u8; len];
-        if connection.read_exact(&mut payload).await.is_err() {
-            return false;
-        }
-        if kinds.contains(&header[3]) && (!end || header[4] & 1 != 0) && header[8] == stream {
-            return true;
-        }
-    }
-}
-
-/// Reads frames until the server ends `stream` (END_STREAM on HEADERS or DATA).
-async fn h2_read_until_end(connection: &mut TcpStream, stream: u8) {
-    assert!(
-        h2_read_until(connection, stream, &[0, 1], true).await,
-        "closed before stream {stream} ended"
-    );
-}
-
-/// A new HTTP/2 connection whose client grants each stream `window` bytes
-/// (SETTINGS_INITIAL_WINDOW_SIZE) and asks for `path` on streams 1, 3, …, `requests` of them.
-/// With a window of 0 no answer body moves; with 1, hyper hands h2 the whole answer, which
-/// then waits for window updates that never come.
-async fn http2_asking(addr: SocketAddr, window: u8, path: &str, requests: u8) -> TcpStream {
-    let mut bytes = h2_preface(window);
-    for stream in (0..requests).map(|n| 2 * n + 1) {
-        bytes.extend(h2_frame(stream, 1, 5, &h2_get(path)));
-    }
-    let mut connection = connect(addr).await;
-    connection.write_all(&bytes).await.expect("sends");
-    connection
-}
-
-/// Sends `frame` every 100 ms until the server closes the connection (`true`) or
-/// [`WITHIN`] passes (`false`), reading what arrives meanwhile.
-async fn closed_while_sending_every_100_ms(connection: &mut TcpStream, frame: &[u8]) -> bool {
-    let started = Instant::now();
-    let mut buffer = [0_u8; 4096];
-    loop {
-        if connection.write_all(frame).await.is_err() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        match tokio::time::timeout(Duration::from_millis(10), connection.read(&mut buffer)).await {
-            Ok(Ok(0) | Err(_)) => return true,
-            _ if started.elapsed() > WITHIN => return false,
-            _ => {}
-        }
-    }
-}
-
-/// Asks `request` on new connections until the answer starts with `status_line`; fails
-/// after [`WITHIN`].
-async fn ask_until(addr: SocketAddr, request: &[u8], status_line: &str, why: &str) {
-    let deadline = Instant::now() + WITHIN;
-    loop {
-        let answer = ask(addr, request).await;
-        if answer.starts_with(status_line) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{why}: {answer}");
-    }
-}
-
-/// An HTTP/2 client connection to `addr` with prior knowledge, as a sidecar opens one.
-async fn http2_client(addr: SocketAddr) -> hyper::client::conn::http2::SendRequest<Empty<Bytes>> {
-    let (sender, connection) = hyper::client::conn::http2::handshake(
-        TokioExecutor::new(),
-        TokioIo::new(connect(addr).await),
-    )
-    .await
-    .expect("the HTTP/2 handshake succeeds");
-    tokio::spawn(connection);
-    sender
-}
+use super::{h2_client::*, *};
 
 #[tokio::test]
 async fn http2_with_prior_knowledge_is_served_on_the_same_port() {
@@ -183,6 +72,7 @@ async fn http2_answers_a_client_never_reads_keep_their_places_until_the_stall_ti
         max_concurrent_requests: 2,
         request_queue_timeout: Duration::from_millis(100),
         stall_timeout: Duration::from_secs(2),
+        unread_answer_timeout: Duration::from_secs(3600),
         ..quick_shutdown()
     })
     .await;
@@ -205,26 +95,44 @@ async fn http2_answers_a_client_never_reads_keep_their_places_until_the_stall_ti
 #[tokio::test]
 async fn http2_refusals_nobody_reads_are_bounded_and_a_client_past_the_bound_is_closed() {
     let server = start(ServerArgs {
-        max_concurrent_requests: 1,
+        // Two places, so two streams per connection (max_concurrent_streams follows).
+        max_concurrent_requests: 2,
         request_queue_timeout: Duration::from_millis(50),
         stall_timeout: Duration::from_secs(60),
+        unread_answer_timeout: Duration::from_secs(3600),
         ..quick_shutdown()
     })
     .await;
     let addr = server.addr();
-    // The one place, held by an answer whose window never opens.
-    let mut holder = http2_asking(addr, 0, "/hello", 1).await;
+    // Both places, held by answers whose window never opens.
+    let mut holder = http2_asking(addr, 0, "/hello", 2).await;
     assert!(h2_read_until(&mut holder, 1, &[1], false).await, "answered");
+    assert!(h2_read_until(&mut holder, 3, &[1], false).await, "answered");
     // Refusals whose bodies never move fill the room kept for them, one per connection;
     // each client gets its 503's HEADERS and keeps its connection.
     let mut unread = Vec::new();
-    for _ in 0..UNSENT_REFUSALS_PER_PLACE {
+    for _ in 0..2 * UNSENT_REFUSALS_PER_PLACE {
         let mut refused = http2_asking(addr, 0, "/hello", 1).await;
         assert!(h2_read_until(&mut refused, 1, &[1], false).await, "refused");
         unread.push(refused);
     }
-    // One more is closed at once, not at the stall timeout.
-    let mut past = http2_asking(addr, 0, "/hello", 1).await;
+    // A client that reads its answers still gets a 503 past the room, and keeps its
+    // connection (a sidecar's carries other streams).
+    let mut reading = http2_client(addr).await;
+    for _ in 0..2 {
+        let refused = reading
+            .send_request(
+                http::Request::get("http://x/hello")
+                    .body(Empty::<Bytes>::new())
+                    .expect("a request"),
+            )
+            .await
+            .expect("answered on a connection kept open");
+        assert_eq!(refused.status(), 503);
+    }
+    // A client asking two at once with its window shut gets one 503 at most past the room,
+    // and is closed at once, not at the stall timeout.
+    let mut past = http2_asking(addr, 0, "/hello", 2).await;
     let started = Instant::now();
     let (_, _) = read_until_closed(&mut past).await;
     assert!(
@@ -403,5 +311,96 @@ async fn http2_answers_that_never_get_a_window_are_closed_at_the_stall_timeout()
         stream += 2;
     };
     assert!(closed, "still open after {WITHIN:?}");
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn http2_clients_that_read_nothing_cannot_hold_every_place_while_others_wait() {
+    let server = start(ServerArgs {
+        max_concurrent_requests: 2,
+        request_queue_timeout: Duration::from_millis(100),
+        unread_answer_timeout: Duration::from_millis(300),
+        stall_timeout: Duration::from_secs(3600),
+        ..quick_shutdown()
+    })
+    .await;
+    // Both places are held by answers handed to h2 that a shut window keeps unsent.
+    let mut unread = http2_asking(server.addr(), 1, "/hello", 2).await;
+    assert!(h2_read_until(&mut unread, 3, &[1], false).await, "answered");
+    // Someone waiting for a place past UNREAD_ANSWER_TIMEOUT_MS closes that connection: the
+    // places come back long before the stall timeout.
+    ask_until(
+        server.addr(),
+        b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+        "HTTP/1.1 200",
+        "the places held by unread answers came back",
+    )
+    .await;
+    let (_, _) = read_until_closed(&mut unread).await;
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn http2_heads_count_against_the_head_budget_before_a_place_is_free() {
+    let server = start(ServerArgs {
+        max_concurrent_requests: 64,
+        max_buffered_head_bytes: 65_536,
+        ..quick_shutdown()
+    })
+    .await;
+    // 16 streams handed over at once, each with a 7,000-byte field: more than 64 KiB of
+    // heads, though places are free. Those past the budget are refused at once rather than
+    // held.
+    let mut sender = http2_client(server.addr()).await;
+    let asks = (0..16).map(|_| {
+        let request = http::Request::get("http://x/slow")
+            .header("x-pad", "a".repeat(7_000))
+            .body(Empty::<Bytes>::new())
+            .expect("a request");
+        sender.send_request(request)
+    });
+    let answers = futures::future::join_all(asks).await;
+    let statuses: Vec<u16> = answers
+        .into_iter()
+        .map(|answer| answer.expect("answered").status().as_u16())
+        .collect();
+    let served = statuses.iter().filter(|status| **status == 200).count();
+    let refused = statuses.iter().filter(|status| **status == 503).count();
+    assert_eq!(served + refused, 16, "{statuses:?}");
+    assert!((1..16).contains(&served), "{statuses:?}");
+    // Once they are answered, the budget is whole again.
+    let answer = sender
+        .send_request(
+            http::Request::get("http://x/hello")
+                .header("x-pad", "a".repeat(7_000))
+                .body(Empty::<Bytes>::new())
+                .expect("a request"),
+        )
+        .await
+        .expect("answered");
+    assert_eq!(answer.status(), 200);
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn an_http2_connection_that_carried_a_large_head_goes_away_after_its_answers() {
+    let server = start(quick_shutdown()).await;
+    let mut sender = http2_client(server.addr()).await;
+    let answer = sender
+        .send_request(
+            http::Request::get("http://x/hello")
+                .header("x-pad", "a".repeat(20_000))
+                .body(Empty::<Bytes>::new())
+                .expect("a request"),
+        )
+        .await
+        .expect("answered");
+    assert_eq!(answer.status(), StatusCode::OK);
+    // GOAWAY, then the connection closes: h2's buffers the size of that head go with it.
+    let deadline = Instant::now() + WITHIN;
+    while !sender.is_closed() {
+        assert!(Instant::now() < deadline, "still open after {WITHIN:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     server.stop().await.expect("stops");
 }

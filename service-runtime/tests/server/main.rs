@@ -2,6 +2,7 @@
 //! body timer, h2c, the Host rule, the connection cap, `/ready`, and shutdown.
 
 mod bounds;
+mod h2_client;
 mod http2;
 mod lifecycle;
 mod requests;

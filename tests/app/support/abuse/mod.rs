@@ -83,24 +83,44 @@ pub fn raise_open_file_limit() {
     eprintln!("abuse client: open-file limit raised to {raised:?}");
 }
 
+/// The shape of a load: how many streams share an h2c connection, and the size of an
+/// `X-Pad` field on every request (0: none).
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub streams_per_h2c_connection: usize,
+    pub pad: usize,
+}
+
+impl Shape {
+    /// Ordinary requests: ten streams per h2c connection, small heads.
+    pub const ORDINARY: Self = Self {
+        streams_per_h2c_connection: 10,
+        pad: 0,
+    };
+}
+
 /// (1) `connections` clients each sending `GET path` in a loop for `duration`: one keep-alive
 /// connection per client on HTTP/1.1 (a sidecar opens one per concurrent request), or
-/// `connections` concurrent streams over a tenth as many connections on h2c.
+/// `connections` concurrent streams over fewer connections on h2c, as `shape` says. A client
+/// whose connection closes opens another.
 pub async fn ordinary_load(
     addr: SocketAddr,
     path: &str,
     connections: usize,
     duration: Duration,
     protocol: Protocol,
+    shape: Shape,
 ) -> Tally {
     let deadline = Instant::now() + duration;
     let mut clients = JoinSet::new();
     let per_connection = match protocol {
         Protocol::Http1 => 1,
-        Protocol::H2c => 10,
+        Protocol::H2c => shape.streams_per_h2c_connection.max(1),
     };
+    let pad = "a".repeat(shape.pad);
     for _ in 0..connections.div_ceil(per_connection) {
         let path = path.to_owned();
+        let pad = pad.clone();
         clients.spawn(async move {
             let mut tally = Tally::default();
             while Instant::now() < deadline {
@@ -109,7 +129,7 @@ pub async fn ordinary_load(
                         let mut streams = JoinSet::new();
                         for _ in 0..per_connection {
                             let (sender, path) = (sender.clone(), path.clone());
-                            streams.spawn(keep_asking(sender, path, deadline));
+                            streams.spawn(keep_asking(sender, path, pad.clone(), deadline));
                         }
                         while let Some(done) = streams.join_next().await {
                             tally.merge(done.unwrap_or_default());
@@ -163,13 +183,16 @@ async fn connect(addr: SocketAddr, protocol: Protocol) -> Result<Sender, String>
     }
 }
 
-/// Sends `GET path` until the deadline or the connection fails.
-async fn keep_asking(sender: Sender, path: String, deadline: Instant) -> Tally {
+/// Sends `GET path` (with an `X-Pad: pad` field unless `pad` is empty) until the deadline or
+/// the connection fails or closes.
+async fn keep_asking(sender: Sender, path: String, pad: String, deadline: Instant) -> Tally {
     let mut tally = Tally::default();
     while Instant::now() < deadline {
-        let request = Request::get(path.as_str())
-            .header("host", "localhost")
-            .body(Empty::<Bytes>::new());
+        let mut request = Request::get(path.as_str()).header("host", "localhost");
+        if !pad.is_empty() {
+            request = request.header("x-pad", pad.as_str());
+        }
+        let request = request.body(Empty::<Bytes>::new());
         let Ok(request) = request else {
             tally.failed("request build".to_owned());
             break;
@@ -183,6 +206,11 @@ async fn keep_asking(sender: Sender, path: String, deadline: Instant) -> Tally {
                 timeout(Duration::from_secs(30), sender.send_request(request)).await
             }
             Sender::H2c(sender) => {
+                // After the server's GOAWAY (it closes a connection that carried a large
+                // head), a client asks on a new connection.
+                if sender.is_closed() {
+                    break;
+                }
                 let mut sender = sender.clone();
                 timeout(Duration::from_secs(30), sender.send_request(request)).await
             }
@@ -202,6 +230,8 @@ async fn keep_asking(sender: Sender, path: String, deadline: Instant) -> Tally {
                     break;
                 }
             }
+            // Never processed (RFC 9113 §8.7): a client retries it on a new connection.
+            Ok(Err(err)) if unprocessed(&err) => break,
             Ok(Err(err)) => {
                 tally.failed(format!("request: {err}"));
                 break;
@@ -213,6 +243,19 @@ async fn keep_asking(sender: Sender, path: String, deadline: Instant) -> Tally {
         }
     }
     tally
+}
+
+/// Whether a request failed before the server processed it: cancelled before it was sent
+/// (the connection was already going away), or refused with REFUSED_STREAM.
+fn unprocessed(err: &hyper::Error) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(err);
+    while let Some(error) = source {
+        if error.to_string().contains("refused stream") {
+            return true;
+        }
+        source = error.source();
+    }
+    err.is_canceled()
 }
 
 /// (2) `connections` connections that each send a request head with a `pad`-byte field and

@@ -1,0 +1,183 @@
+//! The service hyper calls for each request of one connection: the bounds' decision (head
+//! charges, places, refusals), the router, and what the answer's body holds until it is sent.
+
+use std::{convert::Infallible, future::Future, net::SocketAddr, pin::Pin, sync::Arc};
+
+use axum::{
+    extract::ConnectInfo,
+    http::{HeaderValue, Request, Response, StatusCode, Version, header},
+};
+use http_body::Body;
+use hyper::body::Incoming;
+use tokio::{sync::OwnedSemaphorePermit, time::Instant};
+use tower::ServiceExt;
+
+use super::{
+    Shared,
+    answer_body::GuardedBody,
+    body::TimedBody,
+    connection::{RequestGuard, Tracker},
+    cookies, host,
+    request_limit::{self, Decision, Overload},
+};
+use crate::json::{error_response, fill_method_not_allowed};
+
+/// The service of one connection: counts requests for its timers, checks `Host`, keeps the
+/// request bound (probes aside), times request bodies, and marks answers `Connection: close`
+/// once the server is closing.
+#[derive(Clone)]
+pub struct ConnectionService {
+    pub shared: Arc<Shared>,
+    pub tracker: Arc<Tracker>,
+    pub peer: SocketAddr,
+}
+
+type ResponseFuture =
+    Pin<Box<dyn Future<Output = Result<Response<GuardedBody>, Infallible>> + Send>>;
+
+impl hyper::service::Service<Request<Incoming>> for ConnectionService {
+    type Response = Response<GuardedBody>;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    fn call(&self, mut request: Request<Incoming>) -> Self::Future {
+        cookies::join_cookie_crumbs(request.headers_mut());
+        let guard = self.tracker.request_started();
+        let mut handling = self.tracker.handler_started();
+        let shared = self.shared.clone();
+        let peer = self.peer;
+        let tracker = self.tracker.clone();
+        let http1 = request.version() < Version::HTTP_2;
+        let retained = tracker.retain_head(request_limit::head_bytes(&request));
+        if !retained {
+            tracing::debug!(%peer, "a large head does not fit MAX_BUFFERED_HEAD_BYTES; closing");
+            tracker.evict();
+        }
+        // Charged before anything waits, and refused with its head dropped here when it does
+        // not fit: see `RequestLimit::charge_stream`.
+        let charge = match shared.requests.charge_stream(&request) {
+            Ok(charge) if retained => Ok(charge),
+            Ok(_) => Err(Overload::Concurrency),
+            Err(why) => Err(why),
+        };
+        let charge = match charge {
+            Ok(charge) => charge,
+            Err(why) => {
+                drop(request);
+                let (response, place, _) = refuse(&shared, &tracker, peer, why, http1);
+                handling.answered();
+                return Box::pin(std::future::ready(Ok(guarded(
+                    response, place, http1, guard,
+                ))));
+            }
+        };
+        Box::pin(async move {
+            let mut place = None;
+            let (mut response, close) = if let Some(problem) = host::problem(&request) {
+                (error_response(StatusCode::BAD_REQUEST, problem), true)
+            } else {
+                let when_full = || shared.registry.evict_unread(Instant::now());
+                match shared
+                    .requests
+                    .decide(&request, tracker.overflow(), charge, when_full)
+                    .await
+                {
+                    Decision::Unbounded => handle(&shared, request, peer, &tracker).await,
+                    Decision::Place(permit) => {
+                        place = Some(permit);
+                        handle(&shared, request, peer, &tracker).await
+                    }
+                    Decision::Refused(why) => {
+                        let (response, room, close) = refuse(&shared, &tracker, peer, why, http1);
+                        place = room;
+                        (response, close)
+                    }
+                }
+            };
+            if http1 && (close || shared.lifecycle.closing() || tracker.retired()) {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            handling.answered();
+            Ok(guarded(response, place, http1, guard))
+        })
+    }
+}
+
+/// An answer's body holding what its request held (see [`GuardedBody`]).
+fn guarded(
+    response: axum::response::Response,
+    place: Option<OwnedSemaphorePermit>,
+    http1: bool,
+    request: RequestGuard,
+) -> Response<GuardedBody> {
+    response.map(|body| GuardedBody {
+        inner: body,
+        place,
+        http2: !http1,
+        request,
+    })
+}
+
+/// A request refused for load: its `503`, the refusal's room (see
+/// `RequestLimit::refusal_place`), and whether the connection closes after it.
+fn refuse(
+    shared: &Shared,
+    tracker: &Tracker,
+    peer: SocketAddr,
+    why: Overload,
+    http1: bool,
+) -> (axum::response::Response, Option<OwnedSemaphorePermit>, bool) {
+    let past_the_cap = why == Overload::Connections;
+    if past_the_cap {
+        // Room kept for probes: this connection gives it back once quiet.
+        tracker.retire();
+    }
+    let room = shared.requests.refusal_place();
+    // An HTTP/1.1 connection holds one refusal at most, inside its own cost; an HTTP/2 one
+    // could hold a stream's worth each, so past the room only a client that reads its answers
+    // gets one more.
+    if room.is_none() && !http1 && !tracker.take_roomless_refusal() {
+        tracing::debug!(%peer, "unsent refusals fill their room; closing");
+        tracker.evict();
+    }
+    shared.overload.rejections(why.label()).inc();
+    (why.response(), room, past_the_cap)
+}
+
+/// Runs the router; a request whose body stalled gets 408 and its connection closes (the
+/// rest of the body may still be on its way).
+async fn handle(
+    shared: &Shared,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+    tracker: &Arc<Tracker>,
+) -> (axum::response::Response, bool) {
+    let (parts, body) = request.into_parts();
+    // Most requests carry no body: they need no timer and no flag.
+    let timed_out = (!body.is_end_stream()).then(|| Arc::new(std::sync::OnceLock::new()));
+    let body = match &timed_out {
+        None => axum::body::Body::new(body),
+        Some(flag) => axum::body::Body::new(TimedBody::new(
+            body,
+            shared.body_read_timeout,
+            shared.body_deadline,
+            flag.clone(),
+            Some(tracker.clone()),
+        )),
+    };
+    let mut request = Request::from_parts(parts, body);
+    request.extensions_mut().insert(ConnectInfo(peer));
+    let response = match shared.router.clone().oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    if let Some(why) = timed_out.and_then(|flag| flag.get().copied()) {
+        return (
+            error_response(StatusCode::REQUEST_TIMEOUT, &why.to_string()),
+            true,
+        );
+    }
+    (fill_method_not_allowed(response), false)
+}
