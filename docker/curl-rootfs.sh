@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# docker/curl-rootfs.sh OUT: the file tree of the base that ratings and reviews run on, as
-# distroless builds its bases: curl and bash, exactly the shared libraries they load, the CA
-# certificates, and the dpkg records of every package those files come from
-# (OUT/var/lib/dpkg/status.d/<package>), so that scanners (trivy, grype) see the packages.
+# docker/curl-rootfs.sh OUT: the file tree of the base that productpage, ratings and reviews
+# run on, as distroless builds its bases: curl, bash, the everyday tools an operator types in a
+# `kubectl exec` shell (TOOLS below, as named binaries, not whole packages: Debian's coreutils
+# is 18 MB installed), exactly the shared libraries they load, the CA certificates, and the
+# dpkg records of every package those files come from (OUT/var/lib/dpkg/status.d/<package>,
+# with each shipped file in its package's md5sums), so that scanners (trivy, grype) see them.
 #
 # curl is built from Debian's own source package (Debian's patches applied) with only what
 # Istio's docs use — HTTP and HTTPS over OpenSSL, with zlib; no file://, FTP or NTLM — instead
@@ -73,7 +75,18 @@ ship() { # ship SOURCE DESTINATION
     >>"$out/var/lib/dpkg/status.d/$owner.md5sums"
 }
 ship "$bash_path" /usr/bin/bash
-for library in $(ldd "$out/usr/bin/curl" "$bash_path" | awk '$2 == "=>" { print $3 } $1 ~ /^\// && $1 !~ /:$/ { print $1 }' | sort -u); do
+# What istio.io's tasks and the field run inside the images (docker/field-commands.json), and
+# what an interactive shell needs to look around.
+TOOLS="sleep cat ls id env wc head tail grep"
+tool_paths=""
+for tool in $TOOLS; do
+  tool_path=$(readlink -f "$(command -v "$tool")")
+  cp "$tool_path" "$out/usr/bin/$tool"
+  ship "$tool_path" "/usr/bin/$tool"
+  tool_paths="$tool_paths $tool_path"
+done
+# shellcheck disable=SC2086 # one path per word
+for library in $(ldd "$out/usr/bin/curl" "$bash_path" $tool_paths | awk '$2 == "=>" { print $3 } $1 ~ /^\// && $1 !~ /:$/ { print $1 }' | sort -u); do
   real=$(readlink -f "$library")
   dir=$(readlink -f "$(dirname "$library")")
   mkdir -p "$out$dir"

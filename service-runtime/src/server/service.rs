@@ -22,9 +22,9 @@ use super::{
 };
 use crate::json::{error_response, fill_method_not_allowed};
 
-/// The service of one connection: counts requests for its timers, checks `Host`, keeps the
-/// request bound (probes aside), times request bodies, and marks answers `Connection: close`
-/// once the server is closing.
+/// The service of one connection: counts requests for its timers, charges heads to the head
+/// budget, checks `Host`, keeps the request bound (probes aside), times request bodies, and
+/// marks answers `Connection: close` once the server is closing or the connection retired.
 #[derive(Clone)]
 pub struct ConnectionService {
     pub shared: Arc<Shared>,
@@ -48,17 +48,14 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
         let peer = self.peer;
         let tracker = self.tracker.clone();
         let http1 = request.version() < Version::HTTP_2;
-        let retained = tracker.retain_head(request_limit::head_bytes(&request));
-        if !retained {
+        // Charged before anything waits (`Tracker::retain_head`, `RequestLimit::charge_stream`),
+        // and refused with its head dropped here when that does not fit.
+        let charge = if tracker.retain_head(request_limit::head_bytes(&request)) {
+            shared.requests.charge_stream(&request)
+        } else {
             tracing::debug!(%peer, "a large head does not fit MAX_BUFFERED_HEAD_BYTES; closing");
             tracker.evict();
-        }
-        // Charged before anything waits, and refused with its head dropped here when it does
-        // not fit: see `RequestLimit::charge_stream`.
-        let charge = match shared.requests.charge_stream(&request) {
-            Ok(charge) if retained => Ok(charge),
-            Ok(_) => Err(Overload::Concurrency),
-            Err(why) => Err(why),
+            Err(Overload::Concurrency)
         };
         let charge = match charge {
             Ok(charge) => charge,

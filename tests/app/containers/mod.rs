@@ -3,6 +3,7 @@
 //! (saying why) without Docker or the images, unless BOOKINFO_REQUIRE_DOCKER=1 (CI).
 
 mod compose;
+mod field;
 mod images;
 mod running;
 
@@ -99,6 +100,23 @@ impl Deployment {
         env: &[(&str, &str)],
         publish: bool,
     ) -> String {
+        let (container, mut args) = self.on_network(name, aliases);
+        for (key, value) in env {
+            args.extend(["-e".to_owned(), format!("{key}={value}")]);
+        }
+        if publish {
+            args.extend(["-p".to_owned(), "127.0.0.1::9080".to_owned()]);
+        }
+        args.push(image(image_name));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        docker_ok(&args);
+        self.containers.push(container.clone());
+        container
+    }
+
+    /// `docker run` arguments for a hardened container `name` on the private network, reached
+    /// there as `name` and each of `aliases`; and the container's name.
+    fn on_network(&self, name: &str, aliases: &[&str]) -> (String, Vec<String>) {
         let container = format!("{}-{name}", self.network);
         let mut args = hardened_run(&container);
         args.extend([
@@ -112,13 +130,19 @@ impl Deployment {
         for alias in aliases {
             args.extend(["--network-alias".to_owned(), (*alias).to_owned()]);
         }
-        for (key, value) in env {
-            args.extend(["-e".to_owned(), format!("{key}={value}")]);
-        }
-        if publish {
-            args.extend(["-p".to_owned(), "127.0.0.1::9080".to_owned()]);
-        }
+        (container, args)
+    }
+
+    /// Runs `image` hardened on the private network with `command` in place of its
+    /// entrypoint, as a Deployment patched to `command: [...]` runs it.
+    pub(crate) fn run_command(&mut self, name: &str, image_name: &str, command: &[&str]) -> String {
+        let (container, mut args) = self.on_network(name, &[]);
+        let Some((program, rest)) = command.split_first() else {
+            panic!("{name}: an empty command");
+        };
+        args.extend(["--entrypoint".to_owned(), (*program).to_owned()]);
         args.push(image(image_name));
+        args.extend(rest.iter().map(|arg| (*arg).to_owned()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         docker_ok(&args);
         self.containers.push(container.clone());
