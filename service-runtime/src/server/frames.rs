@@ -118,6 +118,18 @@ impl FrameTracker {
     }
 }
 
+/// What the server's bytes did to its answers.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    /// A HEADERS, CONTINUATION or DATA frame went out whole. Acknowledgements of a client's
+    /// PINGs or SETTINGS are not progress, or a client could hold its streams with a shut
+    /// window for ever by sending them.
+    pub answer_moved: bool,
+    /// An answer's last frame (END_STREAM) went out: the client read a whole answer. Resets
+    /// are not, or a client could seem to read by having streams refused.
+    pub answer_ended: bool,
+}
+
 /// Both directions of one HTTP/2 connection, and the streams open between them.
 #[derive(Debug, Default)]
 pub struct Http2Wire {
@@ -154,21 +166,19 @@ impl Http2Wire {
         })
     }
 
-    /// Bytes the server wrote: END_STREAM or RST_STREAM closes a stream. Returns whether an
-    /// answer moved (a HEADERS, CONTINUATION or DATA frame went out whole): acknowledgements
-    /// of a client's PINGs or SETTINGS are not progress, or a client could hold its streams
-    /// with a shut window for ever by sending them.
-    pub fn sent(&mut self, bytes: &[u8]) -> bool {
+    /// Bytes the server wrote: END_STREAM or RST_STREAM closes a stream.
+    pub fn sent(&mut self, bytes: &[u8]) -> Sent {
         let open = &mut self.open_streams;
-        let mut answer_moved = false;
+        let mut sent = Sent::default();
         self.outgoing.feed(bytes, |frame| {
-            answer_moved |= frame.carries_a_message();
+            sent.answer_moved |= frame.carries_a_message();
             let ended = matches!(frame.kind, DATA | HEADERS) && frame.flags & END_STREAM != 0;
+            sent.answer_ended |= ended;
             if ended || frame.kind == RST_STREAM {
                 open.retain(|&id| id != frame.stream);
             }
         });
-        answer_moved
+        sent
     }
 
     /// Whether the client stopped inside the preface, a frame header, or a header block.
@@ -257,11 +267,18 @@ mod tests {
             0,
             "trailers on an answered stream open nothing"
         );
-        assert!(
-            !wire.sent(&frame_on(0, 0x6, 0x1, &[0; 8])),
+        assert_eq!(
+            wire.sent(&frame_on(0, 0x6, 0x1, &[0; 8])),
+            Sent::default(),
             "a PING ack is no answer"
         );
         wire.received(&frame_on(5, HEADERS, END_HEADERS | END_STREAM, &[1; 4]));
-        assert!(wire.sent(&frame_on(5, HEADERS, END_HEADERS, &[1; 8])));
+        let started = wire.sent(&frame_on(5, HEADERS, END_HEADERS, &[1; 8]));
+        assert!(started.answer_moved && !started.answer_ended);
+        wire.received(&frame_on(7, HEADERS, END_HEADERS | END_STREAM, &[1; 4]));
+        let reset = wire.sent(&frame_on(7, RST_STREAM, 0, &[0, 0, 0, 7]));
+        assert_eq!(reset, Sent::default(), "a refused stream is no answer read");
+        let ended = wire.sent(&frame_on(5, DATA, END_STREAM, &[b'x'; 4]));
+        assert!(ended.answer_moved && ended.answer_ended);
     }
 }

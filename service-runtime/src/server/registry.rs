@@ -175,8 +175,9 @@ impl Registry {
         }
     }
 
-    /// Every place is taken: closes the connections holding places with an answer nobody has
-    /// read for `unread_answer_timeout` (UNREAD_ANSWER_TIMEOUT_MS: an HTTP/2 client keeping its window shut), so a few
+    /// Every place is taken: closes the HTTP/2 connections whose answers (holding places, or
+    /// refusals' room) nobody has read for `unread_answer_timeout` (UNREAD_ANSWER_TIMEOUT_MS,
+    /// see [`Tracker::unread_since`]: an HTTP/2 client keeping its window shut), so a few
     /// connections cannot keep every other client refused until the stall timeout (4
     /// connections of 16 such streams once held all 64 places for 20 s at a time). Looks at
     /// most once per [`UNREAD_LOOK_EVERY`], so a busy server does not walk its connections

@@ -208,6 +208,8 @@ impl RequestLimit {
             when_full();
             let look_again = (tokio::time::Instant::now() + FULL_LOOK_EVERY).min(deadline);
             tokio::select! {
+                // A place won at the deadline is kept, not dropped for the timer.
+                biased;
                 place = &mut acquire => return place.ok(),
                 () = tokio::time::sleep_until(look_again) => {
                     if look_again >= deadline {

@@ -69,8 +69,8 @@ pub struct ServerArgs {
     /// While every place under MAX_CONCURRENT_REQUESTS is taken, a connection holding places
     /// with answers (or 503s) its client has not read for this long is closed, in
     /// milliseconds: an HTTP/2 client that keeps its window shut cannot keep everyone else
-    /// refused until STALL_TIMEOUT_MS. Shorter than REQUEST_QUEUE_TIMEOUT_MS, so the places
-    /// come back to requests already waiting. A sidecar reads every answer as it comes, and a
+    /// refused until STALL_TIMEOUT_MS. Keep it shorter than REQUEST_QUEUE_TIMEOUT_MS, so the
+    /// places come back to requests already waiting. A sidecar reads every answer as it comes, and a
     /// client reading at any usable speed takes a Bookinfo answer (at most 96 KiB) in less.
     #[arg(long = "unread-answer-timeout-ms", env = "UNREAD_ANSWER_TIMEOUT_MS", value_name = "UNREAD_ANSWER_TIMEOUT_MS", default_value = "200", value_parser = positive_millis)]
     pub unread_answer_timeout: Duration,

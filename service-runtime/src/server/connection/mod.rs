@@ -17,7 +17,7 @@ use tokio::{
 };
 
 use super::{
-    frames::{Http2Wire, PREFACE},
+    frames::{Http2Wire, PREFACE, Sent},
     head_budget::{FREE_HEAD_BYTES, HeadBudget},
 };
 
@@ -74,9 +74,11 @@ struct Activity {
     /// must be out within the stall timeout of that instant, however the client drips its
     /// window, or never opens it (hyper then does not even take the body).
     answers_waiting_since: Vec<Instant>,
-    /// HTTP/2: a 503 was sent past the refusal room (see [`Tracker::take_roomless_refusal`])
-    /// and the client has not read every answer since.
-    roomless_refusal: bool,
+    /// HTTP/2: the last answer whose END_STREAM went out (the client read it whole).
+    last_answer_ended: Instant,
+    /// HTTP/2: when the last 503 past the refusal room was given (see
+    /// [`Tracker::take_roomless_refusal`]).
+    roomless_refusal: Option<Instant>,
     evicted: bool,
     /// Close once nothing is in progress (HTTP/2: GOAWAY), as a draining server does.
     retired: bool,
@@ -123,7 +125,8 @@ impl Tracker {
                 unsent: Vec::new(),
                 handlers_running: 0,
                 answers_waiting_since: Vec::new(),
-                roomless_refusal: false,
+                last_answer_ended: now,
+                roomless_refusal: None,
                 evicted: false,
                 retired: false,
                 report_quiet: false,
@@ -241,18 +244,30 @@ impl Tracker {
     /// Bytes went out to the client.
     fn bytes_written<'a>(&self, written: impl Iterator<Item = &'a [u8]>) {
         let mut activity = self.activity();
-        let answer_moved = if let Protocol::Http2(wire) = &mut activity.protocol {
+        let sent = if let Protocol::Http2(wire) = &mut activity.protocol {
             let streams = wire.open_streams();
-            let moved = written.fold(false, |moved, bytes| wire.sent(bytes) | moved);
+            let sent = written.fold(Sent::default(), |so_far, bytes| {
+                let sent = wire.sent(bytes);
+                Sent {
+                    answer_moved: so_far.answer_moved | sent.answer_moved,
+                    answer_ended: so_far.answer_ended | sent.answer_ended,
+                }
+            });
             if wire.open_streams() < streams {
                 Self::release_sent_places(&mut activity);
             }
-            moved
+            sent
         } else {
-            true
+            Sent {
+                answer_moved: true,
+                answer_ended: false,
+            }
         };
-        if answer_moved {
+        if sent.answer_moved {
             activity.last_progress = Instant::now();
+        }
+        if sent.answer_ended {
+            activity.last_answer_ended = Instant::now();
         }
         let unblocked = std::mem::take(&mut activity.write_blocked);
         let quiet = unblocked && activity.in_flight == 0 && activity.report_quiet;

@@ -54,25 +54,22 @@ impl Tracker {
         activity.unsent.truncate(unsent);
         // The oldest stay: the stall deadline errs early, never late.
         activity.answers_waiting_since.truncate(waiting);
-        if activity.unsent.is_empty() && activity.answers_waiting_since.is_empty() {
-            activity.roomless_refusal = false;
-        }
     }
 
     /// HTTP/2, when unsent refusals fill their room: whether this connection may still get
-    /// its 503 (`true`, once) rather than be closed. A client that reads its answers (none of
-    /// its answers waiting) gets one, so a sidecar's connection does not lose every other
-    /// stream on it for one refusal; a client with answers still unread, or with a roomless
-    /// refusal it has not read yet, does not. So refusals past the room cost one each, on
-    /// connections that read, at most.
+    /// its 503 (`true`) rather than be closed. One at a time: a connection gets another only
+    /// once its client has read a whole answer since the last, so a sidecar's connection does
+    /// not lose every other stream on it for one refusal, while a client that reads nothing
+    /// holds one such refusal at most. So refusals past the room cost one per connection.
     pub fn take_roomless_refusal(&self) -> bool {
         let mut activity = self.activity();
-        let unread = !activity.unsent.is_empty() || !activity.answers_waiting_since.is_empty();
-        if unread || activity.roomless_refusal {
-            return false;
+        let read_since = activity
+            .roomless_refusal
+            .is_none_or(|given| activity.last_answer_ended > given);
+        if read_since {
+            activity.roomless_refusal = Some(Instant::now());
         }
-        activity.roomless_refusal = true;
-        true
+        read_since
     }
 
     /// The connection ended: its unsent answers never will be.
@@ -82,14 +79,81 @@ impl Tracker {
         activity.answers_waiting_since.clear();
     }
 
-    /// HTTP/2: since when the oldest answer its handler produced has waited for the client to
-    /// read it (it holds its place or a refusal's room meanwhile: in h2's buffer, or still in
-    /// hyper's hands while the client's window is shut); `None` when every answer is out.
+    /// HTTP/2: since when this connection's answers have waited for its client to read them
+    /// (they hold their places, or a refusal's room, meanwhile): the oldest answer not yet
+    /// wholly on the wire, or the last answer the client did read whole, whichever is later,
+    /// so a busy connection whose client reads is never taken for one that does not; `None`
+    /// when every answer is out.
     pub fn unread_since(&self) -> Option<Instant> {
         let activity = self.activity();
         if activity.evicted {
             return None;
         }
-        activity.answers_waiting_since.first().copied()
+        let oldest = activity.answers_waiting_since.first().copied()?;
+        Some(oldest.max(activity.last_answer_ended))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::server::{frames::PREFACE, head_budget::HeadBudget};
+
+    fn frame(stream: u8, kind: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
+        let len = payload.len();
+        let mut bytes = vec![0, (len >> 8) as u8, len as u8, kind, flags, 0, 0, 0, stream];
+        bytes.extend_from_slice(payload);
+        bytes
+    }
+
+    /// Stream `stream`'s request arrives, its handler answers, and the answer is handed to h2.
+    fn answered(tracker: &Arc<Tracker>, stream: u8) -> super::super::RequestGuard {
+        let headers = frame(stream, 0x1, 0x5, &[0x82]);
+        assert!(tracker.bytes_read(&headers).is_ok());
+        let request = tracker.request_started();
+        let mut handler = tracker.handler_started();
+        handler.answered();
+        drop(handler);
+        request
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_connection_whose_client_reads_is_not_unread() {
+        let tracker = Arc::new(Tracker::new(HeadBudget::new(u64::MAX), false));
+        assert!(tracker.bytes_read(PREFACE).is_ok());
+        let started = Instant::now();
+        let _first = answered(&tracker, 1);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let _second = answered(&tracker, 3);
+        assert_eq!(tracker.unread_since(), Some(started), "nothing read yet");
+        // The client reads the first answer whole; the second still waits, but the
+        // connection reads: its unread time starts again.
+        tokio::time::advance(Duration::from_millis(10)).await;
+        let read_at = Instant::now();
+        let first_answer = frame(1, 0x0, 0x1, b"ok");
+        tracker.bytes_written([&first_answer[..]].into_iter());
+        assert_eq!(tracker.unread_since(), Some(read_at));
+        // A stream the server refuses (RST_STREAM) is no answer read.
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(tracker.bytes_read(&frame(5, 0x1, 0x5, &[0x82])).is_ok());
+        let refused = frame(5, 0x3, 0x0, &[0, 0, 0, 7]);
+        tracker.bytes_written([&refused[..]].into_iter());
+        assert_eq!(tracker.unread_since(), Some(read_at));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn past_the_refusal_room_a_connection_gets_one_503_per_answer_it_reads() {
+        let tracker = Arc::new(Tracker::new(HeadBudget::new(u64::MAX), false));
+        assert!(tracker.bytes_read(PREFACE).is_ok());
+        assert!(tracker.take_roomless_refusal(), "the first");
+        assert!(!tracker.take_roomless_refusal(), "nothing read since");
+        let _answer = answered(&tracker, 1);
+        tokio::time::advance(Duration::from_millis(1)).await;
+        let whole = frame(1, 0x1, 0x5, &[0x88]);
+        tracker.bytes_written([&whole[..]].into_iter());
+        assert!(tracker.take_roomless_refusal(), "an answer was read since");
+        assert!(!tracker.take_roomless_refusal());
     }
 }
