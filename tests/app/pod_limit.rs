@@ -305,7 +305,19 @@ async fn every_service_stays_inside_its_pod_memory_limit() {
                 shape,
             )
             .await;
-            assert_all_answered(&what, &tally);
+            if protocol == Protocol::Http1 {
+                assert_all_answered(&what, &tally);
+            } else {
+                // An HTTP/2 connection whose large head does not fit MAX_BUFFERED_HEAD_BYTES
+                // is closed at once, its streams unanswered, as one whose unfinished head
+                // does not fit is (docs/performance.md): what is answered is 2xx or 503.
+                eprintln!("{what}: {tally:?}");
+                assert_eq!(tally.unexpected(), 0, "{what}: {tally:?}");
+            }
+            assert!(
+                tally.statuses.get(&200).copied().unwrap_or(0) > 0,
+                "{what}: some were served: {tally:?}"
+            );
         }
         // (2) 1,000 unfinished heads, held for three seconds: 380 KB (past MAX_HEADER_BYTES,
         // answered 431) and 60 KB (under it, as a sidecar may forward: the shared head budget

@@ -49,6 +49,9 @@ pub struct FrameTracker {
     header_block_open: bool,
     /// The header of the frame whose payload is being read, reported once it is whole.
     current: Option<FrameHeader>,
+    /// Bytes since the last point between frames outside a header block: while a head is
+    /// incomplete, what it has taken so far.
+    since_boundary: usize,
 }
 
 impl FrameTracker {
@@ -68,10 +71,15 @@ impl FrameTracker {
         self.preface_left -= skip;
         bytes = &bytes[skip..];
         let mut message_bytes = false;
+        self.since_boundary += skip;
         while !bytes.is_empty() {
+            if self.payload_left == 0 && self.header_len == 0 && !self.header_block_open {
+                self.since_boundary = 0;
+            }
             if self.payload_left > 0 {
                 let taken = self.payload_left.min(bytes.len());
                 self.payload_left -= taken;
+                self.since_boundary += taken;
                 bytes = &bytes[taken..];
                 message_bytes |= self.current.is_some_and(|frame| frame.carries_a_message());
                 if self.payload_left == 0
@@ -84,6 +92,7 @@ impl FrameTracker {
             let taken = (FRAME_HEADER_LEN - self.header_len).min(bytes.len());
             self.header[self.header_len..self.header_len + taken].copy_from_slice(&bytes[..taken]);
             self.header_len += taken;
+            self.since_boundary += taken;
             bytes = &bytes[taken..];
             if self.header_len == FRAME_HEADER_LEN {
                 self.header_len = 0;
@@ -109,6 +118,17 @@ impl FrameTracker {
         message_bytes
     }
 
+    /// The bytes of the incomplete head (preface, frame header or header block) so far; 0
+    /// when none is incomplete. Counted from the head's start, not summed over reads: a busy
+    /// connection whose reads often end inside a small frame holds no large head.
+    pub fn incomplete_head_bytes(&self) -> usize {
+        if self.head_incomplete() {
+            self.since_boundary
+        } else {
+            0
+        }
+    }
+
     /// Whether the client stopped inside the preface, a frame header, or a header block.
     pub fn head_incomplete(&self) -> bool {
         self.preface_left > 0
@@ -125,9 +145,9 @@ pub struct Sent {
     /// PINGs or SETTINGS are not progress, or a client could hold its streams with a shut
     /// window for ever by sending them.
     pub answer_moved: bool,
-    /// An answer's last frame (END_STREAM) went out: the client read a whole answer. Resets
-    /// are not, or a client could seem to read by having streams refused.
-    pub answer_ended: bool,
+    /// Answers whose last frame (END_STREAM) went out: the client read them whole. Resets are
+    /// not, or a client could seem to read by having streams refused.
+    pub answers_ended: usize,
 }
 
 /// Both directions of one HTTP/2 connection, and the streams open between them.
@@ -173,7 +193,7 @@ impl Http2Wire {
         self.outgoing.feed(bytes, |frame| {
             sent.answer_moved |= frame.carries_a_message();
             let ended = matches!(frame.kind, DATA | HEADERS) && frame.flags & END_STREAM != 0;
-            sent.answer_ended |= ended;
+            sent.answers_ended += usize::from(ended);
             if ended || frame.kind == RST_STREAM {
                 open.retain(|&id| id != frame.stream);
             }
@@ -184,6 +204,11 @@ impl Http2Wire {
     /// Whether the client stopped inside the preface, a frame header, or a header block.
     pub fn head_incomplete(&self) -> bool {
         self.incoming.head_incomplete()
+    }
+
+    /// See [`FrameTracker::incomplete_head_bytes`].
+    pub fn incomplete_head_bytes(&self) -> usize {
+        self.incoming.incomplete_head_bytes()
     }
 
     /// Streams the client opened whose answer is not yet wholly on the wire.
@@ -243,6 +268,24 @@ mod tests {
     }
 
     #[test]
+    fn an_incomplete_head_counts_from_its_start_not_over_reads() {
+        let mut wire = Http2Wire::after_preface_bytes(PREFACE.len());
+        // Reads that each end inside a small frame: never more than that frame is pending.
+        for _ in 0..100 {
+            let headers = frame(HEADERS, END_HEADERS | END_STREAM, &[1; 100]);
+            wire.received(&headers[..50]);
+            assert_eq!(wire.incomplete_head_bytes(), 50);
+            wire.received(&headers[50..]);
+            assert_eq!(wire.incomplete_head_bytes(), 0);
+        }
+        // A header block across frames counts whole, DATA before it not at all.
+        wire.received(&frame(DATA, 0, &[1; 1000]));
+        wire.received(&frame(HEADERS, 0, &[1; 300]));
+        wire.received(&frame(CONTINUATION, 0, &[1; 300])[..100]);
+        assert_eq!(wire.incomplete_head_bytes(), 9 + 300 + 100);
+    }
+
+    #[test]
     fn a_stream_is_open_until_its_end_or_reset_is_on_the_wire() {
         let mut wire = Http2Wire::after_preface_bytes(PREFACE.len());
         wire.received(&frame_on(1, HEADERS, END_HEADERS | END_STREAM, &[1; 4]));
@@ -274,11 +317,11 @@ mod tests {
         );
         wire.received(&frame_on(5, HEADERS, END_HEADERS | END_STREAM, &[1; 4]));
         let started = wire.sent(&frame_on(5, HEADERS, END_HEADERS, &[1; 8]));
-        assert!(started.answer_moved && !started.answer_ended);
+        assert!(started.answer_moved && started.answers_ended == 0);
         wire.received(&frame_on(7, HEADERS, END_HEADERS | END_STREAM, &[1; 4]));
         let reset = wire.sent(&frame_on(7, RST_STREAM, 0, &[0, 0, 0, 7]));
         assert_eq!(reset, Sent::default(), "a refused stream is no answer read");
         let ended = wire.sent(&frame_on(5, DATA, END_STREAM, &[b'x'; 4]));
-        assert!(ended.answer_moved && ended.answer_ended);
+        assert!(ended.answer_moved && ended.answers_ended == 1);
     }
 }

@@ -53,15 +53,25 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
         let charge = if tracker.retain_head(request_limit::head_bytes(&request)) {
             shared.requests.charge_stream(&request)
         } else {
+            // HTTP/1.1 closes as soon as its 503 is written (`Connection: close`); an HTTP/2
+            // connection would keep its buffers through a GOAWAY's grace, so it closes now.
             tracing::debug!(%peer, "a large head does not fit MAX_BUFFERED_HEAD_BYTES; closing");
-            tracker.evict();
+            if !http1 {
+                tracker.evict();
+            }
             Err(Overload::Concurrency)
         };
         let charge = match charge {
             Ok(charge) => charge,
             Err(why) => {
                 drop(request);
-                let (response, place, _) = refuse(&shared, &tracker, peer, why, http1);
+                let (mut response, place, _) = refuse(&shared, &tracker, peer, why, http1);
+                if http1 {
+                    // Only a large head that did not fit is refused here on HTTP/1.1.
+                    response
+                        .headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
                 handling.answered();
                 return Box::pin(std::future::ready(Ok(guarded(
                     response, place, http1, guard,

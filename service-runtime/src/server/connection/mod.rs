@@ -9,7 +9,10 @@ mod timers;
 mod unsent;
 mod watched_io;
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+};
 
 use tokio::{
     sync::{Notify, OwnedSemaphorePermit},
@@ -76,6 +79,12 @@ struct Activity {
     answers_waiting_since: Vec<Instant>,
     /// HTTP/2: the last answer whose END_STREAM went out (the client read it whole).
     last_answer_ended: Instant,
+    /// HTTP/2: when each answer produced and not yet read whole was produced, oldest first;
+    /// one leaves (the oldest) as each END_STREAM goes out, and there are never more than
+    /// streams open. Unlike `answers_waiting_since`, which errs old for the stall deadline,
+    /// this errs young: it decides which clients read nothing (see
+    /// [`Tracker::unread_since`]).
+    unread_answers: VecDeque<Instant>,
     /// HTTP/2: when the last 503 past the refusal room was given (see
     /// [`Tracker::take_roomless_refusal`]).
     roomless_refusal: Option<Instant>,
@@ -126,6 +135,7 @@ impl Tracker {
                 handlers_running: 0,
                 answers_waiting_since: Vec::new(),
                 last_answer_ended: now,
+                unread_answers: VecDeque::new(),
                 roomless_refusal: None,
                 evicted: false,
                 retired: false,
@@ -161,11 +171,14 @@ impl Tracker {
         // frames are; PINGs, PRIORITY or WINDOW_UPDATEs must not keep a connection from being
         // evicted, nor count as a body arriving.
         let mut request_bytes = true;
+        // HTTP/2: the incomplete head's bytes, counted from its start.
+        let mut http2_head = None;
         let head_pending = match &mut activity.protocol {
             Protocol::Http2(wire) => {
                 let streams = wire.open_streams();
                 request_bytes = wire.received(bytes);
                 streams_reset = wire.open_streams() < streams;
+                http2_head = Some(u64::try_from(wire.incomplete_head_bytes()).unwrap_or(u64::MAX));
                 wire.head_incomplete()
             }
             // Bytes while no request is in progress start the next head (pipelined bytes
@@ -194,14 +207,18 @@ impl Tracker {
         // `next_check`), which keeps this path off the request's cost.
         if head_pending {
             let len = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-            activity.head_bytes = activity.head_bytes.saturating_add(len);
+            activity.head_bytes =
+                http2_head.unwrap_or_else(|| activity.head_bytes.saturating_add(len));
             let owed = activity.head_bytes.saturating_sub(FREE_HEAD_BYTES);
             if owed > activity.head_charged {
                 if !self.head_budget.try_charge(owed - activity.head_charged) {
                     return Err(HeadBudgetExceeded);
                 }
-                activity.head_charged = owed;
+            } else {
+                // HTTP/2: a head ended and a smaller one began within one read.
+                self.head_budget.release(activity.head_charged - owed);
             }
+            activity.head_charged = owed;
         }
         Ok(())
     }
@@ -244,30 +261,34 @@ impl Tracker {
     /// Bytes went out to the client.
     fn bytes_written<'a>(&self, written: impl Iterator<Item = &'a [u8]>) {
         let mut activity = self.activity();
+        let mut streams_ended = false;
         let sent = if let Protocol::Http2(wire) = &mut activity.protocol {
             let streams = wire.open_streams();
             let sent = written.fold(Sent::default(), |so_far, bytes| {
                 let sent = wire.sent(bytes);
                 Sent {
                     answer_moved: so_far.answer_moved | sent.answer_moved,
-                    answer_ended: so_far.answer_ended | sent.answer_ended,
+                    answers_ended: so_far.answers_ended + sent.answers_ended,
                 }
             });
-            if wire.open_streams() < streams {
-                Self::release_sent_places(&mut activity);
-            }
+            streams_ended = wire.open_streams() < streams;
             sent
         } else {
             Sent {
                 answer_moved: true,
-                answer_ended: false,
+                answers_ended: 0,
             }
         };
         if sent.answer_moved {
             activity.last_progress = Instant::now();
         }
-        if sent.answer_ended {
+        if sent.answers_ended > 0 {
             activity.last_answer_ended = Instant::now();
+            let read = sent.answers_ended.min(activity.unread_answers.len());
+            activity.unread_answers.drain(..read);
+        }
+        if streams_ended {
+            Self::release_sent_places(&mut activity);
         }
         let unblocked = std::mem::take(&mut activity.write_blocked);
         let quiet = unblocked && activity.in_flight == 0 && activity.report_quiet;

@@ -34,6 +34,7 @@ impl Tracker {
         activity.handlers_running = activity.handlers_running.saturating_sub(1);
         if answered && matches!(activity.protocol, Protocol::Http2(_)) {
             activity.answers_waiting_since.push(Instant::now());
+            activity.unread_answers.push_back(Instant::now());
         }
         Self::release_sent_places(&mut activity);
     }
@@ -54,6 +55,14 @@ impl Tracker {
         activity.unsent.truncate(unsent);
         // The oldest stay: the stall deadline errs early, never late.
         activity.answers_waiting_since.truncate(waiting);
+        // Never more unread answers than streams open (a reset stream's answer is gone); the
+        // youngest stay.
+        let open = match &activity.protocol {
+            Protocol::Http2(wire) => wire.open_streams(),
+            _ => 0,
+        };
+        let gone = activity.unread_answers.len().saturating_sub(open);
+        activity.unread_answers.drain(..gone);
     }
 
     /// HTTP/2, when unsent refusals fill their room: whether this connection may still get
@@ -77,19 +86,20 @@ impl Tracker {
         let mut activity = self.activity();
         activity.unsent.clear();
         activity.answers_waiting_since.clear();
+        activity.unread_answers.clear();
     }
 
     /// HTTP/2: since when this connection's answers have waited for its client to read them
     /// (they hold their places, or a refusal's room, meanwhile): the oldest answer not yet
-    /// wholly on the wire, or the last answer the client did read whole, whichever is later,
-    /// so a busy connection whose client reads is never taken for one that does not; `None`
-    /// when every answer is out.
+    /// read whole, or the last answer the client did read whole, whichever is later, so a
+    /// busy connection whose client reads is never taken for one that does not; `None` when
+    /// every answer is out.
     pub fn unread_since(&self) -> Option<Instant> {
         let activity = self.activity();
         if activity.evicted {
             return None;
         }
-        let oldest = activity.answers_waiting_since.first().copied()?;
+        let oldest = activity.unread_answers.front().copied()?;
         Some(oldest.max(activity.last_answer_ended))
     }
 }
