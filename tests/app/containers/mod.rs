@@ -5,6 +5,7 @@
 mod compose;
 mod field;
 mod images;
+pub(crate) mod memory;
 mod running;
 
 use std::{
