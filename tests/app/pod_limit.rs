@@ -1,8 +1,8 @@
 //! The pod memory limit, tested for real: every service image runs with the limit its
 //! manifest in k8s/ sets (`--memory` and `--memory-swap` alike, so nothing swaps), under
-//! ordinary load at 1,000 connections, unfinished big heads, slow bodies (each over HTTP/1.1
-//! and h2c), a reviews answer made to amplify the page, and ratings filled to its store
-//! bounds. Throughout, `/health` must answer within a second; every request is answered 2xx
+//! ordinary load at 1,000 connections, large heads asked again and again, unfinished big
+//! heads, slow bodies (each over HTTP/1.1 and h2c), a reviews answer made to amplify the page,
+//! and ratings filled to its store bounds. Throughout, `/health` must answer within a second; every request is answered 2xx
 //! or the documented overload 503; no container is OOM-killed or restarted. Part of the
 //! container suite (needs Docker and the images; BOOKINFO_REQUIRE_DOCKER=1 in CI).
 
