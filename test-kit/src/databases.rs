@@ -120,16 +120,28 @@ impl Drop for LocalMariaDb {
 /// a local port that was free a moment ago, for a database server a test starts.
 fn scratch_dir_and_port(server: &str) -> Result<(PathBuf, u16), String> {
     static STARTED: AtomicU32 = AtomicU32::new(0);
+    let started = STARTED.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!(
-        "bookinfo-{server}-{}-{}",
+        "bookinfo-{server}-{}-{started}",
         std::process::id(),
-        STARTED.fetch_add(1, Ordering::Relaxed)
     ));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map_err(|err| format!("no free port: {err}"))?
-        .port();
-    Ok((dir, port))
+    Ok((dir, free_port_outside_the_ephemeral_range(started)?))
+}
+
+/// Database ports come from here, below Linux's ephemeral range (32768–60999): a port the
+/// kernel hands out (`bind` to port 0) can be taken, before the server binds it, as the local
+/// port of one of the thousands of connections the load tests open meanwhile (MariaDB then
+/// failed with "Address already in use").
+const DATABASE_PORTS: std::ops::Range<u16> = 20_000..30_000;
+
+fn free_port_outside_the_ephemeral_range(started: u32) -> Result<u16, String> {
+    let span = u32::from(DATABASE_PORTS.end - DATABASE_PORTS.start);
+    // Spread by process and by server, so concurrent test processes rarely probe alike.
+    let first = (std::process::id().wrapping_mul(7_919) + started.wrapping_mul(101)) % span;
+    (0..span)
+        .map(|offset| DATABASE_PORTS.start + u16::try_from((first + offset) % span).unwrap_or(0))
+        .find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .ok_or_else(|| format!("no free port in {DATABASE_PORTS:?}"))
 }
 
 fn which(tool: &str) -> Option<PathBuf> {
