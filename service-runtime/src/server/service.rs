@@ -65,13 +65,9 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
             Ok(charge) => charge,
             Err(why) => {
                 drop(request);
-                let (mut response, place, _) = refuse(&shared, &tracker, peer, why, http1);
-                if http1 {
-                    // Only a large head that did not fit is refused here on HTTP/1.1.
-                    response
-                        .headers_mut()
-                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                }
+                let (mut response, place, close) = refuse(&shared, &tracker, peer, why, http1);
+                // On HTTP/1.1 only a large head that did not fit is refused here: retired.
+                close_if_done(&mut response, &shared, &tracker, http1, close);
                 handling.answered();
                 return Box::pin(std::future::ready(Ok(guarded(
                     response, place, http1, guard,
@@ -101,14 +97,26 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
                     }
                 }
             };
-            if http1 && (close || shared.lifecycle.closing() || tracker.retired()) {
-                response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            }
+            close_if_done(&mut response, &shared, &tracker, http1, close);
             handling.answered();
             Ok(guarded(response, place, http1, guard))
         })
+    }
+}
+
+/// HTTP/1.1: marks the answer `Connection: close` when the connection ends after it (`close`,
+/// the server closing, or the connection retired).
+fn close_if_done(
+    response: &mut axum::response::Response,
+    shared: &Shared,
+    tracker: &Tracker,
+    http1: bool,
+    close: bool,
+) {
+    if http1 && (close || shared.lifecycle.closing() || tracker.retired()) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
 }
 

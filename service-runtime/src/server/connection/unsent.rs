@@ -33,8 +33,9 @@ impl Tracker {
         let mut activity = self.activity();
         activity.handlers_running = activity.handlers_running.saturating_sub(1);
         if answered && matches!(activity.protocol, Protocol::Http2(_)) {
-            activity.answers_waiting_since.push(Instant::now());
-            activity.unread_answers.push_back(Instant::now());
+            let now = Instant::now();
+            activity.answers_waiting_since.push(now);
+            activity.unread_answers.push_back(now);
         }
         Self::release_sent_places(&mut activity);
     }
