@@ -23,6 +23,12 @@ struct Reading {
     max_fds: Option<u64>,
 }
 
+#[cfg(not(target_os = "linux"))]
+fn read() -> Reading {
+    Reading::default()
+}
+
+#[cfg(target_os = "linux")]
 fn read() -> Reading {
     let Ok(process) = procfs::process::Process::myself() else {
         return Reading::default();
