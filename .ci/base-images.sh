@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
 # Local equivalents of docker/Dockerfile's public base images, for a machine that cannot pull
-# from a registry (CI here). Made from Debian's archive with debootstrap, then `docker import`:
-#   bookinfo-local/debian-build:bookworm stands in for DEBIAN_IMAGE (debian:bookworm-slim):
-#                                        with what docker/curl-rootfs.sh would install (a C
-#                                        toolchain, OpenSSL and zlib headers, dpkg-dev) and
-#                                        Debian's curl source package unpacked in /usr/src
-#   bookinfo-local/rust:bookworm         stands in for RUST_IMAGE (rust:slim-bookworm): this
-#                                        machine's Rust toolchain and crate cache, offline
+# from a registry (CI here). Made from Debian's archive with debootstrap, then `docker import`,
+# and tagged with the names of the Dockerfile's FROM lines, so `docker/build.sh` needs no
+# argument (the legacy builder does not pull an image it already has):
+#   debian:bookworm-slim      with what docker/curl-rootfs.sh would install (a C toolchain,
+#                             OpenSSL and zlib headers, dpkg-dev) and Debian's curl source
+#                             package unpacked in /usr/src
+#   rust:1.95-slim-bookworm   this machine's Rust toolchain and crate cache, offline
+# (the names are read from docker/Dockerfile; these are today's). Such a tag shadows the
+# public image on this engine: `docker rmi` it before building against the real one.
 # Usage: .ci/base-images.sh   (root; needs debootstrap and a running Docker engine)
 set -euo pipefail
+cd "$(dirname "$0")/.."
+base_image() { sed -n "s/^FROM \($1:[^ ]*\) AS .*/\1/p" docker/Dockerfile | sort -u; }
+debian_image=$(base_image debian)
+rust_image=$(base_image rust)
+for image in "$debian_image" "$rust_image"; do
+  case $image in
+    *$'\n'* | '') echo "docker/Dockerfile must name one debian and one rust base: $image" >&2; exit 1 ;;
+  esac
+done
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -44,7 +55,7 @@ apt-get "${apt_options[@]}" update 2>/dev/null
 chroot "$work/debian" sh -c 'cd /usr/src && dpkg-source --no-check -x curl_*.dsc >/dev/null && rm -f curl_*'
 
 slim "$work/debian"
-tar -C "$work/debian" -c . | docker import - bookinfo-local/debian-build:bookworm >/dev/null
+tar -C "$work/debian" -c . | docker import - "$debian_image" >/dev/null
 
 # The toolchain that built everything else on this machine, and the crates it downloaded, so
 # the image builds offline. CARGO_HOME differs from the host's, so copy only what cargo reads.
@@ -58,6 +69,6 @@ tar -C "$work/rust" -c . | docker import \
   -c 'ENV PATH=/usr/local/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   -c 'ENV CARGO_HOME=/usr/local/cargo' \
   -c 'ENV CARGO_NET_OFFLINE=true' \
-  - bookinfo-local/rust:bookworm >/dev/null
+  - "$rust_image" >/dev/null
 
-docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep '^bookinfo-local/'
+docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -F -e "$debian_image " -e "$rust_image "

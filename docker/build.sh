@@ -5,7 +5,7 @@
 #   docker/build.sh
 #   IMAGE_REGISTRY=registry.example.com/me IMAGE_VERSION=dev docker/build.sh   # one-off names
 # A value set in the environment wins over images.env. Arguments are passed to every
-# `docker build`, e.g. --build-arg RUST_IMAGE=… or --platform.
+# `docker build`, e.g. --platform or --build-arg BINARIES=prebuilt (docker/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 while IFS='=' read -r key value || [ -n "$key" ]; do

@@ -6,6 +6,7 @@ mod compose;
 mod field;
 mod images;
 pub(crate) mod memory;
+mod records;
 mod running;
 
 use std::{

@@ -233,4 +233,120 @@ fn the_release_workflow_builds_what_build_sh_builds() {
     assert_eq!(build["with"]["platforms"], "linux/amd64,linux/arm64");
     assert_eq!(build["with"]["sbom"], true);
     assert_eq!(build["with"]["file"], "docker/Dockerfile");
+    // Assembled from the binaries job's programs, not compiled again per variant.
+    let steps = serde_yaml_ng::to_string(&job["steps"]).unwrap();
+    assert!(steps.contains("BINARIES=prebuilt"), "{steps}");
+    assert!(job["needs"] == "binaries", "{:?}", job["needs"]);
+}
+
+/// The release workflow builds each target once, signs what it pushed by digest with an OIDC
+/// identity, and publishes the archives with their checksums.
+#[test]
+fn the_release_workflow_builds_each_target_once_and_signs_by_digest() {
+    let workflow: Value =
+        serde_yaml_ng::from_str(&repository_file(".github/workflows/release.yml")).unwrap();
+    let targets: BTreeSet<&str> = workflow["jobs"]["binaries"]["strategy"]["matrix"]["include"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["target"].as_str().unwrap())
+        .collect();
+    let expected = [
+        "aarch64-apple-darwin",
+        "aarch64-unknown-linux-gnu",
+        "x86_64-apple-darwin",
+        "x86_64-unknown-linux-gnu",
+    ];
+    assert_eq!(targets, BTreeSet::from(expected));
+    let script = repository_file("scripts/release-binaries.sh");
+    for target in expected {
+        assert!(
+            script.contains(target),
+            "release-binaries.sh does not take {target}"
+        );
+    }
+    let sign = &workflow["jobs"]["sign"];
+    assert_eq!(sign["permissions"]["id-token"], "write");
+    let signing = serde_yaml_ng::to_string(&sign["steps"]).unwrap();
+    assert!(
+        signing.contains("cosign sign --yes \"$reference\""),
+        "{signing}"
+    );
+    assert!(
+        signing.contains("*@sha256:*"),
+        "signs digests only: {signing}"
+    );
+    // Only the signing job may ask for an OIDC token.
+    for (name, job) in workflow["jobs"].as_object().unwrap() {
+        if name != "sign" {
+            assert!(
+                job["permissions"]["id-token"].is_null(),
+                "{name} asks for id-token"
+            );
+        }
+    }
+    let release = serde_yaml_ng::to_string(&workflow["jobs"]["release"]["steps"]).unwrap();
+    assert!(release.contains("SHA256SUMS") && release.contains("gh release create"));
+}
+
+/// Dependabot updates the Dockerfile's base images only if a `FROM` line names them
+/// literally: it does not follow `ARG`. Stage names may still be chosen by an argument.
+#[test]
+fn dependabot_can_see_every_base_image() {
+    let dockerfile = repository_file("docker/Dockerfile");
+    let mut stages = BTreeSet::from(["scratch".to_owned()]);
+    let mut bases = BTreeSet::new();
+    for line in dockerfile.lines() {
+        let Some(rest) = line.strip_prefix("FROM ") else {
+            continue;
+        };
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        let (image, stage) = match words.as_slice() {
+            [image, as_word, stage] if as_word.eq_ignore_ascii_case("as") => (*image, *stage),
+            other => panic!("FROM without a stage name: {other:?}"),
+        };
+        // `FROM binaries-${BINARIES}` picks one of the stages named binaries-….
+        let is_stage = stages.contains(image)
+            || image
+                .split_once("${")
+                .is_some_and(|(prefix, _)| stages.iter().any(|known| known.starts_with(prefix)));
+        if !is_stage {
+            assert!(
+                !image.contains('$') && image.contains(':'),
+                "FROM {image}: a base image must be literal and tagged"
+            );
+            bases.insert(image.to_owned());
+        }
+        stages.insert(stage.to_owned());
+    }
+    assert_eq!(
+        bases,
+        BTreeSet::from([
+            "debian:bookworm-slim".to_owned(),
+            "rust:1.95-slim-bookworm".to_owned()
+        ])
+    );
+    let dependabot: Value =
+        serde_yaml_ng::from_str(&repository_file(".github/dependabot.yml")).unwrap();
+    let ecosystems: BTreeSet<(String, String)> = dependabot["updates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|update| {
+            (
+                update["package-ecosystem"].as_str().unwrap().to_owned(),
+                update["directory"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("cargo", "/"),
+        ("github-actions", "/"),
+        ("docker", "/docker"),
+    ] {
+        assert!(
+            ecosystems.contains(&(expected.0.to_owned(), expected.1.to_owned())),
+            "dependabot.yml: no {expected:?} in {ecosystems:?}"
+        );
+    }
 }
