@@ -66,7 +66,7 @@ cp -a "$sysroot/lib" "$work/rust/usr/local/rust/"
 cp -a "${CARGO_HOME:-$HOME/.cargo}"/registry/{index,cache} "$work/rust/usr/local/cargo/registry/"
 slim "$work/rust"
 tar -C "$work/rust" -c . | docker import \
-  -c 'ENV PATH=/usr/local/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+  -c 'ENV PATH=/usr/local/cargo/bin:/usr/local/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   -c 'ENV CARGO_HOME=/usr/local/cargo' \
   -c 'ENV CARGO_NET_OFFLINE=true' \
   - "$rust_image" >/dev/null

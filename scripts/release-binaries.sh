@@ -25,10 +25,15 @@ case $target in
     exit 2
     ;;
 esac
-command -v cargo-auditable >/dev/null || {
-  echo "cargo-auditable is not on PATH: cargo install cargo-auditable --locked" >&2
+cargo auditable --version >/dev/null 2>&1 || {
+  echo "cargo auditable does not run: cargo install cargo-auditable --locked" >&2
   exit 1
 }
+# It would replace RUSTFLAGS, and with them +crt-static.
+if [ -n "${CARGO_ENCODED_RUSTFLAGS:-}" ]; then
+  echo "unset CARGO_ENCODED_RUSTFLAGS: this script sets RUSTFLAGS" >&2
+  exit 1
+fi
 
 # images.env's IMAGE_VERSION is the workspace version (`cargo test` checks that they agree).
 version=$(sed -n 's/^IMAGE_VERSION=//p' images.env)
@@ -43,6 +48,17 @@ rustflags=${RUSTFLAGS:-}
 RUSTFLAGS="$rustflags" cargo auditable build --release --locked --target "$target" "${packages[@]}"
 
 built=target/$target/release
+# Static means no program interpreter: ldd says "statically linked" (static-pie) or "not a
+# dynamic executable". Checked where ldd can read the target (a Linux host).
+if [ -n "$image_arch" ] && command -v ldd >/dev/null; then
+  for program in "${programs[@]}"; do
+    linkage=$(ldd "$built/$program" 2>&1 || true)
+    case $linkage in
+      *"statically linked"* | *"not a dynamic executable"*) ;;
+      *) echo "$built/$program is dynamically linked: $linkage" >&2; exit 1 ;;
+    esac
+  done
+fi
 mkdir -p dist
 if [ -n "$image_arch" ]; then
   rm -rf "dist/linux-$image_arch"
@@ -55,7 +71,8 @@ staging=$(mktemp -d)
 trap 'rm -rf "$staging"' EXIT
 mkdir "$staging/$name"
 cp "$built/bookinfo" README.md LICENSE CHANGELOG.md "$staging/$name/"
-tar -C "$staging" -czf "dist/$name.tar.gz" "$name"
+# COPYFILE_DISABLE: macOS's tar would add ._ files for extended attributes.
+COPYFILE_DISABLE=1 tar -C "$staging" -czf "dist/$name.tar.gz" "$name"
 # sha256sum on Linux, shasum on macOS: the same "<digest>  <file>" line, for `sha256sum -c`.
 if command -v sha256sum >/dev/null; then
   (cd dist && sha256sum "$name.tar.gz" >"$name.tar.gz.sha256")
