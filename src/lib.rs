@@ -104,27 +104,36 @@ pub async fn launch(options: LaunchOptions) -> Result<Bookinfo, LaunchError> {
     let reviews = [take()?, take()?, take()?];
 
     // The services find each other on loopback: no cluster DNS, no SERVICES_DOMAIN. Each
-    // reports spans under its own name, so OTEL_SERVICE_NAME cannot apply.
+    // reports spans under its own name, so OTEL_SERVICE_NAME cannot apply; and each is its
+    // own "pod", `<service>-<version>` as reviews' podname (the process's HOSTNAME would
+    // name every service alike in spans and in the mesh panel).
     let telemetry = TelemetryArgs {
         otel_service_name: None,
         ..options.telemetry
+    };
+    let trace_config = |service: &str, version: &str| {
+        TelemetryArgs {
+            pod_name: Some(format!("{service}-{version}")),
+            ..telemetry.clone()
+        }
+        .trace_config(service, version)
     };
     let mut reviews_apps = Vec::new();
     for version in reviews::VERSIONS {
         let mut config = reviews::Config::new(version, loopback(&ratings)?);
         config.podname = format!("reviews-{}", version.name);
-        config.tracing = telemetry.trace_config("reviews", version.name);
+        config.tracing = trace_config("reviews", version.name);
         reviews_apps.push(reviews::app(config)?);
     }
     let mut details_config = details::Config::v1();
-    details_config.tracing = telemetry.trace_config("details", "v1");
+    details_config.tracing = trace_config("details", "v1");
     let ratings_version = if options.ratings.database.is_some() {
         "v2"
     } else {
         "v1"
     };
     let ratings_config = ratings::Config {
-        tracing: telemetry.trace_config("ratings", ratings_version),
+        tracing: trace_config("ratings", ratings_version),
         ..options.ratings
     };
     let reviews_endpoints = reviews
@@ -137,7 +146,7 @@ pub async fn launch(options: LaunchOptions) -> Result<Bookinfo, LaunchError> {
         loopback(&ratings)?,
     );
     productpage_config.page = options.page;
-    productpage_config.tracing = telemetry.trace_config("productpage", "v1");
+    productpage_config.tracing = trace_config("productpage", "v1");
 
     let [r1, r2, r3] = reviews;
     let [a1, a2, a3] =

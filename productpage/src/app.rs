@@ -16,6 +16,7 @@ use tokio::sync::Semaphore;
 use crate::{
     backends::Backends,
     config::{Config, DEFAULT_SESSION_SECRET},
+    mesh_panel::PanelSettings,
     render::html_error,
     routes::{api, assets, login, product_page},
     session::SessionKey,
@@ -44,6 +45,10 @@ pub fn app(config: Config) -> Result<App, TlsError> {
             .timeout
             .saturating_mul(config.reviews_call.attempts),
         tracer: observability.tracer.clone(),
+        mesh_panel: config.page.mesh_panel.then(|| PanelSettings {
+            workload: observability.workload.clone(),
+            trace_url: config.page.mesh_panel_trace_url.clone(),
+        }),
     });
     // The pages answer a wrong method in HTML, as they answer everything else; the JSON API
     // (and /health) keeps the server's JSON 405.

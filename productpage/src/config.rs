@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use clap::Args;
+
+use crate::mesh_panel::TraceUrl;
 use service_runtime::{
     CallPolicy, Endpoints, HostList, TelemetryArgs, TraceConfig,
     config::{ConfigError, DEFAULT_PORT, non_blank, strict_switch},
@@ -35,6 +37,18 @@ pub struct PageArgs {
     /// your own wherever the signed-in user matters.
     #[arg(long, env, hide_env_values = true, value_parser = non_blank, default_value = DEFAULT_SESSION_SECRET)]
     pub session_secret: String,
+    /// `true` ends the product page with the mesh panel: one row per hop of the page view
+    /// (ingress → productpage → details and reviews → ratings) with the workload that answered,
+    /// status, time, attempts, and the caller's identity as the callee's sidecar verified it
+    /// (docs/observability.md#the-mesh-panel). Off, the page is upstream's.
+    #[arg(long, env, value_parser = strict_switch, default_value = "false", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub mesh_panel: bool,
+    /// Where the panel links its trace id: an http:// or https:// URL containing {trace_id},
+    /// e.g. http://localhost:16686/trace/{trace_id} (Jaeger), or
+    /// http://localhost:16686/jaeger/trace/{trace_id} (Istio's add-on behind `istioctl
+    /// dashboard jaeger`).
+    #[arg(long, env, value_parser = TraceUrl::parse)]
+    pub mesh_panel_trace_url: Option<TraceUrl>,
 }
 
 impl Default for PageArgs {
@@ -43,6 +57,8 @@ impl Default for PageArgs {
             flood_factor: 0,
             backend_connection_pooling: false,
             session_secret: DEFAULT_SESSION_SECRET.to_owned(),
+            mesh_panel: false,
+            mesh_panel_trace_url: None,
         }
     }
 }

@@ -10,6 +10,7 @@ mod app;
 mod backends;
 mod config;
 mod json_style;
+mod mesh_panel;
 mod product;
 mod render;
 mod routes;
@@ -19,6 +20,7 @@ mod view;
 
 pub use app::app;
 pub use config::{Config, DEFAULT_SESSION_SECRET, PageArgs, ProductpageArgs};
+pub use mesh_panel::TraceUrl;
 pub use render::MAX_PAGE_BYTES;
 pub use state::MAX_FLOOD_CALLS_IN_FLIGHT;
 pub use view::MAX_REVIEW_CARDS;

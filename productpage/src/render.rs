@@ -8,6 +8,7 @@ use axum::{
 
 use crate::{
     backends::Details,
+    mesh_panel::{IdentityView, MeshPanel},
     product::Product,
     // The product page template matches on RatingView.
     view::{RatingView, ReviewsView},
@@ -20,6 +21,8 @@ pub struct ProductPage {
     pub product: &'static Product,
     pub details: Option<Details>,
     pub reviews: Option<ReviewsView>,
+    /// `MESH_PANEL`'s section at the end of the page; `None` leaves the page as upstream's.
+    pub mesh_panel: Option<MeshPanel>,
 }
 
 #[derive(Template)]

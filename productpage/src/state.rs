@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use crate::{backends::Backends, session::SessionKey};
+use crate::{backends::Backends, mesh_panel::PanelSettings, session::SessionKey};
 
 pub struct AppState {
     pub backends: Backends,
@@ -19,6 +19,8 @@ pub struct AppState {
     pub flood_deadline: Duration,
     /// For the template-rendering span.
     pub tracer: ServiceTracer,
+    /// `MESH_PANEL`: `None` when off.
+    pub mesh_panel: Option<PanelSettings>,
 }
 
 /// Flood calls in flight at once across all page views (each holds a fresh connection and up

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod healthcheck;
+pub mod hop;
 pub mod json;
 pub mod metrics;
 pub mod outbound;

@@ -1,6 +1,6 @@
 //! The product page and the index page.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
 use axum::{
     extract::State,
@@ -8,11 +8,18 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 use futures::{StreamExt, stream::FuturesUnordered};
-use opentelemetry::{Context, trace::SpanKind};
-use service_runtime::telemetry::spans;
+use opentelemetry::{
+    Context,
+    trace::{SpanKind, TraceContextExt},
+};
+use service_runtime::{
+    hop::{self, Inbound, Source},
+    telemetry::spans,
+};
 
 use crate::{
     backends::Backend,
+    mesh_panel::{MeshPanel, TraceOfView},
     product::PRODUCT,
     render::{IndexPage, MAX_PAGE_BYTES, ProductPage, render, render_bounded},
     routes::Visitor,
@@ -59,19 +66,51 @@ async fn flood_calls(state: &AppState, outbound: &HeaderMap) {
 
 /// Always 200: a failed backend shows its error block, the text Istio's fault-injection
 /// docs look for (docs/behaviour.md#when-a-backend-fails).
-pub async fn product_page(State(state): State<Arc<AppState>>, visitor: Visitor) -> Response {
+pub async fn product_page(
+    State(state): State<Arc<AppState>>,
+    Source(source): Source,
+    received: HeaderMap,
+    visitor: Visitor,
+) -> Response {
+    let started = Instant::now();
     let Visitor { user, outbound } = visitor;
     let backends = &state.backends;
-    let (details, reviews, ()) = tokio::join!(
-        backends.details("0", &outbound),
-        backends.reviews("0", &outbound),
-        flood(&state, &outbound),
-    );
+    let page_calls = async {
+        tokio::join!(
+            backends.details("0", &outbound),
+            backends.reviews("0", &outbound)
+        )
+    };
+    // With the panel on, the page's own calls are recorded for it (the flood's are not).
+    let (((details, reviews), attempts), ()) = match &state.mesh_panel {
+        Some(_) => tokio::join!(hop::record(page_calls), flood(&state, &outbound)),
+        None => {
+            let (calls, ()) = tokio::join!(page_calls, flood(&state, &outbound));
+            ((calls, Vec::new()), ())
+        }
+    };
+    let mesh_panel = state.mesh_panel.as_ref().map(|settings| {
+        let context = Context::current();
+        let span = context.span();
+        let ids = span.span_context();
+        let trace = ids.is_valid().then(|| TraceOfView {
+            id: ids.trace_id().to_string(),
+            sampled: state.tracer.sampled(&received, &context),
+        });
+        MeshPanel::build(
+            settings,
+            &Inbound::read(&received, source),
+            started.elapsed(),
+            &attempts,
+            trace,
+        )
+    });
     let page = ProductPage {
         user,
         product: &PRODUCT,
         details: details_view(details),
         reviews: ReviewsView::from_result(reviews),
+        mesh_panel,
     };
     let rendering = state
         .tracer
@@ -91,6 +130,7 @@ pub async fn product_page(State(state): State<Arc<AppState>>, visitor: Visitor) 
             render(&ProductPage {
                 details: None,
                 reviews: None,
+                mesh_panel: None,
                 ..page
             })
         }

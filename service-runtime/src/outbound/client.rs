@@ -15,6 +15,7 @@ use hyper_util::{
 use opentelemetry::{Context, KeyValue, trace::SpanKind};
 
 use crate::{
+    hop,
     metrics::OutboundMetrics,
     telemetry::{
         CallTelemetry,
@@ -67,6 +68,9 @@ pub struct HttpClient {
     metrics: OutboundMetrics,
     tracer: ServiceTracer,
     reuse_connections: bool,
+    /// Calls between Bookinfo services ask for hop reports while one is being recorded
+    /// ([`hop`](crate::hop)); calls to the outside world never do.
+    between_services: bool,
 }
 
 /// The answer of an attempt: its status, headers and whole body.
@@ -148,11 +152,17 @@ impl HttpClient {
     /// # Errors
     /// When the TLS configuration cannot be built (see [`tls::client_config`]).
     pub fn new(reuse_connections: bool, telemetry: CallTelemetry) -> Result<Self, tls::TlsError> {
-        Ok(Self::build(reuse_connections, telemetry, tls::no_roots()?))
+        Ok(Self::build(
+            reuse_connections,
+            telemetry,
+            tls::no_roots()?,
+            true,
+        ))
     }
 
     /// The same client, also calling HTTPS servers verified against the system's CA
-    /// certificates (`SSL_CERT_FILE` and `SSL_CERT_DIR` honoured).
+    /// certificates (`SSL_CERT_FILE` and `SSL_CERT_DIR` honoured): for calls outside
+    /// Bookinfo, which never ask for hop reports.
     ///
     /// # Errors
     /// When the TLS configuration cannot be built (see [`tls::client_config`]).
@@ -164,6 +174,7 @@ impl HttpClient {
             reuse_connections,
             telemetry,
             tls::client_config()?,
+            false,
         ))
     }
 
@@ -171,6 +182,7 @@ impl HttpClient {
         reuse_connections: bool,
         telemetry: CallTelemetry,
         tls: std::sync::Arc<rustls::ClientConfig>,
+        between_services: bool,
     ) -> Self {
         let mut builder = hyper_util::client::legacy::Client::builder(TokioExecutor::new());
         builder
@@ -186,6 +198,7 @@ impl HttpClient {
             metrics: telemetry.metrics,
             tracer: telemetry.tracer,
             reuse_connections,
+            between_services,
         }
     }
 
@@ -266,6 +279,10 @@ impl HttpClient {
         if let Some((content_type, _)) = &payload.content {
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         }
+        let reporting = self.between_services && hop::recording();
+        if reporting {
+            headers.insert(&hop::REQUEST_HEADER, hop::ASK.clone());
+        }
         // One deadline for the whole attempt: connect, request, and the last body byte.
         let sent = self.send(&call.url, headers, payload, call.policy.max_answer_bytes);
         let result = tokio::time::timeout(call.policy.timeout, sent)
@@ -281,8 +298,19 @@ impl HttpClient {
                 err.metric_status().to_owned()
             }
         };
-        self.metrics
-            .record(call.destination, &status, started.elapsed());
+        let elapsed = started.elapsed();
+        self.metrics.record(call.destination, &status, elapsed);
+        if reporting {
+            hop::push(match &result {
+                Ok(reply) => hop::Attempt::answered(
+                    call.destination,
+                    reply.status.as_u16(),
+                    &reply.headers,
+                    elapsed,
+                ),
+                Err(err) => hop::Attempt::failed(call.destination, &err.to_string(), elapsed),
+            });
+        }
         result
     }
 

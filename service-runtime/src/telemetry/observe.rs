@@ -17,6 +17,7 @@ use tracing::Instrument;
 
 use super::CallTelemetry;
 use crate::{
+    hop,
     metrics::Metrics,
     metrics::exposition::Format,
     telemetry::TraceConfig,
@@ -31,6 +32,8 @@ const UNTRACED_ROUTES: [&str; 2] = ["/health", "/metrics"];
 pub struct Observability {
     pub metrics: Metrics,
     pub tracer: ServiceTracer,
+    /// What this service's hop reports say about it.
+    pub workload: hop::Workload,
 }
 
 impl Observability {
@@ -38,6 +41,7 @@ impl Observability {
         Self {
             metrics: Metrics::new(),
             tracer: ServiceTracer::new(trace),
+            workload: trace.workload(),
         }
     }
 
@@ -130,11 +134,16 @@ async fn observe_request(
     let (trace_id, span_id) = spans::log_ids(&context);
     // Every line logged while serving the request carries its ids.
     let log_span = tracing::info_span!("request", %trace_id, %span_id);
-    let response = next
+    let hop_report = hop::requested(request.headers())
+        .then(|| hop::Inbound::read(request.headers(), hop::source_of(request.extensions())));
+    let handling = next
         .run(request)
         .with_context(context.clone())
-        .instrument(log_span.clone())
-        .await;
+        .instrument(log_span.clone());
+    let response = match hop_report {
+        None => handling.await,
+        Some(inbound) => hop::answer(&shared.workload, inbound, started, handling).await,
+    };
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     spans::finish(&context, Some(status), None);

@@ -244,6 +244,22 @@ impl TraceConfig {
     pub fn disabled(service: &str) -> Self {
         TelemetryArgs::default().trace_config(service, "v1")
     }
+
+    /// The workload hop reports name: the pod (`k8s.pod.name`, from `HOSTNAME`), else the
+    /// service; and `service.version`.
+    pub fn workload(&self) -> crate::hop::Workload {
+        let attribute = |key: &str| {
+            self.resource
+                .iter()
+                .rev()
+                .find(|(name, _)| name == key)
+                .map(|(_, value)| value.clone())
+        };
+        crate::hop::Workload {
+            name: attribute("k8s.pod.name").unwrap_or_else(|| self.service_name.clone()),
+            version: attribute("service.version").unwrap_or_default(),
+        }
+    }
 }
 
 #[cfg(test)]

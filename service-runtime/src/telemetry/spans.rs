@@ -146,6 +146,21 @@ impl ServiceTracer {
         self.start(SpanKind::Server, &parent, describe)
     }
 
+    /// Whether the trace of a request received with `headers` and served in `context` is
+    /// sampled, so that some of its spans reach a tracing backend: the incoming W3C or B3
+    /// sampled flag (the sidecars export by it even when this service does not), or this
+    /// service's own span (export on, and its sampler said yes).
+    pub fn sampled(&self, headers: &HeaderMap, context: &Context) -> bool {
+        context.span().span_context().is_sampled()
+            || self
+                .inner
+                .propagation
+                .extract(headers)
+                .span()
+                .span_context()
+                .is_sampled()
+    }
+
     /// Adds the trace headers of a call made in `context` (the client span's) to `headers`.
     pub fn inject(&self, context: &Context, headers: &mut HeaderMap) {
         self.inner.propagation.outgoing(context, headers);

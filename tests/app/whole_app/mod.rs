@@ -1,5 +1,6 @@
 //! The real services wired together, as `cargo run` starts them.
 
+mod mesh_panel;
 mod sessions;
 
 use std::time::Duration;
