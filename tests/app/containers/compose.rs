@@ -53,6 +53,14 @@ async fn compose_brings_up_the_application() {
         let first = get(format!("{base}/productpage")).await;
         assert_eq!(first.status, 200);
         assert!(first.body.contains("Book Details"), "{}", first.body);
+        // The mesh panel is on in compose, its trace ids linked to Jaeger: no sidecar here.
+        assert!(
+            first.body.contains("id=\"mesh-panel\"")
+                && first.body.contains("ingress → productpage")
+                && first.body.contains("no client certificate"),
+            "{}",
+            first.body
+        );
         let container = |service: &str| {
             let out = compose(&["ps", "-q", service]);
             String::from_utf8_lossy(&out.stdout).trim().to_owned()

@@ -274,6 +274,56 @@ fn propagators_default_to_tracecontext_with_a_b3multi_component() {
     );
 }
 
+/// The mesh-panel component adds MESH_PANEL=true and a trace link that productpage accepts,
+/// to productpage's Deployments and no other.
+#[test]
+fn the_mesh_panel_component_turns_the_panel_on_in_productpage_only() {
+    let component: Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(format!("{K8S}/components/mesh-panel/kustomization.yaml"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(component["kind"], "Component");
+    let patch = &component["patches"][0];
+    assert_eq!(patch["target"]["kind"], "Deployment");
+    let selector = patch["target"]["labelSelector"].as_str().unwrap();
+    let (label, app) = selector.split_once('=').unwrap();
+    let documents = documents();
+    let selected: Vec<&Document> = of_kind(&documents, "Deployment")
+        .filter(|d| d.value["metadata"]["labels"][label] == app)
+        .collect();
+    assert!(!selected.is_empty());
+    for deployment in &selected {
+        assert_eq!(
+            deployment.spec()["template"]["metadata"]["labels"]["app"], "productpage",
+            "{}",
+            deployment.name()
+        );
+    }
+    let operations: Value =
+        serde_yaml_ng::from_str(patch["patch"].as_str().expect("a JSON patch")).unwrap();
+    let mut added = BTreeMap::new();
+    for operation in operations.as_array().unwrap() {
+        assert_eq!(operation["op"], "add");
+        assert_eq!(operation["path"], "/spec/template/spec/containers/0/env/-");
+        added.insert(
+            operation["value"]["name"].as_str().unwrap().to_owned(),
+            operation["value"]["value"].as_str().unwrap().to_owned(),
+        );
+    }
+    assert_eq!(
+        service_runtime::config::strict_switch(&added["MESH_PANEL"]),
+        Ok(true)
+    );
+    let url = productpage::TraceUrl::parse(&added["MESH_PANEL_TRACE_URL"]).unwrap();
+    assert_eq!(url.link("abc"), "http://localhost:16686/jaeger/trace/abc");
+    // Appended after OTEL_PROPAGATORS, which the b3multi component patches at env/0.
+    for deployment in selected {
+        let env = &deployment.spec()["template"]["spec"]["containers"][0]["env"];
+        assert!(env.as_array().is_some_and(|env| !env.is_empty()), "{}", deployment.name());
+    }
+}
+
 /// Every database a ratings v2 Deployment names is a Service of k8s/ (or an allowed external
 /// host), every Secret it reads without `optional` is created in k8s/, and the databases'
 /// init scripts are ratings/db-init/'s word for word.

@@ -14,6 +14,7 @@ mod security;
 
 mod envoy;
 mod istio;
+mod panel;
 mod traces;
 
 use std::{
@@ -68,6 +69,8 @@ pub struct MeshOptions {
     pub app_protocol_http2: bool,
     /// MAX_CONCURRENT_REQUESTS of every reviews app, when not the default.
     pub reviews_max_concurrent_requests: Option<u32>,
+    /// productpage's MESH_PANEL.
+    pub mesh_panel: bool,
 }
 
 impl Default for MeshOptions {
@@ -78,6 +81,7 @@ impl Default for MeshOptions {
             virtual_services: Vec::new(),
             app_protocol_http2: false,
             reviews_max_concurrent_requests: None,
+            mesh_panel: false,
         }
     }
 }
@@ -220,7 +224,12 @@ impl Mesh {
         for (workload, ip) in &workloads {
             let listener = tokio::net::TcpListener::bind((*ip, 0)).await.unwrap();
             app_addrs.insert(workload.name.clone(), listener.local_addr().unwrap());
-            let tracing = telemetry.trace_config(&workload.app, &workload.version);
+            // Each its own pod, named like reviews' podname, for the mesh panel and spans.
+            let tracing = TelemetryArgs {
+                pod_name: Some(format!("{}-abc12", workload.name)),
+                ..telemetry.clone()
+            }
+            .trace_config(&workload.app, &workload.version);
             let app = match workload.app.as_str() {
                 "productpage" => {
                     let mut config = productpage::Config::new(
@@ -229,6 +238,7 @@ impl Mesh {
                         outbound(*ip, "ratings"),
                     );
                     config.tracing = tracing;
+                    config.page.mesh_panel = options.mesh_panel;
                     productpage::app(config).unwrap()
                 }
                 "details" => details::app(details::Config {

@@ -246,23 +246,29 @@ pub fn sidecar(
             },
         },
     });
+    let mut inbound_manager = http_manager(
+        "inbound",
+        true,
+        tracer,
+        service,
+        json!({"name": "inbound", "domains": ["*"],
+               "routes": [{"match": {"prefix": "/"},
+                           "route": {"cluster": "inbound|9080", "timeout": "0s"},
+                           "decorator": {"operation": operation(service.split('.').next().unwrap_or(service))}}]}),
+        vec![rbac_filter(rules)],
+    );
+    // As istiod's inbound listener: the app learns the caller's verified identity from the
+    // last x-forwarded-client-cert element, which this sidecar appends.
+    inbound_manager["typed_config"]["forward_client_cert_details"] = json!("APPEND_FORWARD");
+    inbound_manager["typed_config"]["set_current_client_cert_details"] =
+        json!({"subject": true, "uri": true, "dns": true});
     let inbound = listener(
         "inbound",
         SocketAddr::from((ip, 9080)),
         true,
         json!({
             "transport_socket": inbound_tls,
-            "filters": [http_manager(
-                "inbound",
-                true,
-                tracer,
-                service,
-                json!({"name": "inbound", "domains": ["*"],
-                       "routes": [{"match": {"prefix": "/"},
-                                   "route": {"cluster": "inbound|9080", "timeout": "0s"},
-                                   "decorator": {"operation": operation(service.split('.').next().unwrap_or(service))}}]}),
-                vec![rbac_filter(rules)],
-            )],
+            "filters": [inbound_manager],
         }),
     );
     let mut listeners = vec![inbound];
@@ -276,13 +282,18 @@ pub fn sidecar(
                 false,
                 tracer,
                 service,
+                // Istio's outbound routes tell the callee which attempt it serves.
                 json!({"name": out.host, "domains": ["*"],
+                       "include_request_attempt_count": true,
                        "routes": out.routes.iter().map(|r| envoy_route(&out.host, r)).collect::<Vec<_>>()}),
                 vec![fault_filter()],
             )]}),
         ));
     }
     let mut app_cluster = static_cluster("inbound|9080", &[app]);
+    // istiod's inbound clusters connect to the app from 127.0.0.6 (InboundPassthroughBindIpv4).
+    app_cluster["upstream_bind_config"] =
+        json!({"source_address": {"address": "127.0.0.6", "port_value": 0}});
     if app_http2 {
         app_cluster["typed_extension_protocol_options"] = http2_protocol_options();
     }
@@ -325,7 +336,7 @@ pub fn gateway(
             true,
             tracer,
             "istio-ingressgateway.istio-system",
-            json!({"name": "bookinfo", "domains": ["*"], "routes": routes}),
+            json!({"name": "bookinfo", "domains": ["*"], "include_request_attempt_count": true, "routes": routes}),
             vec![],
         )]}),
     )];
