@@ -118,7 +118,7 @@ impl Drop for LocalMariaDb {
 
 /// A data directory of this process's own under the temporary directory (not created), and
 /// a local port that was free a moment ago, for a database server a test starts.
-fn scratch_dir_and_port(server: &str) -> Result<(PathBuf, u16), String> {
+pub(crate) fn scratch_dir_and_port(server: &str) -> Result<(PathBuf, u16), String> {
     static STARTED: AtomicU32 = AtomicU32::new(0);
     let started = STARTED.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!(
@@ -144,7 +144,8 @@ fn free_port_outside_the_ephemeral_range(started: u32) -> Result<u16, String> {
         .ok_or_else(|| format!("no free port in {DATABASE_PORTS:?}"))
 }
 
-fn which(tool: &str) -> Option<PathBuf> {
+/// `tool` on `PATH`, or in the system's sbin directories (where Debian keeps servers).
+pub(crate) fn which(tool: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])

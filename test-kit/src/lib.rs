@@ -9,6 +9,7 @@ pub mod ca;
 pub mod databases;
 pub mod fetch;
 pub mod page;
+pub mod prometheus;
 pub mod skip;
 pub mod stub;
 

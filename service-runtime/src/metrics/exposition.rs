@@ -1,8 +1,9 @@
 //! The two text formats Prometheus scrapes, chosen by the scraper's `Accept`: OpenMetrics
 //! when it asks for it, else the classic text format (0.0.4), which every scraper reads.
 //! prometheus-client writes only OpenMetrics; the classic form differs in three ways, each
-//! rewritten here: a counter's `TYPE` and `HELP` name its `_total` series, `UNIT` lines and
-//! the `# EOF` terminator do not exist, and `unknown` is called `untyped`.
+//! rewritten here: a counter's `TYPE` and `HELP` name its `_total` series, `UNIT` lines,
+//! exemplars (` # {trace_id="…"} 0.01` after a bucket's value) and the `# EOF` terminator do
+//! not exist, and `unknown` is called `untyped`.
 
 /// `Content-Type` of OpenMetrics text.
 pub const OPENMETRICS_TEXT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -102,13 +103,30 @@ pub fn classic_text(open_metrics: &str) -> String {
         if line.starts_with("# UNIT ") || line == "# EOF" {
             continue;
         }
-        out.push_str(line);
+        out.push_str(without_exemplar(line));
         out.push('\n');
     }
     if let Some((name, text)) = help {
         write_help(&mut out, name, text);
     }
     out
+}
+
+/// A sample line without its exemplar: the text before the first ` # ` outside the label
+/// values' quotes.
+fn without_exemplar(sample: &str) -> &str {
+    let mut quoted = false;
+    let mut escaped = false;
+    for (index, c) in sample.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            ' ' if !quoted && sample[index..].starts_with(" # ") => return &sample[..index],
+            _ => {}
+        }
+    }
+    sample
 }
 
 #[cfg(test)]
@@ -148,6 +166,7 @@ requests_total{route=\"/\"} 3
 # UNIT latency_seconds seconds
 latency_seconds_sum 0.5
 latency_seconds_count 2
+latency_seconds_bucket{le=\"0.5\",route=\"/a # {b}\\\" # x\"} 1 # {trace_id=\"4bf9\",span_id=\"00f0\"} 0.25
 latency_seconds_bucket{le=\"+Inf\"} 2
 # HELP open Open things.
 # TYPE open unknown
@@ -162,6 +181,7 @@ requests_total{route=\"/\"} 3
 # TYPE latency_seconds histogram
 latency_seconds_sum 0.5
 latency_seconds_count 2
+latency_seconds_bucket{le=\"0.5\",route=\"/a # {b}\\\" # x\"} 1
 latency_seconds_bucket{le=\"+Inf\"} 2
 # HELP open Open things.
 # TYPE open untyped

@@ -12,6 +12,7 @@ use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
     metrics::{
         counter::Counter,
+        exemplar::HistogramWithExemplars,
         family::Family,
         gauge::Gauge,
         histogram::{Histogram, exponential_buckets},
@@ -21,9 +22,28 @@ use prometheus_client::{
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
+/// The exemplar of a request-duration observation: OpenTelemetry's Prometheus compatibility
+/// specification names its labels `trace_id` and `span_id`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TraceExemplar {
+    pub trace_id: String,
+    pub span_id: String,
+}
+
+type ExemplarHistogramFamily<L> =
+    Family<L, HistogramWithExemplars<TraceExemplar>, fn() -> HistogramWithExemplars<TraceExemplar>>;
+
+fn latency_histogram_with_exemplars() -> HistogramWithExemplars<TraceExemplar> {
+    HistogramWithExemplars::new(latency_buckets())
+}
+
+/// 0.25 ms .. ~8 s.
+fn latency_buckets() -> impl Iterator<Item = f64> {
+    exponential_buckets(0.000_25, 2.0, 16)
+}
+
 fn latency_histogram() -> Histogram {
-    // 0.25 ms .. ~8 s
-    Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
+    Histogram::new(latency_buckets())
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -92,7 +112,7 @@ impl OutboundMetrics {
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
-    request_duration: HistogramFamily<RouteLabels>,
+    request_duration: ExemplarHistogramFamily<RouteLabels>,
     active_requests: Gauge,
     outbound: OutboundMetrics,
     overload: OverloadMetrics,
@@ -108,8 +128,9 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
-        let request_duration =
-            HistogramFamily::<RouteLabels>::new_with_constructor(latency_histogram);
+        let request_duration = ExemplarHistogramFamily::<RouteLabels>::new_with_constructor(
+            latency_histogram_with_exemplars,
+        );
         let outbound = OutboundMetrics {
             calls: Family::default(),
             duration: HistogramFamily::new_with_constructor(latency_histogram),
@@ -179,8 +200,17 @@ impl Metrics {
         ActiveRequest(self.active_requests.clone())
     }
 
-    /// Counts one served request.
-    pub fn record_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+    /// Counts one served request; `exemplar`, the ids of an exported span of its trace,
+    /// becomes the OpenMetrics exemplar of its duration bucket (the classic text format
+    /// carries none).
+    pub fn record_request(
+        &self,
+        method: &str,
+        route: &str,
+        status: u16,
+        elapsed: Duration,
+        exemplar: Option<TraceExemplar>,
+    ) {
         self.requests
             .get_or_create(&RequestLabels {
                 method: method.to_owned(),
@@ -193,7 +223,7 @@ impl Metrics {
                 method: method.to_owned(),
                 route: route.to_owned(),
             })
-            .observe(elapsed.as_secs_f64());
+            .observe(elapsed.as_secs_f64(), exemplar, None);
     }
 
     /// Every metric, in `format`.

@@ -18,8 +18,8 @@ use tracing::Instrument;
 use super::CallTelemetry;
 use crate::{
     hop,
-    metrics::Metrics,
     metrics::exposition::Format,
+    metrics::{Metrics, registry::TraceExemplar},
     telemetry::TraceConfig,
     telemetry::spans::{self, ServiceTracer},
 };
@@ -110,9 +110,13 @@ async fn observe_request(
     if UNTRACED_ROUTES.contains(&route.as_str()) {
         let response = next.run(request).await;
         let status = response.status().as_u16();
-        shared
-            .metrics
-            .record_request(metric_method(&method), &route, status, started.elapsed());
+        shared.metrics.record_request(
+            metric_method(&method),
+            &route,
+            status,
+            started.elapsed(),
+            None,
+        );
         return response;
     }
     let context = shared.tracer.start_server(request.headers(), || {
@@ -134,6 +138,10 @@ async fn observe_request(
     let (trace_id, span_id) = spans::log_ids(&context);
     // Every line logged while serving the request carries its ids.
     let log_span = tracing::info_span!("request", %trace_id, %span_id);
+    let exemplar = shared
+        .tracer
+        .exported_ids(request.headers(), &context)
+        .map(|(trace_id, span_id)| TraceExemplar { trace_id, span_id });
     let hop_report = hop::requested(request.headers())
         .then(|| hop::Inbound::read(request.headers(), hop::source_of(request.extensions())));
     let handling = next
@@ -162,6 +170,6 @@ async fn observe_request(
     );
     shared
         .metrics
-        .record_request(metric_method(&method), &route, status, elapsed);
+        .record_request(metric_method(&method), &route, status, elapsed, exemplar);
     response
 }

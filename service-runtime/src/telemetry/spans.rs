@@ -151,14 +151,22 @@ impl ServiceTracer {
     /// sampled flag (the sidecars export by it even when this service does not), or this
     /// service's own span (export on, and its sampler said yes).
     pub fn sampled(&self, headers: &HeaderMap, context: &Context) -> bool {
-        context.span().span_context().is_sampled()
-            || self
-                .inner
-                .propagation
-                .extract(headers)
-                .span()
-                .span_context()
-                .is_sampled()
+        self.exported_ids(headers, context).is_some()
+    }
+
+    /// (trace id, span id), as lowercase hex, of an exported span of this request, for a
+    /// metric exemplar: this service's own server span when it is sampled, else the caller's
+    /// span when the incoming context is sampled (the sidecar exported it); `None` when the
+    /// trace is not sampled, so no span could be found by those ids.
+    pub fn exported_ids(&self, headers: &HeaderMap, context: &Context) -> Option<(String, String)> {
+        let hex = |ids: &opentelemetry::trace::SpanContext| {
+            (ids.is_valid() && ids.is_sampled())
+                .then(|| (ids.trace_id().to_string(), ids.span_id().to_string()))
+        };
+        hex(context.span().span_context()).or_else(|| {
+            let incoming = self.inner.propagation.extract(headers);
+            hex(incoming.span().span_context())
+        })
     }
 
     /// Adds the trace headers of a call made in `context` (the client span's) to `headers`.

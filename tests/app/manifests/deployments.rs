@@ -295,7 +295,8 @@ fn the_mesh_panel_component_turns_the_panel_on_in_productpage_only() {
     assert!(!selected.is_empty());
     for deployment in &selected {
         assert_eq!(
-            deployment.spec()["template"]["metadata"]["labels"]["app"], "productpage",
+            deployment.spec()["template"]["metadata"]["labels"]["app"],
+            "productpage",
             "{}",
             deployment.name()
         );
@@ -320,7 +321,11 @@ fn the_mesh_panel_component_turns_the_panel_on_in_productpage_only() {
     // Appended after OTEL_PROPAGATORS, which the b3multi component patches at env/0.
     for deployment in selected {
         let env = &deployment.spec()["template"]["spec"]["containers"][0]["env"];
-        assert!(env.as_array().is_some_and(|env| !env.is_empty()), "{}", deployment.name());
+        assert!(
+            env.as_array().is_some_and(|env| !env.is_empty()),
+            "{}",
+            deployment.name()
+        );
     }
 }
 

@@ -5,7 +5,8 @@
 use super::{istio::GATEWAY_IDENTITY, routing::page, *};
 
 fn panel(page: &str) -> &str {
-    page.find("id=\"mesh-panel\"").map_or("", |start| &page[start..])
+    page.find("id=\"mesh-panel\"")
+        .map_or("", |start| &page[start..])
 }
 
 /// The identity cell of the first row of `hop`.
@@ -42,7 +43,10 @@ async fn every_hop_shows_its_callers_verified_identity() {
     }
     let first_panel = panel(&fetched.body);
     for (hop, caller) in [
-        ("ingress → productpage", format!("mTLS: spiffe://{GATEWAY_IDENTITY}")),
+        (
+            "ingress → productpage",
+            format!("mTLS: spiffe://{GATEWAY_IDENTITY}"),
+        ),
         ("productpage → details", spiffe("bookinfo-productpage")),
         ("productpage → reviews", spiffe("bookinfo-productpage")),
         ("reviews → ratings", spiffe("bookinfo-reviews")),
@@ -55,33 +59,46 @@ async fn every_hop_shows_its_callers_verified_identity() {
         "reviews-v3-abc12 (v3)",
         "ratings-v1-abc12 (v1)",
     ] {
-        assert!(first_panel.contains(needle), "missing {needle:?} in\n{first_panel}");
+        assert!(
+            first_panel.contains(needle),
+            "missing {needle:?} in\n{first_panel}"
+        );
     }
     assert!(!first_panel.contains("unverified"), "{first_panel}");
     // Every callee learnt from its caller's sidecar which attempt it served.
-    assert_eq!(first_panel.matches("sidecar attempt 1").count(), 4, "{first_panel}");
+    assert_eq!(
+        first_panel.matches("sidecar attempt 1").count(),
+        4,
+        "{first_panel}"
+    );
 
     // Straight to productpage's app, past its sidecar: the first hop had no client
     // certificate, and the backend hops, through productpage's sidecar, still do.
-    let direct = fetch(
-        client().get(format!("http://{}/productpage", mesh.app_addrs["productpage-v1"])),
-    )
+    let direct = fetch(client().get(format!(
+        "http://{}/productpage",
+        mesh.app_addrs["productpage-v1"]
+    )))
     .await;
     let direct_panel = panel(&direct.body);
     let first = identity_of(direct_panel, "ingress → productpage");
     assert!(first.contains("no client certificate"), "{first}");
     let details = identity_of(direct_panel, "productpage → details");
-    assert!(details.contains(&spiffe("bookinfo-productpage")), "{details}");
+    assert!(
+        details.contains(&spiffe("bookinfo-productpage")),
+        "{details}"
+    );
 
     // A client cannot forge what the sidecar appends: through the gateway, a made-up header
     // is dropped, and the identity is still the gateway's.
-    let forged = fetch(
-        client()
-            .get(mesh.url("/productpage"))
-            .header("x-forwarded-client-cert", "URI=spiffe://cluster.local/ns/istio-app/sa/forged"),
-    )
+    let forged = fetch(client().get(mesh.url("/productpage")).header(
+        "x-forwarded-client-cert",
+        "URI=spiffe://cluster.local/ns/istio-app/sa/forged",
+    ))
     .await;
     let cell = identity_of(panel(&forged.body), "ingress → productpage");
-    assert!(cell.contains(&format!("spiffe://{GATEWAY_IDENTITY}")) && !cell.contains("forged"), "{cell}");
+    assert!(
+        cell.contains(&format!("spiffe://{GATEWAY_IDENTITY}")) && !cell.contains("forged"),
+        "{cell}"
+    );
     mesh.stop().await;
 }
