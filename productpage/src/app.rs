@@ -17,6 +17,7 @@ use crate::{
     backends::Backends,
     config::{Config, DEFAULT_SESSION_SECRET},
     mesh_panel::PanelSettings,
+    page_views::PageViews,
     render::html_error,
     routes::{api, assets, login, product_page},
     session::SessionKey,
@@ -45,6 +46,7 @@ pub fn app(config: Config) -> Result<App, TlsError> {
             .timeout
             .saturating_mul(config.reviews_call.attempts),
         tracer: observability.tracer.clone(),
+        page_views: PageViews::register(observability.metrics.registry_mut()),
         mesh_panel: config.page.mesh_panel.then(|| PanelSettings {
             workload: observability.workload.clone(),
             trace_url: config.page.mesh_panel_trace_url.clone(),

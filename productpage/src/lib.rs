@@ -11,6 +11,7 @@ mod backends;
 mod config;
 mod json_style;
 mod mesh_panel;
+mod page_views;
 mod product;
 mod render;
 mod routes;

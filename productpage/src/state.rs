@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use crate::{backends::Backends, mesh_panel::PanelSettings, session::SessionKey};
+use crate::{
+    backends::Backends, mesh_panel::PanelSettings, page_views::PageViews, session::SessionKey,
+};
 
 pub struct AppState {
     pub backends: Backends,
@@ -21,6 +23,8 @@ pub struct AppState {
     pub tracer: ServiceTracer,
     /// `MESH_PANEL`: `None` when off.
     pub mesh_panel: Option<PanelSettings>,
+    /// `bookinfo_page_views_total`.
+    pub page_views: PageViews,
 }
 
 /// Flood calls in flight at once across all page views (each holds a fresh connection and up

@@ -10,7 +10,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 pub use crate::server::listener::bind_dual_stack;
 use crate::{
     config::{ConfigError, DEFAULT_PORT, LogArgs, parse_command_line},
-    metrics::OverloadMetrics,
+    metrics::ServerMetrics,
     server::{self, ServerArgs, connection_cap, open_file_limit, raise_open_file_limit},
     telemetry::logging,
     telemetry::{observe::Observability, spans::ServiceTracer},
@@ -21,7 +21,7 @@ use crate::{
 pub struct App {
     router: Router,
     tracer: Option<ServiceTracer>,
-    overload: OverloadMetrics,
+    overload: ServerMetrics,
 }
 
 impl App {
@@ -29,12 +29,12 @@ impl App {
         Self {
             router,
             tracer,
-            overload: OverloadMetrics::default(),
+            overload: ServerMetrics::default(),
         }
     }
 
     /// Where the server counts the requests its bounds refuse (the service's `/metrics`).
-    pub fn with_overload_metrics(self, overload: OverloadMetrics) -> Self {
+    pub fn with_server_metrics(self, overload: ServerMetrics) -> Self {
         Self { overload, ..self }
     }
 
@@ -43,7 +43,7 @@ impl App {
     pub fn observed(router: Router, observability: Observability) -> Self {
         let tracer = observability.tracer.clone();
         let overload = observability.metrics.overload();
-        Self::new(observability.observe(router), Some(tracer)).with_overload_metrics(overload)
+        Self::new(observability.observe(router), Some(tracer)).with_server_metrics(overload)
     }
 }
 

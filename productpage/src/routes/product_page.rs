@@ -105,11 +105,13 @@ pub async fn product_page(
             trace,
         )
     });
+    let reviews = ReviewsView::from_result(reviews);
+    state.page_views.count(reviews.as_ref());
     let page = ProductPage {
         user,
         product: &PRODUCT,
         details: details_view(details),
-        reviews: ReviewsView::from_result(reviews),
+        reviews,
         mesh_panel,
     };
     let rendering = state

@@ -6,4 +6,4 @@ pub mod exposition;
 pub mod process;
 pub mod registry;
 
-pub use registry::{Metrics, OutboundMetrics, OverloadMetrics};
+pub use registry::{Metrics, OutboundMetrics, ServerMetrics};

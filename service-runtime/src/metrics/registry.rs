@@ -70,14 +70,83 @@ struct OverloadLabels {
     reason: &'static str,
 }
 
-/// Requests answered 503 by the server's bounds without being handled, by reason; cloned
-/// into the server. Unregistered (counting nowhere) unless it came from [`Metrics`].
-#[derive(Clone, Debug, Default)]
-pub struct OverloadMetrics {
-    rejections: Family<OverloadLabels, Counter>,
+/// `http_server_requests_total` and `http_server_request_duration_seconds`, shared by the
+/// router's middleware and the server (which answers `/ready` itself).
+#[derive(Clone, Debug)]
+struct RequestMetrics {
+    requests: Family<RequestLabels, Counter>,
+    duration: ExemplarHistogramFamily<RouteLabels>,
 }
 
-impl OverloadMetrics {
+impl Default for RequestMetrics {
+    fn default() -> Self {
+        Self {
+            requests: Family::default(),
+            duration: ExemplarHistogramFamily::new_with_constructor(
+                latency_histogram_with_exemplars,
+            ),
+        }
+    }
+}
+
+impl RequestMetrics {
+    fn record(
+        &self,
+        method: &str,
+        route: &str,
+        status: u16,
+        elapsed: Duration,
+        exemplar: Option<TraceExemplar>,
+    ) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.duration
+            .get_or_create(&RouteLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64(), exemplar, None);
+    }
+}
+
+/// What the server itself counts, below the router: requests answered 503 by its bounds
+/// without being handled, by reason, and the connections open now; cloned into the server.
+/// Unregistered (counting nowhere) unless it came from [`Metrics`].
+#[derive(Clone, Debug, Default)]
+pub struct ServerMetrics {
+    rejections: Family<OverloadLabels, Counter>,
+    open_connections: Gauge,
+    requests: RequestMetrics,
+}
+
+/// One connection counted in `http_server_open_connections` until dropped.
+#[derive(Debug)]
+pub struct OpenConnection(Gauge);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+impl ServerMetrics {
+    /// Counts one request the server answered itself (`GET /ready`), as the router's
+    /// middleware counts the others.
+    pub fn record_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        self.requests.record(method, route, status, elapsed, None);
+    }
+
+    /// Counts a connection as open until the returned guard is dropped.
+    pub fn open_connection(&self) -> OpenConnection {
+        self.open_connections.inc();
+        OpenConnection(self.open_connections.clone())
+    }
+
     /// The count of refusals for `reason` (the server's `Overload::label`), made at 0 if new:
     /// the server makes each reason's series when it starts, since a rate over a series that
     /// appears only at the first refusal misses it.
@@ -111,11 +180,10 @@ impl OutboundMetrics {
 
 pub struct Metrics {
     registry: Registry,
-    requests: Family<RequestLabels, Counter>,
-    request_duration: ExemplarHistogramFamily<RouteLabels>,
+    requests: RequestMetrics,
     active_requests: Gauge,
     outbound: OutboundMetrics,
-    overload: OverloadMetrics,
+    overload: ServerMetrics,
 }
 
 impl Default for Metrics {
@@ -127,10 +195,7 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::default();
-        let requests = Family::<RequestLabels, Counter>::default();
-        let request_duration = ExemplarHistogramFamily::<RouteLabels>::new_with_constructor(
-            latency_histogram_with_exemplars,
-        );
+        let requests = RequestMetrics::default();
         let outbound = OutboundMetrics {
             calls: Family::default(),
             duration: HistogramFamily::new_with_constructor(latency_histogram),
@@ -138,12 +203,12 @@ impl Metrics {
         registry.register(
             "http_server_requests",
             "HTTP requests served, by method, route template and status",
-            requests.clone(),
+            requests.requests.clone(),
         );
         registry.register(
             "http_server_request_duration_seconds",
             "Time to serve an HTTP request, by method and route template",
-            request_duration.clone(),
+            requests.duration.clone(),
         );
         registry.register(
             "http_client_requests",
@@ -161,7 +226,10 @@ impl Metrics {
             "HTTP requests being served now",
             active_requests.clone(),
         );
-        let overload = OverloadMetrics::default();
+        let overload = ServerMetrics {
+            requests: requests.clone(),
+            ..ServerMetrics::default()
+        };
         registry.register(
             "http_server_overload_rejections",
             "Requests answered 503 without being handled: MAX_CONCURRENT_REQUESTS in progress \
@@ -169,11 +237,16 @@ impl Metrics {
              MAX_CONNECTIONS asking for more than a probe (reason=connections)",
             overload.rejections.clone(),
         );
+        registry.register(
+            "http_server_open_connections",
+            "Connections open now, HTTP/1.1 and HTTP/2 alike, from accept to close (at most \
+             MAX_CONNECTIONS plus the room kept for probes)",
+            overload.open_connections.clone(),
+        );
         registry.register_collector(Box::new(ProcessCollector));
         Self {
             registry,
             requests,
-            request_duration,
             active_requests,
             outbound,
             overload,
@@ -189,7 +262,7 @@ impl Metrics {
         self.outbound.clone()
     }
 
-    pub fn overload(&self) -> OverloadMetrics {
+    pub fn overload(&self) -> ServerMetrics {
         self.overload.clone()
     }
 
@@ -212,18 +285,7 @@ impl Metrics {
         exemplar: Option<TraceExemplar>,
     ) {
         self.requests
-            .get_or_create(&RequestLabels {
-                method: method.to_owned(),
-                route: route.to_owned(),
-                status,
-            })
-            .inc();
-        self.request_duration
-            .get_or_create(&RouteLabels {
-                method: method.to_owned(),
-                route: route.to_owned(),
-            })
-            .observe(elapsed.as_secs_f64(), exemplar, None);
+            .record(method, route, status, elapsed, exemplar);
     }
 
     /// Every metric, in `format`.

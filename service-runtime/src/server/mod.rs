@@ -13,7 +13,7 @@ mod fd_limit;
 mod frames;
 mod head_budget;
 mod host;
-mod lifecycle;
+pub(crate) mod lifecycle;
 pub mod listener;
 mod registry;
 mod request_limit;
@@ -37,7 +37,7 @@ pub use lifecycle::Lifecycle;
 pub use request_limit::{Overload, UNSENT_REFUSALS_PER_PLACE};
 pub use settings::ServerArgs;
 
-use crate::metrics::OverloadMetrics;
+use crate::metrics::ServerMetrics;
 use connection::{Timers, WatchedIo};
 use head_budget::HeadBudget;
 use registry::{Admission, Registry};
@@ -53,7 +53,7 @@ struct Shared {
     body_read_timeout: Duration,
     body_deadline: Duration,
     requests: RequestLimit,
-    overload: OverloadMetrics,
+    overload: ServerMetrics,
     registry: Arc<Registry>,
 }
 
@@ -63,7 +63,7 @@ struct Shared {
 pub async fn serve(
     listener: TcpListener,
     app: Router,
-    overload: OverloadMetrics,
+    overload: ServerMetrics,
     args: &ServerArgs,
     connection_cap: usize,
     shutdown: impl Future<Output = ()>,
@@ -71,11 +71,22 @@ pub async fn serve(
     let lifecycle = Arc::new(Lifecycle::default());
     let health = app.clone();
     let readiness = lifecycle.clone();
+    let counted = overload.clone();
     let router = app.route(
         "/ready",
         get(move || {
-            let (readiness, health) = (readiness.clone(), health.clone());
-            async move { readiness.readiness(health).await }
+            let (readiness, health, counted) = (readiness.clone(), health.clone(), counted.clone());
+            async move {
+                let started = Instant::now();
+                let answer = readiness.readiness(health).await;
+                counted.record_request(
+                    "GET",
+                    "/ready",
+                    answer.status().as_u16(),
+                    started.elapsed(),
+                );
+                answer
+            }
         }),
     );
     let protocols = protocols(args);
@@ -220,6 +231,7 @@ async fn serve_connection(
     admission: Admission,
     shared: Arc<Shared>,
 ) {
+    let _open = shared.overload.open_connection();
     let tracker = admission.tracker.clone();
     let io = TokioIo::new(WatchedIo::new(stream, tracker.clone()));
     let service = ConnectionService {

@@ -20,6 +20,7 @@ use crate::{
     hop,
     metrics::exposition::Format,
     metrics::{Metrics, registry::TraceExemplar},
+    server::lifecycle::ReadinessCheck,
     telemetry::TraceConfig,
     telemetry::spans::{self, ServiceTracer},
 };
@@ -99,6 +100,9 @@ async fn observe_request(
     request: Request,
     next: Next,
 ) -> Response {
+    if request.extensions().get::<ReadinessCheck>().is_some() {
+        return next.run(request).await;
+    }
     let started = Instant::now();
     let _active = shared.metrics.start_request();
     let method = request.method().clone();

@@ -1,6 +1,7 @@
 //! Distributed tracing across the real services: spans exported over OTLP form one tree per
 //! request under the caller's trace; without export the caller's context passes unchanged.
 
+mod dashboards;
 mod exemplars;
 mod formats;
 mod metrics;
