@@ -2,6 +2,7 @@
 //! export ([`spans`], [`sampling`], [`otlp`]), logs ([`logging`]), and the per-request
 //! observation that ties a request's span, log line and metrics together ([`observe`]).
 
+pub mod export_warning;
 pub mod logging;
 pub mod observe;
 pub mod otlp;

@@ -13,12 +13,13 @@ use opentelemetry::{
 };
 use opentelemetry_sdk::{
     Resource,
+    resource::TelemetryResourceDetector,
     trace::{Sampler, SdkTracer, SdkTracerProvider},
 };
 
 use crate::{
-    propagation::Propagation, telemetry::TraceConfig, telemetry::otlp,
-    telemetry::sampling::ServiceSampler,
+    propagation::Propagation, telemetry::TraceConfig, telemetry::export_warning::ReportedExporter,
+    telemetry::otlp, telemetry::sampling::ServiceSampler,
 };
 
 /// A service's tracer; cheap to clone.
@@ -56,7 +57,11 @@ impl ServiceTracer {
     /// tokio runtime: exports run on it.
     pub fn new(config: &TraceConfig) -> Self {
         // OTEL_SERVICE_NAME wins over a service.name among the resource attributes.
+        // Resource::builder() detects telemetry.sdk.name, .language and .version, and reads
+        // OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME itself; those two are ours to parse
+        // (as settings with flags), so start empty and add the SDK's own attributes.
         let resource = Resource::builder_empty()
+            .with_detector(Box::new(TelemetryResourceDetector))
             .with_attributes(
                 config
                     .resource
@@ -70,6 +75,15 @@ impl ServiceTracer {
             otlp::exporter(endpoint, config)
                 .inspect_err(|err| tracing::error!(%err, endpoint, "span export stays off"))
                 .ok()
+                .map(|exporter| {
+                    tracing::info!(
+                        service = %config.service_name,
+                        endpoint,
+                        protocol = ?config.protocol,
+                        "spans are exported over OTLP"
+                    );
+                    ReportedExporter::new(exporter, &config.service_name, endpoint)
+                })
         });
         let exporting = exporter.is_some();
         let provider = match exporter {

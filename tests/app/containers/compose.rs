@@ -176,3 +176,92 @@ fn the_compose_databases_profile_is_consistent() {
         assert!(source.is_file());
     }
 }
+
+/// docker/compose.yaml with its observability profile, as docker-compose v1 resolves it:
+/// Prometheus keeps exemplars and reads docker/observability/prometheus.yml, which scrapes
+/// every Bookinfo service; Grafana mounts the dashboards and the provisioning files that
+/// exist; Jaeger takes OTLP on 4317 and 4318; the mesh panel links to Jaeger.
+#[test]
+fn the_compose_observability_profile_resolves() {
+    let run = Command::new("docker-compose")
+        .args([
+            "-f",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/docker/compose.yaml"),
+            "--profile",
+            "observability",
+            "config",
+        ])
+        .output()
+        .map_err(|err| format!("docker-compose not found: {err}"));
+    let Some(output) =
+        test_kit::tool_or_skip("the_compose_observability_profile_resolves", REQUIRE, run)
+    else {
+        return;
+    };
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let config: serde_json::Value = serde_yaml_ng::from_slice(&output.stdout).unwrap();
+    let services = config["services"].as_object().unwrap();
+    let text = |value: &serde_json::Value| value.to_string();
+    let prometheus = &services["prometheus"];
+    assert!(text(&prometheus["command"]).contains("--enable-feature=exemplar-storage"));
+    let scrape_config = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docker/observability/prometheus.yml"
+    ))
+    .unwrap();
+    for service in [
+        "productpage",
+        "details",
+        "ratings",
+        "reviews-v1",
+        "reviews-v2",
+        "reviews-v3",
+    ] {
+        assert!(services.contains_key(service), "{service}");
+        assert!(
+            scrape_config.contains(&format!("'{service}:9080'")),
+            "{service} not scraped"
+        );
+    }
+    // Every file compose mounts exists (a missing source would become an empty directory).
+    for service in ["prometheus", "grafana"] {
+        for volume in services[service]["volumes"].as_array().unwrap() {
+            let source = volume["source"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| {
+                    volume
+                        .as_str()
+                        .unwrap()
+                        .split(':')
+                        .next()
+                        .unwrap()
+                        .to_owned()
+                });
+            assert!(
+                std::path::Path::new(&source).exists(),
+                "{service}: {source}"
+            );
+        }
+    }
+    let grafana_env = text(&services["grafana"]["environment"]);
+    assert!(
+        grafana_env.contains("http://prometheus:9090")
+            && grafana_env.contains("http://jaeger:16686")
+    );
+    let jaeger_ports = text(&services["jaeger"]["ports"]);
+    assert!(
+        jaeger_ports.contains("4317") && jaeger_ports.contains("4318"),
+        "{jaeger_ports}"
+    );
+    let productpage = &services["productpage"]["environment"];
+    assert_eq!(productpage["MESH_PANEL"], "true");
+    assert_eq!(
+        productpage["MESH_PANEL_TRACE_URL"],
+        "http://localhost:16686/trace/{trace_id}"
+    );
+}

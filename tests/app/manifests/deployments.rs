@@ -247,7 +247,8 @@ fn propagators_default_to_tracecontext_with_a_b3multi_component() {
         .collect();
     assert!(deployments.len() >= 12);
     for deployment in deployments {
-        let first = &deployment.spec()["template"]["spec"]["containers"][0]["env"][0];
+        let env = &deployment.spec()["template"]["spec"]["containers"][0]["env"];
+        let first = &env[0];
         assert_eq!(
             (first["name"].as_str(), first["value"].as_str()),
             (Some("OTEL_PROPAGATORS"), Some("tracecontext")),
@@ -255,6 +256,20 @@ fn propagators_default_to_tracecontext_with_a_b3multi_component() {
             deployment.file,
             deployment.name()
         );
+        // The spans' k8s.namespace.name, from the downward API; the variable it expands
+        // comes first, as Kubernetes expands $(VAR) only from earlier entries.
+        assert_eq!(env[1]["name"], "K8S_NAMESPACE", "{}", deployment.name());
+        assert_eq!(
+            env[1]["valueFrom"]["fieldRef"]["fieldPath"],
+            "metadata.namespace"
+        );
+        assert_eq!(
+            env[2]["name"],
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "{}",
+            deployment.name()
+        );
+        assert_eq!(env[2]["value"], "k8s.namespace.name=$(K8S_NAMESPACE)");
     }
     let component: Value = serde_yaml_ng::from_str(
         &std::fs::read_to_string(format!("{K8S}/components/b3multi/kustomization.yaml")).unwrap(),

@@ -99,3 +99,52 @@ async fn every_service_serves_parseable_metrics_after_traffic() {
     assert_eq!(results.map(|r| r.2), Some(3.0));
     app.stop().await.unwrap();
 }
+
+/// `/ready` is counted once, under `/ready` (its inner look at `/health` is not), and the
+/// new series: open connections, and productpage's page views by reviews version and stars.
+#[tokio::test]
+async fn ready_counts_once_and_the_dashboards_series_exist() {
+    let app = whole_app().await;
+    for _ in 0..2 {
+        assert_eq!(
+            get(format!("{}/ready", app.details.url())).await.status,
+            200
+        );
+    }
+    for _ in 0..3 {
+        get(format!("{}/productpage", app.productpage.url())).await;
+    }
+    let details = parse_metrics(&get(format!("{}/metrics", app.details.url())).await.body);
+    let requests = |route: &str| {
+        details
+            .iter()
+            .filter(|(n, l, _)| {
+                n == "http_server_requests_total"
+                    && l.get("route").map(String::as_str) == Some(route)
+            })
+            .map(|s| s.2)
+            .sum::<f64>()
+    };
+    assert_eq!(requests("/ready"), 2.0);
+    assert_eq!(
+        requests("/health"),
+        0.0,
+        "/ready's inner /health is not a request"
+    );
+    let open = details
+        .iter()
+        .find(|(n, _, _)| n == "http_server_open_connections")
+        .map(|s| s.2);
+    // The scrape's own connection is open while it is answered.
+    assert!(open.is_some_and(|v| v >= 1.0), "{open:?}");
+    let productpage = parse_metrics(&get(format!("{}/metrics", app.productpage.url())).await.body);
+    let views: BTreeSet<(String, String)> = productpage
+        .iter()
+        .filter(|(n, _, v)| n == "bookinfo_page_views_total" && *v >= 1.0)
+        .map(|(_, l, _)| (l["reviews_version"].clone(), l["star_color"].clone()))
+        .collect();
+    let expected = [("v1", "none"), ("v2", "black"), ("v3", "red")]
+        .map(|(version, color)| (version.to_owned(), color.to_owned()));
+    assert_eq!(views, BTreeSet::from(expected));
+    app.stop().await.unwrap();
+}
