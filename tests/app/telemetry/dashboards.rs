@@ -83,6 +83,37 @@ fn dashboards_are_well_formed_and_name_provisioned_data_sources() {
     assert!(compose.contains(&format!("../k8s/observability/dashboards:{path}:ro")));
     let kustomization =
         std::fs::read_to_string(format!("{OBSERVABILITY}/kustomization.yaml")).unwrap();
+    // The Grafana add-on's patch mounts the ConfigMaps the kustomization makes, and the
+    // provisioning files they hold.
+    let generated = yaml(&format!("{OBSERVABILITY}/kustomization.yaml"));
+    let generated: BTreeMap<&str, Vec<&str>> = generated["configMapGenerator"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|map| {
+            let files = map["files"].as_array().unwrap().iter();
+            let names = files
+                .map(|f| f.as_str().unwrap().rsplit('/').next().unwrap())
+                .collect();
+            (map["name"].as_str().unwrap(), names)
+        })
+        .collect();
+    let operations = yaml(&format!("{OBSERVABILITY}/grafana-deployment-patch.yaml"));
+    let mut mounted = 0;
+    for operation in operations.as_array().unwrap() {
+        let value = &operation["value"];
+        if let Some(map) = value["configMap"]["name"].as_str() {
+            assert!(generated.contains_key(map), "{map} is not generated");
+            mounted += 1;
+        }
+        if let Some(file) = value["subPath"].as_str() {
+            assert!(
+                generated.values().any(|files| files.contains(&file)),
+                "{file}"
+            );
+        }
+    }
+    assert_eq!(mounted, generated.len());
 
     let mut all_uids = BTreeSet::new();
     for name in DASHBOARDS {
