@@ -30,6 +30,8 @@ use crate::{
 /// When the backend client's TLS configuration cannot be built.
 pub fn app(config: Config) -> Result<App, TlsError> {
     let mut observability = Observability::new(&config.tracing);
+    // The entry point: it asks for hop reports (MESH_PANEL), it gives none to its clients.
+    observability.answers_hop_reports = false;
     if config.page.session_secret == DEFAULT_SESSION_SECRET {
         tracing::warn!(
             "sessions are signed with the public default key: set SESSION_SECRET wherever the \

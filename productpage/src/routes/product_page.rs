@@ -1,10 +1,10 @@
 //! The product page and the index page.
 
-use std::{sync::Arc, time::Instant};
+use std::{convert::Infallible, sync::Arc, time::Instant};
 
 use axum::{
-    extract::State,
-    http::HeaderMap,
+    extract::{FromRequestParts, State},
+    http::{HeaderMap, request::Parts},
     response::{Html, IntoResponse, Response},
 };
 use futures::{StreamExt, stream::FuturesUnordered};
@@ -13,7 +13,7 @@ use opentelemetry::{
     trace::{SpanKind, TraceContextExt},
 };
 use service_runtime::{
-    hop::{self, Inbound, Source},
+    hop::{self, Inbound},
     telemetry::spans,
 };
 
@@ -64,12 +64,36 @@ async fn flood_calls(state: &AppState, outbound: &HeaderMap) {
     while calls.next().await.is_some() {}
 }
 
+/// What the mesh panel needs from a page view's request, read only with MESH_PANEL on: how
+/// it arrived, and its trace (the server span's context, and whether the trace is sampled).
+pub struct PanelRequest(Option<(Inbound, Option<TraceOfView>)>);
+
+impl FromRequestParts<Arc<AppState>> for PanelRequest {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Infallible> {
+        if state.mesh_panel.is_none() {
+            return Ok(Self(None));
+        }
+        let context = Context::current();
+        let span = context.span();
+        let ids = span.span_context();
+        let trace = ids.is_valid().then(|| TraceOfView {
+            id: ids.trace_id().to_string(),
+            sampled: state.tracer.sampled(&parts.headers, &context),
+        });
+        Ok(Self(Some((Inbound::read_parts(parts), trace))))
+    }
+}
+
 /// Always 200: a failed backend shows its error block, the text Istio's fault-injection
 /// docs look for (docs/behaviour.md#when-a-backend-fails).
 pub async fn product_page(
     State(state): State<Arc<AppState>>,
-    Source(source): Source,
-    received: HeaderMap,
+    PanelRequest(panel_request): PanelRequest,
     visitor: Visitor,
 ) -> Response {
     let started = Instant::now();
@@ -89,22 +113,14 @@ pub async fn product_page(
             ((calls, Vec::new()), ())
         }
     };
-    let mesh_panel = state.mesh_panel.as_ref().map(|settings| {
-        let context = Context::current();
-        let span = context.span();
-        let ids = span.span_context();
-        let trace = ids.is_valid().then(|| TraceOfView {
-            id: ids.trace_id().to_string(),
-            sampled: state.tracer.sampled(&received, &context),
-        });
-        MeshPanel::build(
-            settings,
-            &Inbound::read(&received, source),
-            started.elapsed(),
-            &attempts,
-            trace,
-        )
-    });
+    let mesh_panel =
+        state
+            .mesh_panel
+            .as_ref()
+            .zip(panel_request)
+            .map(|(settings, (inbound, trace))| {
+                MeshPanel::build(settings, &inbound, started.elapsed(), &attempts, trace)
+            });
     let reviews = ReviewsView::from_result(reviews);
     state.page_views.count(reviews.as_ref());
     let page = ProductPage {

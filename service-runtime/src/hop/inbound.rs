@@ -1,13 +1,10 @@
 //! Who called: the caller's identity as this service's sidecar verified it, read from what
 //! arrived with the request.
 
-use std::{
-    convert::Infallible,
-    net::{IpAddr, Ipv4Addr, SocketAddr},
-};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use axum::{
-    extract::{ConnectInfo, FromRequestParts},
+    extract::ConnectInfo,
     http::{HeaderMap, request::Parts},
 };
 
@@ -20,17 +17,14 @@ use super::xfcc;
 /// which keeps the client's address), and its `x-forwarded-client-cert` is only a claim.
 pub const SIDECAR_INBOUND_SOURCE: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 6));
 
-/// The address a request's connection came from, as a handler extractor; `None` where the
-/// server recorded none (a router called without the service-runtime server, in tests).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Source(pub Option<IpAddr>);
+/// The same on an IPv6-only pod: `::6` (`InboundPassthroughBindIpv6`).
+pub const SIDECAR_INBOUND_SOURCE_V6: IpAddr = IpAddr::V6(Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 6));
 
-impl<S: Send + Sync> FromRequestParts<S> for Source {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        Ok(Self(source_of(&parts.extensions)))
-    }
+/// Whether a connection from `source` came from the pod's own sidecar. A dual-stack listener
+/// (the services' own) reports an IPv4 peer as `::ffff:127.0.0.6`: compared canonically.
+fn from_sidecar(source: IpAddr) -> bool {
+    let source = source.to_canonical();
+    source == SIDECAR_INBOUND_SOURCE || source == SIDECAR_INBOUND_SOURCE_V6
 }
 
 /// The connection's peer address the server put in `extensions`.
@@ -67,6 +61,12 @@ pub struct Inbound {
 }
 
 impl Inbound {
+    /// Reads a request's head: its headers, and its connection's peer from the server's
+    /// `ConnectInfo`.
+    pub fn read_parts(parts: &Parts) -> Self {
+        Self::read(&parts.headers, source_of(&parts.extensions))
+    }
+
     /// Reads `headers` of a request that arrived from `source` (its connection's peer).
     pub fn read(headers: &HeaderMap, source: Option<IpAddr>) -> Self {
         // Bytes outside ASCII are allowed in a field value: read them, do not drop the claim.
@@ -77,7 +77,7 @@ impl Inbound {
             .collect();
         let peer = if claims.is_empty() {
             Peer::NoCertificate
-        } else if source == Some(SIDECAR_INBOUND_SOURCE) {
+        } else if source.is_some_and(from_sidecar) {
             // Envoy removes a client's header on a connection without mTLS and appends its own
             // element on one with it: what arrives through the sidecar is the sidecar's.
             xfcc::last_uri(&claims.join(",")).map_or(Peer::NoCertificate, Peer::Verified)
@@ -155,6 +155,18 @@ mod tests {
             Peer::Unverified(text) => assert!(text.is_ascii() && text.ends_with("<script>")),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_sidecar_is_recognised_through_a_dual_stack_listener() {
+        let mapped: IpAddr = "::ffff:127.0.0.6".parse().unwrap();
+        for source in [SIDECAR_INBOUND_SOURCE, SIDECAR_INBOUND_SOURCE_V6, mapped] {
+            let inbound = Inbound::read(&headers(&[(xfcc::HEADER, XFCC)]), Some(source));
+            assert!(matches!(inbound.peer, Peer::Verified(_)), "{source}");
+        }
+        let other: IpAddr = "::ffff:127.0.0.7".parse().unwrap();
+        let inbound = Inbound::read(&headers(&[(xfcc::HEADER, XFCC)]), Some(other));
+        assert!(matches!(inbound.peer, Peer::Unverified(_)));
     }
 
     #[test]

@@ -26,7 +26,7 @@ use axum::{
 };
 
 pub(crate) use inbound::source_of;
-pub use inbound::{Inbound, Peer, SIDECAR_INBOUND_SOURCE, Source};
+pub use inbound::{Inbound, Peer, SIDECAR_INBOUND_SOURCE, SIDECAR_INBOUND_SOURCE_V6};
 pub use recorder::record;
 pub(crate) use recorder::{push, recording};
 pub use report::{Attempt, HopReport, Workload, server_timing_ms};

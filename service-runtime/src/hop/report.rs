@@ -190,7 +190,13 @@ impl HopReport {
         string_of(member(WORKLOAD))?;
         let mut report = read_report(member);
         if let Some(ListEntry::InnerList(calls)) = dictionary.get(CALLS) {
-            report.calls = calls.items.iter().filter_map(read_call).collect();
+            // As many as a report holds: a callee cannot make its caller keep more.
+            report.calls = calls
+                .items
+                .iter()
+                .filter_map(read_call)
+                .take(super::recorder::MAX_ATTEMPTS)
+                .collect();
         }
         Some(report)
     }

@@ -34,14 +34,43 @@ pub fn parse(value: &str) -> Vec<Element> {
 }
 
 /// The first `URI=` value of the last element: the SPIFFE identity of the client whose
-/// certificate the nearest proxy verified.
+/// certificate the nearest proxy verified. `None` when the header has an unterminated quote
+/// (a client's text could then swallow what the sidecar appended after it) or the URI is not
+/// a SPIFFE ID (`spiffe://`, no separators, quotes or spaces).
 pub fn last_uri(value: &str) -> Option<String> {
+    if !quotes_balanced(value) {
+        return None;
+    }
     parse(value)
         .pop()?
         .into_iter()
         .find(|(key, _)| key.eq_ignore_ascii_case("URI"))
         .map(|(_, uri)| uri)
-        .filter(|uri| !uri.is_empty())
+        .filter(|uri| {
+            uri.len() > "spiffe://".len()
+                && uri
+                    .get(..9)
+                    .is_some_and(|scheme| scheme.eq_ignore_ascii_case("spiffe://"))
+                && !uri
+                    .chars()
+                    .any(|c| c.is_whitespace() || [',', ';', '"'].contains(&c))
+        })
+}
+
+/// Whether every double quote of `value` is closed (escaped quotes inside quotes aside).
+fn quotes_balanced(value: &str) -> bool {
+    let mut quoted = false;
+    let mut escaped = false;
+    for c in value.chars() {
+        if escaped {
+            escaped = false;
+        } else if quoted && c == '\\' {
+            escaped = true;
+        } else if c == '"' {
+            quoted = !quoted;
+        }
+    }
+    !quoted
 }
 
 /// `text` split at `separator` where it is outside double quotes (quotes and escapes kept).
@@ -120,8 +149,10 @@ mod tests {
 
     #[test]
     fn quoted_separators_do_not_split() {
-        let value = r#"URI="spiffe://a;b,c";By=x"#;
-        assert_eq!(last_uri(value).as_deref(), Some("spiffe://a;b,c"));
+        let value = r#"Subject="CN=a,b;c";URI=spiffe://a/b"#;
+        assert_eq!(last_uri(value).as_deref(), Some("spiffe://a/b"));
+        // A quoted URI with separators in it is no SPIFFE ID.
+        assert_eq!(last_uri(r#"URI="spiffe://a;b,c";By=x"#), None);
     }
 
     #[test]
@@ -133,10 +164,15 @@ mod tests {
             last_uri("By=x;URI=spiffe://a"),
             Some("spiffe://a".to_owned())
         );
-        // An unterminated quote runs to the end.
+        // An unterminated quote from a client would swallow what a sidecar appends.
+        let swallowed =
+            r#"URI="spiffe://x/sa/admin,By=spiffe://x/sa/me;URI=spiffe://x/sa/attacker"#;
+        assert_eq!(last_uri(swallowed), None);
+        assert_eq!(last_uri("URI=https://example.com"), None);
+        // parse() itself still reads it, to the end.
         assert_eq!(
-            last_uri(r#"URI="spiffe://a,b"#).as_deref(),
-            Some("spiffe://a,b")
+            parse(r#"URI="a,b"#),
+            vec![vec![("URI".to_owned(), "a,b".to_owned())]]
         );
         assert_eq!(
             parse("novalue"),

@@ -22,7 +22,7 @@ pub mod settings;
 
 use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::{Router, routing::get};
+use axum::{Router, http::Method, routing::get};
 use hyper_util::{
     rt::{TokioExecutor, TokioIo},
     server::conn::auto,
@@ -74,17 +74,19 @@ pub async fn serve(
     let counted = overload.clone();
     let router = app.route(
         "/ready",
-        get(move || {
+        get(move |method: Method| {
             let (readiness, health, counted) = (readiness.clone(), health.clone(), counted.clone());
             async move {
                 let started = Instant::now();
                 let answer = readiness.readiness(health).await;
-                counted.record_request(
-                    "GET",
-                    "/ready",
-                    answer.status().as_u16(),
-                    started.elapsed(),
-                );
+                // GET, or HEAD (which axum routes to the GET handler).
+                let method = if method == Method::HEAD {
+                    "HEAD"
+                } else {
+                    "GET"
+                };
+                let status = answer.status().as_u16();
+                counted.record_request(method, "/ready", status, started.elapsed());
                 answer
             }
         }),

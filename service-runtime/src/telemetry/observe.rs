@@ -35,6 +35,10 @@ pub struct Observability {
     pub tracer: ServiceTracer,
     /// What this service's hop reports say about it.
     pub workload: hop::Workload,
+    /// Whether a request asking for a hop report gets one (`bookinfo-hop-report: ?1`). The
+    /// backends answer; productpage, the mesh's entry point, turns it off: it asks for
+    /// reports with MESH_PANEL on, and answers no client from outside.
+    pub answers_hop_reports: bool,
 }
 
 impl Observability {
@@ -43,6 +47,7 @@ impl Observability {
             metrics: Metrics::new(),
             tracer: ServiceTracer::new(trace),
             workload: trace.workload(),
+            answers_hop_reports: true,
         }
     }
 
@@ -146,7 +151,7 @@ async fn observe_request(
         .tracer
         .exported_ids(request.headers(), &context)
         .map(|(trace_id, span_id)| TraceExemplar { trace_id, span_id });
-    let hop_report = hop::requested(request.headers())
+    let hop_report = (shared.answers_hop_reports && hop::requested(request.headers()))
         .then(|| hop::Inbound::read(request.headers(), hop::source_of(request.extensions())));
     let handling = next
         .run(request)

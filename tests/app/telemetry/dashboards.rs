@@ -98,22 +98,38 @@ fn dashboards_are_well_formed_and_name_provisioned_data_sources() {
             (map["name"].as_str().unwrap(), names)
         })
         .collect();
-    let operations = yaml(&format!("{OBSERVABILITY}/grafana-deployment-patch.yaml"));
-    let mut mounted = 0;
-    for operation in operations.as_array().unwrap() {
-        let value = &operation["value"];
-        if let Some(map) = value["configMap"]["name"].as_str() {
-            assert!(generated.contains_key(map), "{map} is not generated");
-            mounted += 1;
-        }
-        if let Some(file) = value["subPath"].as_str() {
+    let patch_value = yaml(&format!("{OBSERVABILITY}/grafana-deployment-patch.yaml"));
+    let pod = &patch_value["spec"]["template"]["spec"];
+    let volumes = pod["volumes"].as_array().unwrap();
+    for volume in volumes {
+        let map = volume["configMap"]["name"].as_str().unwrap();
+        assert!(generated.contains_key(map), "{map} is not generated");
+    }
+    assert_eq!(volumes.len(), generated.len());
+    // Istio's add-on names its container `grafana`: the strategic merge keys on it.
+    let container = &pod["containers"][0];
+    assert_eq!(container["name"], "grafana");
+    for mount in container["volumeMounts"].as_array().unwrap() {
+        assert!(
+            volumes.iter().any(|v| v["name"] == mount["name"]),
+            "{mount}"
+        );
+        if let Some(file) = mount["subPath"].as_str() {
             assert!(
                 generated.values().any(|files| files.contains(&file)),
                 "{file}"
             );
         }
     }
-    assert_eq!(mounted, generated.len());
+    let env = serde_json::to_string(&container["env"]).unwrap();
+    for variable in ["BOOKINFO_PROMETHEUS_URL", "BOOKINFO_JAEGER_URL"] {
+        let used =
+            std::fs::read_to_string(format!("{OBSERVABILITY}/grafana/datasources.yaml")).unwrap();
+        assert!(
+            env.contains(variable) && used.contains(&format!("${{{variable}}}")),
+            "{variable}"
+        );
+    }
 
     let mut all_uids = BTreeSet::new();
     for name in DASHBOARDS {

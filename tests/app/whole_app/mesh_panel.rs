@@ -132,6 +132,13 @@ async fn without_the_panel_or_the_request_header_nothing_changes() {
         ) && report.contains(r#"workload="ratings-v1";version="v1")"#),
         "{report}"
     );
+    // productpage, the entry point, answers no client's question: no pod names or
+    // identities leave the mesh that way, and with the panel off it asks nobody.
+    let page = format!("{}/productpage", app.productpage.url());
+    let asked = fetch(client().get(&page).header("bookinfo-hop-report", "?1")).await;
+    assert_eq!(asked.status, 200);
+    assert!(!asked.headers.contains_key("bookinfo-hop"));
+    assert!(!asked.headers.contains_key("server-timing"));
     // Only the RFC 8941 true asks.
     let not_asked = fetch(client().get(&details).header("bookinfo-hop-report", "1")).await;
     assert!(!not_asked.headers.contains_key("bookinfo-hop"));
