@@ -6,12 +6,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use super::Attempt;
-
-/// Attempts kept per request. A page view makes four at most (details, reviews twice, and
-/// reviews' own call to ratings is inside reviews' report); `FLOOD_FACTOR`'s extra calls are
-/// not recorded, and this keeps a report bounded whatever calls a handler makes.
-pub const MAX_ATTEMPTS: usize = 16;
+use super::{Attempt, report::MAX_ATTEMPTS};
 
 tokio::task_local! {
     static ATTEMPTS: Arc<Mutex<Vec<Attempt>>>;

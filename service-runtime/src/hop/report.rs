@@ -25,6 +25,12 @@ use sfv::{
 
 use super::{Peer, RESPONSE_HEADER, SERVER_TIMING, inbound::printable};
 
+/// Attempts a report holds, written or read. A page view makes four at most (details,
+/// reviews twice, and reviews' own call to ratings is inside reviews' report);
+/// `FLOOD_FACTOR`'s extra calls are not recorded, and this keeps a report bounded whatever
+/// calls a handler makes or a callee claims.
+pub const MAX_ATTEMPTS: usize = 16;
+
 /// Longest text member, in bytes.
 const MAX_TEXT_BYTES: usize = 256;
 
@@ -195,7 +201,7 @@ impl HopReport {
                 .items
                 .iter()
                 .filter_map(read_call)
-                .take(super::recorder::MAX_ATTEMPTS)
+                .take(MAX_ATTEMPTS)
                 .collect();
         }
         Some(report)
