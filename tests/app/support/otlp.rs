@@ -28,6 +28,8 @@ pub struct ReceivedSpan {
     pub parent_span_id: String,
     /// Error status (2) or not.
     pub error: bool,
+    /// The resource's `telemetry.sdk.name`, `.language` and `.version`.
+    pub sdk: [String; 3],
 }
 
 type Received = Arc<Mutex<Vec<ReceivedSpan>>>;
@@ -75,6 +77,8 @@ fn record(spans: &Received, request: ExportTraceServiceRequest) {
                 .unwrap_or_default()
         };
         let (service, version) = (attribute("service.name"), attribute("service.version"));
+        let sdk = ["telemetry.sdk.name", "telemetry.sdk.language", "telemetry.sdk.version"]
+            .map(attribute);
         for scope in resource_spans.scope_spans {
             for span in scope.spans {
                 received.push(ReceivedSpan {
@@ -86,6 +90,7 @@ fn record(spans: &Received, request: ExportTraceServiceRequest) {
                     span_id: hex(&span.span_id),
                     parent_span_id: hex(&span.parent_span_id),
                     error: span.status.is_some_and(|s| s.code == 2),
+                    sdk: sdk.clone(),
                 });
             }
         }
