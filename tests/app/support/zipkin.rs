@@ -58,6 +58,8 @@ async fn receive(State(spans): State<Received>, Json(batch): Json<Vec<ZipkinSpan
             span_id: span.id,
             parent_span_id: span.parent_id.unwrap_or_default(),
             error: false,
+            // Envoy's Zipkin spans carry no OpenTelemetry resource.
+            sdk: Default::default(),
         });
     }
 }
