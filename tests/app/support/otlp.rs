@@ -77,8 +77,12 @@ fn record(spans: &Received, request: ExportTraceServiceRequest) {
                 .unwrap_or_default()
         };
         let (service, version) = (attribute("service.name"), attribute("service.version"));
-        let sdk = ["telemetry.sdk.name", "telemetry.sdk.language", "telemetry.sdk.version"]
-            .map(attribute);
+        let sdk = [
+            "telemetry.sdk.name",
+            "telemetry.sdk.language",
+            "telemetry.sdk.version",
+        ]
+        .map(attribute);
         for scope in resource_spans.scope_spans {
             for span in scope.spans {
                 received.push(ReceivedSpan {

@@ -126,7 +126,12 @@ async fn every_hop_exports_spans_into_the_callers_trace() {
     // OpenTelemetry's own resource attributes, which backends use to tell SDKs apart.
     for span in spans {
         let [name, language, version] = &span.sdk;
-        assert_eq!((name.as_str(), language.as_str()), ("opentelemetry", "rust"), "{}", span.service);
+        assert_eq!(
+            (name.as_str(), language.as_str()),
+            ("opentelemetry", "rust"),
+            "{}",
+            span.service
+        );
         assert!(!version.is_empty(), "{}", span.service);
     }
 }
