@@ -17,11 +17,17 @@ pub type Element = Vec<(String, String)>;
 /// The elements of `value`, in order. Never fails: an unterminated quote ends at the end of
 /// the text, and a pair without `=` has an empty value.
 pub fn parse(value: &str) -> Vec<Element> {
-    split_unquoted(value, ',')
-        .into_iter()
+    elements(&split_unquoted(value, ',').0)
+}
+
+/// The non-empty elements among `texts`, each split into its pairs.
+fn elements(texts: &[String]) -> Vec<Element> {
+    texts
+        .iter()
         .filter(|element| !element.trim().is_empty())
         .map(|element| {
-            split_unquoted(&element, ';')
+            split_unquoted(element, ';')
+                .0
                 .into_iter()
                 .filter(|pair| !pair.trim().is_empty())
                 .map(|pair| match pair.split_once('=') {
@@ -38,10 +44,11 @@ pub fn parse(value: &str) -> Vec<Element> {
 /// (a client's text could then swallow what the sidecar appended after it) or the URI is not
 /// a SPIFFE ID (`spiffe://`, no separators, quotes or spaces).
 pub fn last_uri(value: &str) -> Option<String> {
-    if !quotes_balanced(value) {
+    let (texts, quotes_closed) = split_unquoted(value, ',');
+    if !quotes_closed {
         return None;
     }
-    parse(value)
+    elements(&texts)
         .pop()?
         .into_iter()
         .find(|(key, _)| key.eq_ignore_ascii_case("URI"))
@@ -57,24 +64,9 @@ pub fn last_uri(value: &str) -> Option<String> {
         })
 }
 
-/// Whether every double quote of `value` is closed (escaped quotes inside quotes aside).
-fn quotes_balanced(value: &str) -> bool {
-    let mut quoted = false;
-    let mut escaped = false;
-    for c in value.chars() {
-        if escaped {
-            escaped = false;
-        } else if quoted && c == '\\' {
-            escaped = true;
-        } else if c == '"' {
-            quoted = !quoted;
-        }
-    }
-    !quoted
-}
-
-/// `text` split at `separator` where it is outside double quotes (quotes and escapes kept).
-fn split_unquoted(text: &str, separator: char) -> Vec<String> {
+/// `text` split at `separator` where it is outside double quotes (quotes and escapes kept),
+/// and whether every quote was closed by the end.
+fn split_unquoted(text: &str, separator: char) -> (Vec<String>, bool) {
     let mut parts = Vec::new();
     let mut current = String::new();
     let mut quoted = false;
@@ -93,7 +85,7 @@ fn split_unquoted(text: &str, separator: char) -> Vec<String> {
         current.push(c);
     }
     parts.push(current);
-    parts
+    (parts, !quoted)
 }
 
 /// A value without its surrounding quotes, `\x` read as `x`; an unquoted value as it is.
