@@ -116,29 +116,13 @@ async fn compose_brings_up_the_application() {
 /// the databases' init scripts are ratings/db-init/'s files.
 #[test]
 fn the_compose_databases_profile_is_consistent() {
-    let run = Command::new("docker-compose")
-        .args([
-            "-f",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/docker/compose.yaml"),
-            "--profile",
-            "databases",
-            "config",
-        ])
-        .env_remove("MYSQL_ROOT_PASSWORD")
-        .env_remove("RATINGS_HOSTNAME")
-        .output()
-        .map_err(|err| format!("docker-compose not found: {err}"));
-    let Some(output) =
-        test_kit::tool_or_skip("the_compose_databases_profile_is_consistent", REQUIRE, run)
-    else {
+    let Some(config) = compose_config(
+        "the_compose_databases_profile_is_consistent",
+        "databases",
+        &["MYSQL_ROOT_PASSWORD", "RATINGS_HOSTNAME"],
+    ) else {
         return;
     };
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let config: serde_json::Value = serde_yaml_ng::from_slice(&output.stdout).unwrap();
     let services = config["services"].as_object().unwrap();
     let env = |service: &str, key: &str| {
         services[service]["environment"][key]
@@ -183,27 +167,13 @@ fn the_compose_databases_profile_is_consistent() {
 /// exist; Jaeger takes OTLP on 4317 and 4318; the mesh panel links to Jaeger.
 #[test]
 fn the_compose_observability_profile_resolves() {
-    let run = Command::new("docker-compose")
-        .args([
-            "-f",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/docker/compose.yaml"),
-            "--profile",
-            "observability",
-            "config",
-        ])
-        .output()
-        .map_err(|err| format!("docker-compose not found: {err}"));
-    let Some(output) =
-        test_kit::tool_or_skip("the_compose_observability_profile_resolves", REQUIRE, run)
-    else {
+    let Some(config) = compose_config(
+        "the_compose_observability_profile_resolves",
+        "observability",
+        &[],
+    ) else {
         return;
     };
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let config: serde_json::Value = serde_yaml_ng::from_slice(&output.stdout).unwrap();
     let services = config["services"].as_object().unwrap();
     let text = |value: &serde_json::Value| value.to_string();
     let prometheus = &services["prometheus"];
@@ -264,4 +234,31 @@ fn the_compose_observability_profile_resolves() {
         productpage["MESH_PANEL_TRACE_URL"],
         "http://localhost:16686/trace/{trace_id}"
     );
+}
+
+/// docker/compose.yaml with `profile`, as docker-compose v1 resolves it (`config`, no engine
+/// needed), with `unset` removed from the environment so that the file's defaults show; or
+/// `None` when the test skips for want of docker-compose.
+fn compose_config(test: &str, profile: &str, unset: &[&str]) -> Option<serde_json::Value> {
+    let mut command = Command::new("docker-compose");
+    command.args([
+        "-f",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/docker/compose.yaml"),
+        "--profile",
+        profile,
+        "config",
+    ]);
+    for variable in unset {
+        command.env_remove(variable);
+    }
+    let run = command
+        .output()
+        .map_err(|err| format!("docker-compose not found: {err}"));
+    let output = test_kit::tool_or_skip(test, REQUIRE, run)?;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(serde_yaml_ng::from_slice(&output.stdout).unwrap())
 }

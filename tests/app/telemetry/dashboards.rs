@@ -11,10 +11,10 @@ use std::{
 use serde_json::Value;
 use test_kit::{
     databases::{LocalMariaDb, PASSWORD, REQUIRE_MARIADB},
-    prometheus::{LocalPrometheus, REQUIRE_PROMETHEUS},
+    prometheus::REQUIRE_PROMETHEUS,
 };
 
-use super::{exemplars::scrape_targets, *};
+use super::{exemplars::scraping, *};
 
 const OBSERVABILITY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/k8s/observability");
 const DASHBOARDS: [&str; 2] = ["bookinfo-app.json", "bookinfo-istio.json"];
@@ -210,12 +210,7 @@ async fn every_query_of_the_app_dashboard_returns_series_from_a_real_prometheus(
         ..LaunchOptions::default()
     })
     .await;
-    let Some(prometheus) = test_kit::tool_or_skip(
-        test,
-        REQUIRE_PROMETHEUS,
-        LocalPrometheus::start(&scrape_targets(&app)).await,
-    ) else {
-        app.stop().await.unwrap();
+    let Some((app, prometheus)) = scraping(test, app).await else {
         return;
     };
     let page = format!("{}/productpage", app.productpage.url());

@@ -20,6 +20,21 @@ pub(crate) fn scrape_targets(app: &bookinfo::Bookinfo) -> Vec<(&'static str, Str
     ]
 }
 
+/// A Prometheus scraping `app`, or `None` (the app stopped, the skip said) without one.
+pub(crate) async fn scraping(
+    test: &str,
+    app: bookinfo::Bookinfo,
+) -> Option<(bookinfo::Bookinfo, LocalPrometheus)> {
+    let started = LocalPrometheus::start(&scrape_targets(&app)).await;
+    match test_kit::tool_or_skip(test, REQUIRE_PROMETHEUS, started) {
+        Some(prometheus) => Some((app, prometheus)),
+        None => {
+            app.stop().await.unwrap();
+            None
+        }
+    }
+}
+
 /// The services the sampled page view reached: reviews go in turn, v1, v2, v3, and the
 /// sampled view is the fifth (three plain ones and an unsampled one before it), so v2, which
 /// calls ratings.
@@ -29,12 +44,7 @@ const EXPECTED: [&str; 4] = ["productpage", "details", "reviews-v2", "ratings"];
 async fn a_sampled_request_leaves_its_trace_id_as_an_exemplar_in_prometheus() {
     let test = "a_sampled_request_leaves_its_trace_id_as_an_exemplar_in_prometheus";
     let app = whole_app().await;
-    let Some(prometheus) = test_kit::tool_or_skip(
-        test,
-        REQUIRE_PROMETHEUS,
-        LocalPrometheus::start(&scrape_targets(&app)).await,
-    ) else {
-        app.stop().await.unwrap();
+    let Some((app, prometheus)) = scraping(test, app).await else {
         return;
     };
     let page = format!("{}/productpage", app.productpage.url());
